@@ -1,0 +1,1 @@
+"""Uni-FineParser baseline trainer: the reference consumer of hm-annotate masks."""

@@ -1,0 +1,69 @@
+"""The ``hm-annotate`` command line: a thin, lazily loaded layer over the library.
+
+Each command lives in its own module (``hm_annotate.cli.<module>``) exposing a click command
+named ``command``; modules are imported only when their command runs, so ``--help`` stays fast
+and torch is never imported for commands that do not need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from hm_annotate import __version__
+from hm_annotate.errors import HMError
+
+# command name -> (module under hm_annotate.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("info", "Summarise a mask store: videos, frames and masks per layer, bytes."),
+    "validate": ("validate", "Check a mask store against its specification."),
+    "import-masks": ("import_masks", "Import a tree of per-frame mask images into a store."),
+    "export-masks": ("export_masks", "Export a store layer as a tree of per-frame mask images."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"hm_annotate.cli.{COMMANDS[name][0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hm-annotate")
+def cli() -> None:
+    """Human-centric foreground action masks for sports AQA video datasets."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run a command; library errors become one line on stderr and exit 1."""
+    try:
+        cli.main(args=argv, prog_name="hm-annotate", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HMError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

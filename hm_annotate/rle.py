@@ -1,0 +1,191 @@
+"""COCO run-length encoding helpers over pycocotools.
+
+Every mask in hm-annotate travels as a COCO RLE dict ``{"size": [h, w], "counts": str}``
+(compressed counts, text, as COCO JSON carries them). pycocotools' C code trusts its input,
+so every counts string that did not come from ``encode`` goes through ``check`` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypedDict
+
+import numpy as np
+from pycocotools import mask as _coco
+
+from hm_annotate.errors import HMError
+
+# pycocotools' area()/toBbox() overflow on batches of more than 255 RLEs with numpy 2
+_BATCH = 255
+
+
+class RLE(TypedDict):
+    """A COCO compressed RLE with text counts."""
+
+    size: list[int]
+    counts: str
+
+
+class RLEError(HMError, ValueError):
+    """An RLE that pycocotools would misread or crash on."""
+
+
+def encode(mask: np.ndarray) -> RLE:
+    """Encode one binary mask (H x W, any dtype; nonzero = foreground)."""
+    if mask.ndim != 2:
+        raise RLEError(f"expected a 2-D mask, got shape {mask.shape}")
+    arr = np.asfortranarray(mask != 0, dtype=np.uint8)
+    rle = _coco.encode(arr)
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def encode_batch(masks: np.ndarray) -> list[RLE]:
+    """Encode N x H x W masks in one pycocotools call (much faster than a loop)."""
+    if masks.ndim != 3:
+        raise RLEError(f"expected N x H x W masks, got shape {masks.shape}")
+    if masks.shape[0] == 0:
+        return []
+    arr = np.asfortranarray(np.moveaxis(masks != 0, 0, -1), dtype=np.uint8)
+    return [
+        {"size": [int(r["size"][0]), int(r["size"][1])], "counts": r["counts"].decode("ascii")}
+        for r in _coco.encode(arr)
+    ]
+
+
+def _as_coco(rle: RLE) -> dict:
+    return {"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")}
+
+
+def decode(rle: RLE) -> np.ndarray:
+    """Decode one RLE to an H x W uint8 mask of 0/1."""
+    return _coco.decode(_as_coco(rle))
+
+
+def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
+    """Decode RLEs of one size to an N x H x W uint8 array."""
+    if not rles:
+        raise RLEError("decode_batch needs at least one RLE (the size is unknown otherwise)")
+    return np.ascontiguousarray(np.moveaxis(_coco.decode([_as_coco(r) for r in rles]), -1, 0))
+
+
+def area(rles: Sequence[RLE]) -> np.ndarray:
+    """Foreground pixel counts (int64), computed from the runs without decoding."""
+    out = [
+        _coco.area([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)
+    ]
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def bbox(rles: Sequence[RLE]) -> np.ndarray:
+    """Boxes as N x 4 float64 ``[x, y, w, h]`` (COCO order), zeros for empty masks."""
+    out = [
+        _coco.toBbox([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)
+    ]
+    return np.concatenate(out).astype(np.float64).reshape(-1, 4) if out else np.zeros((0, 4))
+
+
+def union(rles: Sequence[RLE], size: Sequence[int] | None = None) -> RLE:
+    """Union of several objects' RLEs (the human-centric foreground of a frame).
+
+    An empty list gives an empty mask of ``size``.
+    """
+    if not rles:
+        if size is None:
+            raise RLEError("union of no RLEs needs a size")
+        return empty(size)
+    if len(rles) == 1:
+        return {"size": list(rles[0]["size"]), "counts": rles[0]["counts"]}
+    merged = _coco.merge([_as_coco(r) for r in rles], intersect=False)
+    return {"size": [int(merged["size"][0]), int(merged["size"][1])], "counts": merged["counts"].decode("ascii")}
+
+
+def empty(size: Sequence[int]) -> RLE:
+    """An all-background RLE of the given (h, w)."""
+    h, w = int(size[0]), int(size[1])
+    return encode(np.zeros((h, w), np.uint8))
+
+
+def iou(a: RLE, b: RLE) -> float:
+    """Intersection over union of two masks; two empty masks count as a perfect match (1.0)."""
+    if list(a["size"]) != list(b["size"]):
+        raise RLEError(f"IoU of masks of different sizes {a['size']} and {b['size']}")
+    ca, cb = _as_coco(a), _as_coco(b)
+    if _coco.area([ca])[0] == 0 and _coco.area([cb])[0] == 0:
+        return 1.0
+    return float(_coco.iou([ca], [cb], [0])[0, 0])
+
+
+def resize(rle: RLE, size: Sequence[int]) -> RLE:
+    """Resize a mask to (h, w) with nearest-neighbour sampling, for consumers at another resolution."""
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    m = decode(rle)
+    if m.shape == (h, w):
+        return {"size": [h, w], "counts": rle["counts"]}
+    return encode(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST))
+
+
+def _runs(counts: str) -> list[int]:
+    """Parse a compressed counts string into run lengths (the LEB128-like scheme of maskApi.c)."""
+    runs: list[int] = []
+    p, n = 0, len(counts)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                raise RLEError("counts string ends in the middle of a number")
+            c = ord(counts[p]) - 48
+            if c < 0 or c > 63:
+                raise RLEError(f"counts string has an invalid character {counts[p]!r} at offset {p}")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    return runs
+
+
+def check(rle: object) -> RLE:
+    """Validate an RLE from outside (a file, a store) before pycocotools sees it.
+
+    Returns it normalised (list size, str counts); raises RLEError saying what is wrong.
+    Accepts compressed counts (str or bytes) and uncompressed counts (list of ints).
+    """
+    if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
+        raise RLEError("RLE must be a mapping with 'size' and 'counts'")
+    size = rle["size"]
+    if (
+        not isinstance(size, (list, tuple))
+        or len(size) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
+        or min(size) < 0
+    ):
+        raise RLEError(f"RLE size must be [height, width] of non-negative integers, got {size!r}")
+    h, w = int(size[0]), int(size[1])
+    counts = rle["counts"]
+    if isinstance(counts, (list, tuple)):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in counts):
+            raise RLEError("uncompressed RLE counts must be non-negative integers")
+        if sum(int(v) for v in counts) != h * w:
+            raise RLEError(f"uncompressed RLE counts sum to {sum(counts)}, expected {h}*{w}={h * w}")
+        fr = _coco.frPyObjects({"size": [h, w], "counts": [int(v) for v in counts]}, h, w)
+        return {"size": [h, w], "counts": fr["counts"].decode("ascii")}
+    if isinstance(counts, bytes):
+        try:
+            counts = counts.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise RLEError("RLE counts are not ASCII") from exc
+    if not isinstance(counts, str):
+        raise RLEError(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
+    runs = _runs(counts)
+    if any(r < 0 for r in runs):
+        raise RLEError("RLE counts decode to a negative run length")
+    total = sum(runs)
+    if total != h * w:
+        raise RLEError(f"RLE runs cover {total} pixels, expected {h}*{w}={h * w}")
+    return {"size": [h, w], "counts": counts}
