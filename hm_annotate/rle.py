@@ -96,7 +96,8 @@ def union(rles: Sequence[RLE], size: Sequence[int] | None = None) -> RLE:
     if len(rles) == 1:
         return {"size": list(rles[0]["size"]), "counts": rles[0]["counts"]}
     merged = _coco.merge([_as_coco(r) for r in rles], intersect=False)
-    return {"size": [int(merged["size"][0]), int(merged["size"][1])], "counts": merged["counts"].decode("ascii")}
+    h, w = int(merged["size"][0]), int(merged["size"][1])
+    return {"size": [h, w], "counts": merged["counts"].decode("ascii")}
 
 
 def empty(size: Sequence[int]) -> RLE:

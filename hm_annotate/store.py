@@ -1,0 +1,647 @@
+"""The HDF5 mask store: every mask of a dataset, as COCO RLE, in one file.
+
+Layout and guarantees are specified in ``schemas/mask-store.md``. In short: ``/videos/<quoted id>``
+holds a video's metadata and one group per layer (``pseudo``, ``corrected``) with plain arrays
+(frames, area, bbox, score, offsets) and the RLE counts of all its masks as one compressed uint8
+array. Writers never touch the live file in place: each commit is a complete small store file
+renamed into ``<store>.journal/``; closing the writer folds the journal into a copy of the store
+and ``os.replace``-s it into place. Readers see the store plus any journal parts, so a killed
+writer loses only the put in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import h5py
+import numpy as np
+
+from hm_annotate import __version__, rle
+from hm_annotate.errors import HMError
+from hm_annotate.rle import RLE
+
+FORMAT = "hm-annotate-masks"
+SCHEMA_VERSION = 1
+LAYERS = ("pseudo", "corrected")
+VIEWS = (*LAYERS, "curated")
+# parts in the journal before a writer folds them into the main file while still open
+FOLD_EVERY = 256
+_COUNTS_CHUNK = 1 << 16
+
+
+class StoreError(HMError):
+    """A store that cannot be read or written as asked (not ours, newer, damaged, misused)."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing the store."""
+
+
+@dataclass
+class LayerData:
+    """One layer of one video: per frame, the RLE of each object plus cheap per-frame arrays.
+
+    ``masks[i]`` lists the objects of frame ``frames[i]`` (an empty list means the frame was
+    annotated and holds no athlete). ``area``/``bbox`` describe the union of the objects and are
+    computed from the RLEs when not given.
+    """
+
+    frames: np.ndarray
+    masks: list[list[RLE]]
+    height: int
+    width: int
+    object_ids: list[list[int]] | None = None
+    scores: np.ndarray | None = None
+    quality: dict[str, np.ndarray] = field(default_factory=dict)
+    provenance: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    provenance_index: np.ndarray | None = None
+    area: np.ndarray | None = None
+    bbox: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames, dtype=np.int64).reshape(-1)
+        n = len(self.frames)
+        if len(self.masks) != n:
+            raise StoreError(f"{n} frames but {len(self.masks)} mask lists")
+        if self.object_ids is None:
+            self.object_ids = [list(range(1, len(objs) + 1)) for objs in self.masks]
+        if self.scores is None:
+            self.scores = np.full(n, np.nan, np.float32)
+        if self.provenance_index is None:
+            self.provenance_index = np.zeros(n, np.int16)
+        if not self.provenance:
+            self.provenance = [{}]
+        if self.area is None or self.bbox is None:
+            unions = [self.union(i) for i in range(n)]
+            self.area = rle.area(unions)
+            self.bbox = rle.bbox(unions).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def union(self, i: int) -> RLE:
+        """The human-centric foreground of the i-th frame: the union of its objects."""
+        return rle.union(self.masks[i], (self.height, self.width))
+
+    def index(self, frame_number: int) -> int:
+        """Position of a frame number in this layer; KeyError when the layer lacks it."""
+        i = int(np.searchsorted(self.frames, frame_number))
+        if i >= len(self.frames) or self.frames[i] != frame_number:
+            raise KeyError(frame_number)
+        return i
+
+    def subset(self, positions: Sequence[int] | np.ndarray) -> LayerData:
+        """The frames at the given positions, with their provenance records."""
+        pos = np.asarray(positions, dtype=np.int64)
+        return LayerData(
+            frames=self.frames[pos],
+            masks=[self.masks[i] for i in pos],
+            height=self.height,
+            width=self.width,
+            object_ids=[self.object_ids[i] for i in pos],
+            scores=self.scores[pos],
+            quality={k: np.asarray(v)[pos] for k, v in self.quality.items()},
+            provenance=self.provenance,
+            provenance_index=self.provenance_index[pos],
+            area=self.area[pos],
+            bbox=self.bbox[pos],
+        )
+
+
+def overlay(base: LayerData, top: LayerData) -> LayerData:
+    """Frames of ``top`` replace or add to those of ``base`` (for merges and the curated view)."""
+    if (base.height, base.width) != (top.height, top.width):
+        raise StoreError(
+            f"cannot combine masks of size {base.height}x{base.width} and {top.height}x{top.width}"
+        )
+    frames = np.union1d(base.frames, top.frames)
+    in_top = np.isin(frames, top.frames)
+    src_pos = np.where(
+        in_top, np.searchsorted(top.frames, frames), np.searchsorted(base.frames, frames)
+    )
+    off = len(base.provenance)
+    keys = sorted(set(base.quality) | set(top.quality))
+
+    def pick(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.empty((len(frames), *a.shape[1:]), dtype=np.result_type(a, b))
+        out[~in_top] = a[src_pos[~in_top]]
+        out[in_top] = b[src_pos[in_top]]
+        return out
+
+    def qual(d: LayerData, k: str) -> np.ndarray:
+        return np.asarray(d.quality[k], np.float32) if k in d.quality else np.full(len(d), np.nan, np.float32)
+
+    return LayerData(
+        frames=frames,
+        masks=[(top if t else base).masks[p] for t, p in zip(in_top, src_pos)],
+        height=base.height,
+        width=base.width,
+        object_ids=[(top if t else base).object_ids[p] for t, p in zip(in_top, src_pos)],
+        scores=pick(base.scores, top.scores),
+        quality={k: pick(qual(base, k), qual(top, k)) for k in keys},
+        provenance=base.provenance + top.provenance,
+        provenance_index=pick(base.provenance_index, top.provenance_index.astype(np.int64) + off).astype(
+            np.int16
+        ),
+        area=pick(base.area, top.area),
+        bbox=pick(base.bbox, top.bbox),
+    )
+
+
+def group_name(video_id: str) -> str:
+    """The HDF5 group name of a video id (ids contain '/', group names cannot)."""
+    return quote(video_id, safe="")
+
+
+# ----------------------------------------------------------------------------- file level
+
+
+def _open_h5(path: Path) -> h5py.File:
+    """Open a store file read-only, checking it is ours and not from a newer version."""
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such store") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: not a readable HDF5 file (truncated or damaged?): {exc}") from None
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != FORMAT:
+        f.close()
+        raise StoreError(f"{path}: not an hm-annotate mask store (format attribute {fmt!r})")
+    version = f.attrs.get("schema_version")
+    if version is None or int(version) > SCHEMA_VERSION:
+        f.close()
+        raise StoreError(
+            f"{path}: schema_version {version} is newer than this hm-annotate supports "
+            f"({SCHEMA_VERSION}); upgrade hm-annotate"
+        )
+    return f
+
+
+def _new_file(path: Path) -> h5py.File:
+    f = h5py.File(path, "w", libver=("v110", "latest"), locking=False)
+    f.attrs["format"] = FORMAT
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    f.attrs["tool_version"] = __version__
+    f.create_group("videos")
+    return f
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_layer(group: h5py.Group, data: LayerData) -> None:
+    counts = [c["counts"].encode("ascii") for objs in data.masks for c in objs]
+    for objs in data.masks:
+        for c in objs:
+            if list(c["size"]) != [data.height, data.width]:
+                raise StoreError(f"mask of size {c['size']} in a {data.height}x{data.width} video")
+    sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
+    blob = np.frombuffer(b"".join(counts), dtype=np.uint8)
+    n_obj = np.fromiter((len(o) for o in data.masks), dtype=np.int64, count=len(data.masks))
+    group.attrs["height"] = int(data.height)
+    group.attrs["width"] = int(data.width)
+    group.attrs["provenance"] = json.dumps(data.provenance)
+    group.create_dataset("frames", data=data.frames)
+    group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(n_obj)]).astype(np.int64))
+    group.create_dataset(
+        "object_ids", data=np.fromiter((i for ids in data.object_ids for i in ids), np.int16, len(counts))
+    )
+    group.create_dataset("counts_offsets", data=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    group.create_dataset(
+        "counts",
+        data=blob,
+        chunks=(min(max(len(blob), 1), _COUNTS_CHUNK),),
+        compression="gzip",
+        compression_opts=6,
+        shuffle=False,
+    )
+    group.create_dataset("area", data=np.asarray(data.area, np.int64))
+    group.create_dataset("bbox", data=np.asarray(data.bbox, np.float32).reshape(-1, 4))
+    group.create_dataset("score", data=np.asarray(data.scores, np.float32))
+    group.create_dataset("provenance_index", data=np.asarray(data.provenance_index, np.int16))
+    if data.quality:
+        q = group.create_group("quality")
+        for k, v in data.quality.items():
+            q.create_dataset(k, data=np.asarray(v, np.float32))
+
+
+def _read_layer(group: h5py.Group) -> LayerData:
+    h, w = int(group.attrs["height"]), int(group.attrs["width"])
+    frames = group["frames"][()]
+    offsets = group["offsets"][()]
+    coff = group["counts_offsets"][()]
+    blob = group["counts"][()].tobytes()
+    ids = group["object_ids"][()].tolist()
+    size = [h, w]
+    objs = [{"size": size, "counts": blob[a:b].decode("ascii")} for a, b in zip(coff[:-1], coff[1:])]
+    masks = [objs[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    object_ids = [ids[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    quality = {k: v[()] for k, v in group["quality"].items()} if "quality" in group else {}
+    return LayerData(
+        frames=frames,
+        masks=masks,
+        height=h,
+        width=w,
+        object_ids=object_ids,
+        scores=group["score"][()],
+        quality=quality,
+        provenance=json.loads(group.attrs["provenance"]),
+        provenance_index=group["provenance_index"][()],
+        area=group["area"][()],
+        bbox=group["bbox"][()],
+    )
+
+
+def _write_video(videos: h5py.Group, video_id: str, metadata: dict[str, Any], layers: dict[str, LayerData]):
+    name = group_name(video_id)
+    if name in videos:
+        del videos[name]
+    g = videos.create_group(name)
+    g.attrs["video_id"] = video_id
+    g.attrs["metadata"] = json.dumps(metadata, default=_json_default)
+    sizes = {(d.height, d.width) for d in layers.values()}
+    if len(sizes) > 1:
+        raise StoreError(f"video {video_id}: layers disagree on the frame size {sorted(sizes)}")
+    for layer, data in layers.items():
+        _write_layer(g.create_group(layer), data)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+class MaskStore:
+    """A mask store opened for reading (default) or writing (``mode="a"``, exclusive).
+
+    Use as a context manager; ``close()`` of a writer folds its journal into the main file.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r") -> None:
+        if mode not in ("r", "a"):
+            raise StoreError(f"mode must be 'r' or 'a', not {mode!r}")
+        self.path = Path(path)
+        self.mode = mode
+        self.journal = self.path.with_name(self.path.name + ".journal")
+        self._lock_fd: int | None = None
+        self._files: list[h5py.File] = []
+        # video id -> {"meta": (file, group), layer: (file, group)} (latest source wins)
+        self._index: dict[str, dict[str, tuple[h5py.File, str]]] = {}
+        self._txn: h5py.File | None = None
+        self._txn_tmp: Path | None = None
+        self._txn_videos: dict[str, dict[str, Any]] = {}
+        if mode == "a":
+            self._acquire_lock()
+        try:
+            if mode == "a":
+                self._fold_journal()
+            self._load_index()
+        except BaseException:
+            self._close_files()
+            self._release_lock()
+            raise
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r") -> MaskStore:
+        """Open a store: ``"r"`` to read, ``"a"`` to write (created when absent)."""
+        return cls(path, mode)
+
+    def __enter__(self) -> MaskStore:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    # -- locking -----------------------------------------------------------------------------
+
+    def _acquire_lock(self) -> None:
+        lock = self.path.with_name(self.path.name + ".lock")
+        if not self.path.parent.exists():
+            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StoreLockedError(
+                f"{self.path}: another process (pid {holder}) is writing this store; "
+                "wait for it to finish or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _parts(self) -> list[Path]:
+        if not self.journal.is_dir():
+            return []
+        return sorted(p for p in self.journal.iterdir() if p.suffix == ".h5" and not p.name.startswith("."))
+
+    def _load_index(self) -> None:
+        for _ in range(3):
+            self._close_files()
+            self._index = {}
+            try:
+                for src in [self.path, *self._parts()]:
+                    self._index_file(src)
+                return
+            except StoreError:
+                # a writer may have folded the parts we listed into a new main file: look again
+                if all(p.exists() for p in [self.path, *self._parts()]):
+                    raise
+        raise StoreError(f"{self.path}: the store kept changing while being opened; try again")
+
+    def _index_file(self, src: Path) -> None:
+        """Add a store file's videos to the index; later files win, video by video."""
+        f = _open_h5(src)
+        self._files.append(f)
+        for name, g in f["videos"].items():
+            entry = {"meta": (f, name)}
+            entry.update({layer: (f, name) for layer in g})
+            self._index[g.attrs["video_id"]] = entry
+
+    def _close_files(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files = []
+
+    def videos(self) -> list[str]:
+        """All video ids, sorted."""
+        return sorted(self._index)
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._index
+
+    def _entry(self, video_id: str) -> dict[str, tuple[h5py.File, str]]:
+        try:
+            return self._index[video_id]
+        except KeyError:
+            raise StoreError(f"{self.path}: no video {video_id!r}") from None
+
+    def layers(self, video_id: str) -> list[str]:
+        """Stored layers of a video (``pseudo`` and/or ``corrected``)."""
+        return [k for k in LAYERS if k in self._entry(video_id)]
+
+    def has(self, video_id: str, layer: str) -> bool:
+        """Whether a video has masks in a layer (``curated``: in either stored layer)."""
+        if video_id not in self._index:
+            return False
+        if layer == "curated":
+            return bool(self.layers(video_id))
+        return layer in self._index[video_id]
+
+    def metadata(self, video_id: str) -> dict[str, Any]:
+        """The video's metadata (action type, score, split, ...)."""
+        f, name = self._entry(video_id)["meta"]
+        return json.loads(f["videos"][name].attrs["metadata"])
+
+    def _group(self, video_id: str, layer: str) -> h5py.Group:
+        entry = self._entry(video_id)
+        if layer not in entry:
+            raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
+        f, name = entry[layer]
+        return f["videos"][name][layer]
+
+    def size(self, video_id: str) -> tuple[int, int]:
+        """(height, width) of the video's frames."""
+        layers = self.layers(video_id)
+        if not layers:
+            meta = self.metadata(video_id)
+            if "height" in meta and "width" in meta:
+                return int(meta["height"]), int(meta["width"])
+            raise StoreError(f"{self.path}: video {video_id!r} has no masks, so no known size")
+        g = self._group(video_id, layers[0])
+        return int(g.attrs["height"]), int(g.attrs["width"])
+
+    def read(self, video_id: str, layer: str) -> LayerData:
+        """A video's layer: ``pseudo``, ``corrected``, or ``curated`` (corrected over pseudo)."""
+        if layer not in VIEWS:
+            raise StoreError(f"unknown layer {layer!r}; known: {', '.join(VIEWS)}")
+        if layer != "curated":
+            return _read_layer(self._group(video_id, layer))
+        stored = self.layers(video_id)
+        if not stored:
+            raise StoreError(f"{self.path}: video {video_id!r} has no masks")
+        if len(stored) == 2:
+            return overlay(self.read(video_id, "pseudo"), self.read(video_id, "corrected"))
+        return self.read(video_id, stored[0])
+
+    def frame(self, video_id: str, layer: str, frame_number: int) -> list[RLE]:
+        """The objects of one frame; StoreError when the layer has no such frame."""
+        if layer == "curated":
+            if self.has(video_id, "corrected"):
+                try:
+                    return self.frame(video_id, "corrected", frame_number)
+                except StoreError:
+                    pass
+            return self.frame(video_id, "pseudo", frame_number)
+        g = self._group(video_id, layer)
+        frames = g["frames"]
+        i = int(np.searchsorted(frames[()], frame_number))
+        if i >= frames.shape[0] or frames[i] != frame_number:
+            raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
+        a, b = g["offsets"][i : i + 2]
+        off = g["counts_offsets"][a : b + 1]
+        blob = g["counts"][off[0] : off[-1]].tobytes() if b > a else b""
+        size = [int(g.attrs["height"]), int(g.attrs["width"])]
+        return [
+            {"size": size, "counts": blob[s - off[0] : e - off[0]].decode("ascii")}
+            for s, e in zip(off[:-1], off[1:])
+        ]
+
+    def masks(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Frame numbers and decoded union masks (F x H x W uint8 0/1) of a video's layer."""
+        data = self.read(video_id, layer)
+        if not len(data):
+            return data.frames, np.zeros((0, data.height, data.width), np.uint8)
+        return data.frames, rle.decode_batch([data.union(i) for i in range(len(data))])
+
+    def area_bbox(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame numbers, union areas and union boxes (xywh) without decoding a mask."""
+        if layer == "curated" and len(self.layers(video_id)) == 2:
+            d = self.read(video_id, "curated")
+            return d.frames, d.area, d.bbox
+        if layer == "curated":
+            layer = self.layers(video_id)[0] if self.layers(video_id) else "pseudo"
+        g = self._group(video_id, layer)
+        return g["frames"][()], g["area"][()], g["bbox"][()]
+
+    def stored_bytes(self) -> int:
+        """Bytes on disk of the main file and the journal."""
+        return self.path.stat().st_size + sum(p.stat().st_size for p in self._parts())
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _require_writer(self) -> None:
+        if self.mode != "a" or self._lock_fd is None:
+            raise StoreError(f"{self.path}: opened read-only; open with mode='a' to write")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[MaskStore]:
+        """Group puts so they become visible together, or not at all if the block raises."""
+        self._require_writer()
+        if self._txn is not None:
+            raise StoreError("transactions do not nest")
+        self.journal.mkdir(exist_ok=True)
+        self._txn_tmp = self.journal / f".txn-{os.getpid()}-{time.monotonic_ns()}.tmp"
+        self._txn = _new_file(self._txn_tmp)
+        self._txn_videos = {}
+        try:
+            yield self
+        except BaseException:
+            self._txn.close()
+            self._txn_tmp.unlink(missing_ok=True)
+            self._txn = None
+            raise
+        f, tmp, committed = self._txn, self._txn_tmp, bool(self._txn_videos)
+        self._txn = None
+        f.flush()
+        f.close()
+        self._txn_videos = {}
+        if not committed:
+            tmp.unlink()
+            return
+        _fsync_path(tmp)
+        part = self._next_part_path()
+        os.replace(tmp, part)
+        _fsync_path(self.journal)
+        if len(self._parts()) >= FOLD_EVERY:
+            self._fold_journal()
+            self._load_index()
+        else:
+            self._index_file(part)
+
+    def _next_part_path(self) -> Path:
+        parts = self._parts()
+        n = int(parts[-1].stem) + 1 if parts else 0
+        return self.journal / f"{n:08d}.h5"
+
+    def _current(self, video_id: str) -> tuple[dict[str, Any], dict[str, LayerData]]:
+        """What a video holds now, counting puts earlier in the open transaction."""
+        if video_id in self._txn_videos:
+            v = self._txn_videos[video_id]
+            return dict(v["meta"]), dict(v["layers"])
+        if video_id not in self._index:
+            return {}, {}
+        return self.metadata(video_id), {k: self.read(video_id, k) for k in self.layers(video_id)}
+
+    def put(
+        self,
+        video_id: str,
+        layer: str,
+        data: LayerData,
+        metadata: dict[str, Any] | None = None,
+        merge: bool = False,
+    ) -> None:
+        """Store a video's layer durably; ``merge=True`` keeps frames that ``data`` lacks."""
+        self._require_writer()
+        if layer not in LAYERS:
+            raise StoreError(f"cannot write layer {layer!r}; writable layers: {', '.join(LAYERS)}")
+        if len(data.frames) > 1 and not np.all(np.diff(data.frames) > 0):
+            raise StoreError(f"video {video_id}: frame numbers must be strictly increasing")
+        meta, layers = self._current(video_id)
+        if metadata is not None:
+            meta = dict(metadata)
+        if merge and layer in layers:
+            data = overlay(layers[layer], data)
+        layers[layer] = data
+        self._stage(video_id, meta, layers)
+
+    def set_metadata(self, video_id: str, metadata: dict[str, Any]) -> None:
+        """Replace a video's metadata (the video is created when new)."""
+        self._require_writer()
+        _, layers = self._current(video_id)
+        self._stage(video_id, dict(metadata), layers)
+
+    def delete(self, video_id: str, layer: str) -> None:
+        """Remove one layer of a video (the video stays, with its metadata)."""
+        self._require_writer()
+        meta, layers = self._current(video_id)
+        if layer not in layers:
+            raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
+        del layers[layer]
+        self._stage(video_id, meta, layers)
+
+    def _stage(self, video_id: str, meta: dict[str, Any], layers: dict[str, LayerData]) -> None:
+        if self._txn is not None:
+            _write_video(self._txn["videos"], video_id, meta, layers)
+            self._txn_videos[video_id] = {"meta": meta, "layers": layers}
+            return
+        with self.transaction():
+            self._stage(video_id, meta, layers)
+
+    def _fold_journal(self) -> None:
+        """Fold committed journal parts into a fresh main file (after a clean close or a crash).
+
+        The new file is built beside the old one from the latest copy of every video group and
+        swapped in with ``os.replace``; a crash before the swap leaves the old file and the parts.
+        """
+        if self.journal.is_dir():
+            for stale in self.journal.glob(".txn-*.tmp"):
+                stale.unlink()
+        parts = self._parts()
+        if self.path.exists() and not parts:
+            return
+        self._close_files()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        sources = [_open_h5(p) for p in ([self.path] if self.path.exists() else []) + parts]
+        try:
+            latest = {name: src for src in sources for name in src["videos"]}
+            with _new_file(tmp) as out:
+                if self.path.exists():
+                    out.attrs["created"] = sources[0].attrs["created"]
+                out.attrs["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                for name, src in latest.items():
+                    src.copy(src["videos"][name], out["videos"], name=name)
+            _fsync_path(tmp)
+            os.replace(tmp, self.path)
+            _fsync_path(self.path.parent)
+        finally:
+            for src in sources:
+                src.close()
+            tmp.unlink(missing_ok=True)
+        for part in parts:
+            part.unlink()
+
+    def close(self) -> None:
+        """Release files; a writer first folds its journal into the main file."""
+        try:
+            if self.mode == "a" and self._lock_fd is not None:
+                self._fold_journal()
+                with contextlib.suppress(OSError):
+                    self.journal.rmdir()
+        finally:
+            self._close_files()
+            self._release_lock()
