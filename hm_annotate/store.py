@@ -645,3 +645,117 @@ class MaskStore:
         finally:
             self._close_files()
             self._release_lock()
+
+
+# ----------------------------------------------------------------------------- validation
+
+_LAYER_DATASETS = {
+    "frames": ("i", 1),
+    "offsets": ("i", 1),
+    "object_ids": ("i", 1),
+    "counts_offsets": ("i", 1),
+    "counts": ("u", 1),
+    "area": ("i", 1),
+    "bbox": ("f", 2),
+    "score": ("f", 1),
+    "provenance_index": ("i", 1),
+}
+
+
+def validate(path: str | os.PathLike) -> list[str]:
+    """Check a store (main file and journal) against ``schemas/mask-store.md``.
+
+    Returns one line per finding, naming the file, video, layer and frame; empty when valid.
+    """
+    from hm_annotate.schema import attribute_validator
+
+    path = Path(path)
+    journal = path.with_name(path.name + ".journal")
+    files = [path] + (sorted(journal.glob("[0-9]*.h5")) if journal.is_dir() else [])
+    check_attrs = attribute_validator()
+    findings: list[str] = []
+    for src in files:
+        try:
+            f = _open_h5(src)
+        except StoreError as exc:
+            findings.append(str(exc))
+            continue
+        with f:
+            findings += [f"{src}: {m}" for m in check_attrs("root", dict(f.attrs))]
+            if "videos" not in f:
+                findings.append(f"{src}: missing group /videos")
+                continue
+            for name, g in f["videos"].items():
+                findings += [f"{src}: {m}" for m in _validate_video(name, g, check_attrs)]
+    return findings
+
+
+def _validate_video(name: str, g: h5py.Group, check_attrs) -> list[str]:
+    vid = g.attrs.get("video_id", name)
+    out = [f"video {vid}: {m}" for m in check_attrs("video", dict(g.attrs))]
+    if "video_id" in g.attrs and group_name(g.attrs["video_id"]) != name:
+        out.append(f"video {vid}: group name {name!r} does not match its video_id")
+    for layer in g:
+        where = f"video {vid} layer {layer}"
+        if layer not in LAYERS:
+            out.append(f"{where}: unknown layer (expected one of {', '.join(LAYERS)})")
+            continue
+        out += [f"{where}: {m}" for m in _validate_layer(g[layer], check_attrs)]
+    return out
+
+
+def _validate_layer(g: h5py.Group, check_attrs) -> list[str]:
+    out = list(check_attrs("layer", dict(g.attrs)))
+    for key, (kind, ndim) in _LAYER_DATASETS.items():
+        if key not in g:
+            out.append(f"missing dataset {key!r}")
+        elif g[key].dtype.kind != kind or g[key].ndim != ndim:
+            out.append(f"dataset {key!r} has dtype {g[key].dtype} and {g[key].ndim} dims")
+    if out:
+        return out
+    h, w = int(g.attrs["height"]), int(g.attrs["width"])
+    frames, offsets, coff = g["frames"][()], g["offsets"][()], g["counts_offsets"][()]
+    n, n_obj = len(frames), len(g["object_ids"])
+    if len(frames) > 1 and not np.all(np.diff(frames) > 0):
+        bad = int(frames[1:][np.diff(frames) <= 0][0])
+        out.append(f"frame {bad}: frame numbers are not strictly increasing")
+    if len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != n_obj or np.any(np.diff(offsets) < 0):
+        out.append("offsets do not index the object entries")
+    if len(coff) != n_obj + 1 or coff[0] != 0 or coff[-1] != len(g["counts"]) or np.any(np.diff(coff) < 0):
+        out.append("counts_offsets do not index the counts bytes")
+    for key in ("area", "score", "provenance_index"):
+        if len(g[key]) != n:
+            out.append(f"dataset {key!r} has {len(g[key])} rows for {n} frames")
+    if g["bbox"].shape != (n, 4):
+        out.append(f"dataset 'bbox' has shape {g['bbox'].shape}, expected ({n}, 4)")
+    for key, ds in (g["quality"].items() if "quality" in g else []):
+        if ds.shape != (n,):
+            out.append(f"quality {key!r} has shape {ds.shape}, expected ({n},)")
+    try:
+        n_prov = len(json.loads(g.attrs["provenance"]))
+    except (ValueError, TypeError):
+        n_prov = 0
+    pidx = g["provenance_index"][()]
+    if len(pidx) and (pidx.min() < 0 or pidx.max() >= n_prov):
+        out.append("provenance_index points outside the provenance records")
+    if out:
+        return out
+    blob = g["counts"][()].tobytes()
+    area, bbox = g["area"][()], g["bbox"][()]
+    for i, fr in enumerate(frames):
+        objs = []
+        for e in range(offsets[i], offsets[i + 1]):
+            try:
+                text = blob[coff[e] : coff[e + 1]].decode("ascii")
+                objs.append(rle.check({"size": [h, w], "counts": text}))
+            except (rle.RLEError, UnicodeDecodeError) as exc:
+                out.append(f"frame {fr}: malformed RLE for object {e - offsets[i] + 1}: {exc}")
+        if len(objs) != offsets[i + 1] - offsets[i]:
+            continue
+        u = rle.union(objs, (h, w))
+        a, b = int(rle.area([u])[0]), rle.bbox([u])[0]
+        if a != int(area[i]):
+            out.append(f"frame {fr}: stored area {int(area[i])} but the RLE covers {a} pixels")
+        if not np.allclose(b, bbox[i], atol=0.5):
+            out.append(f"frame {fr}: stored bbox {bbox[i].tolist()} but the RLE spans {b.tolist()}")
+    return out
