@@ -498,6 +498,15 @@ class MaskStore:
         g = self._group(video_id, layer)
         return g["frames"][()], g["area"][()], g["bbox"][()]
 
+    def object_counts(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Frame numbers and objects per frame of a stored layer, without reading any RLE."""
+        g = self._group(video_id, layer)
+        return g["frames"][()], np.diff(g["offsets"][()])
+
+    def journal_parts(self) -> int:
+        """Committed writes not yet folded into the main file (a writer was killed, or is running)."""
+        return len(self._parts())
+
     def stored_bytes(self) -> int:
         """Bytes on disk of the main file and the journal."""
         return self.path.stat().st_size + sum(p.stat().st_size for p in self._parts())
@@ -645,6 +654,34 @@ class MaskStore:
         finally:
             self._close_files()
             self._release_lock()
+
+
+def summarise(store: MaskStore) -> dict[str, Any]:
+    """Counts per layer (videos, frames, masks, empty frames) and bytes, without decoding masks."""
+    layers = {k: {"videos": 0, "frames": 0, "masks": 0, "empty_frames": 0} for k in VIEWS}
+    for vid in store.videos():
+        counts = {k: store.object_counts(vid, k) for k in store.layers(vid)}
+        if counts:
+            frames = np.unique(np.concatenate([f for f, _ in counts.values()]))
+            n_obj = np.zeros(len(frames), np.int64)
+            for k in LAYERS:  # corrected after pseudo: it wins where it has the frame
+                if k in counts:
+                    n_obj[np.searchsorted(frames, counts[k][0])] = counts[k][1]
+            counts["curated"] = (frames, n_obj)
+        for k, (frames, n_obj) in counts.items():
+            layers[k]["videos"] += 1
+            layers[k]["frames"] += len(frames)
+            layers[k]["masks"] += int(n_obj.sum())
+            layers[k]["empty_frames"] += int((n_obj == 0).sum())
+    return {
+        "path": str(store.path),
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "bytes": store.stored_bytes(),
+        "journal_parts": store.journal_parts(),
+        "videos": len(store.videos()),
+        "layers": layers,
+    }
 
 
 # ----------------------------------------------------------------------------- validation
