@@ -1,0 +1,651 @@
+"""COCO instance segmentation: export a store layer for correction, import the corrections back.
+
+Export writes one image per frame (``file_name`` = the frame's path relative to the dataset's
+frames root, so annotation tools such as CVAT can match it to their task images) and one
+annotation per object with its RLE taken straight from the store (no decoding), ``iscrowd=1`` as
+COCO requires for RLE segmentations (CVAT and datumaro read ``iscrowd=1`` RLE as a mask), and the
+custom ``attributes`` ``source``, ``score`` and ``object_id``.
+
+Import accepts what annotation tools write back: compressed or uncompressed RLE and polygons
+(several rings per annotation; several annotations per image are several objects, or parts of one
+object when they share an ``object_id`` attribute). Everything is validated before the store is
+opened for writing, and all videos are written in one transaction, so a bad file leaves the store
+byte-identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import json
+import math
+import os
+import re
+import string
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hm_annotate import __version__, rle
+from hm_annotate.errors import HMError
+from hm_annotate.io.polygons import PolygonError, polygons_to_rle
+from hm_annotate.rle import RLE, RLEError
+from hm_annotate.store import LayerData, MaskStore
+
+DEFAULT_FILE_NAME_PATTERN = "{video_id}/{frame:05d}.jpg"
+# a video's metadata may carry its own frame path template (e.g. AQA-7's "img_{frame:05d}.jpg")
+PATTERN_METADATA_KEY = "frame_name_pattern"
+CATEGORY = {"id": 1, "name": "athlete", "supercategory": "person"}
+_TRAILING_DIGITS = re.compile(r"\d+$")
+
+
+class CocoError(HMError):
+    """A COCO file, frame list or file-name pattern that cannot be exported or imported."""
+
+
+# ----------------------------------------------------------------------------- file names
+
+
+class FileNamePattern:
+    """A frame path template with the fields ``{video_id}`` and ``{frame}`` (e.g. ``{frame:05d}``).
+
+    Export formats it; import splits a file name into the literal text around the frame number
+    and looks that up per video, so any pattern works both ways as long as the frame number is
+    not glued to other digits.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        try:
+            parts = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise CocoError(f"file-name pattern {text!r}: {exc}") from None
+        fields = [p[1] for p in parts if p[1] is not None]
+        bad = sorted({f for f in fields if f not in ("video_id", "frame")})
+        if bad:
+            raise CocoError(
+                f"file-name pattern {text!r}: unknown field(s) {bad}; use {{video_id}} and {{frame}}"
+            )
+        if fields.count("frame") != 1:
+            raise CocoError(f"file-name pattern {text!r} must contain {{frame}} exactly once")
+        if any(p[2] and "{" in p[2] for p in parts):
+            raise CocoError(f"file-name pattern {text!r}: nested fields are not supported")
+        self._parts = parts
+        try:
+            self.format("v", 1)
+        except (ValueError, TypeError) as exc:
+            raise CocoError(f"file-name pattern {text!r}: {exc}") from None
+
+    def format(self, video_id: str, frame: int) -> str:
+        """The file name of a frame."""
+        return self.text.format(video_id=video_id, frame=int(frame))
+
+    def split(self, video_id: str) -> tuple[str, str]:
+        """The literal text before and after the frame number in this video's file names."""
+        before: list[str] = []
+        after: list[str] = []
+        out = before
+        for literal, name, spec, conv in self._parts:
+            out.append(literal)
+            if name == "frame":
+                out = after
+            elif name == "video_id":
+                value = {"r": repr, "a": ascii}.get(conv or "", str)(video_id)
+                out.append(format(value, spec or ""))
+        prefix = "".join(before)
+        if prefix[-1:].isdigit():
+            raise CocoError(
+                f"file-name pattern {self.text!r}: the frame number directly follows a digit for video "
+                f"{video_id!r}, so file names cannot be read back"
+            )
+        return prefix, "".join(after)
+
+
+class FrameNameIndex:
+    """Maps frame file names back to ``(video_id, frame)`` for a set of videos."""
+
+    def __init__(self, patterns: Mapping[str, FileNamePattern]) -> None:
+        self._by_suffix: dict[str, dict[str, str]] = {}
+        for video_id, pattern in patterns.items():
+            prefix, suffix = pattern.split(video_id)
+            known = self._by_suffix.setdefault(suffix, {})
+            if prefix in known:
+                raise CocoError(
+                    f"file-name pattern {pattern.text!r} gives videos {known[prefix]!r} and {video_id!r} "
+                    "the same file names; restrict the import to one video"
+                )
+            known[prefix] = video_id
+
+    def lookup(self, file_name: str) -> tuple[str, int] | None:
+        """The video and frame number a file name stands for, or None."""
+        for suffix, prefixes in self._by_suffix.items():
+            if not file_name.endswith(suffix):
+                continue
+            rest = file_name[: len(file_name) - len(suffix)]
+            m = _TRAILING_DIGITS.search(rest)
+            if m and rest[: m.start()] in prefixes:
+                return prefixes[rest[: m.start()]], int(m.group())
+        return None
+
+
+def video_patterns(
+    st: MaskStore, video_ids: Iterable[str], override: str | None
+) -> dict[str, FileNamePattern]:
+    """Each video's file-name pattern: the override, else its metadata's, else the default."""
+    cache: dict[str, FileNamePattern] = {}
+
+    def get(text: str) -> FileNamePattern:
+        if text not in cache:
+            cache[text] = FileNamePattern(text)
+        return cache[text]
+
+    if override is not None:
+        return {v: get(override) for v in video_ids}
+    return {v: get(st.metadata(v).get(PATTERN_METADATA_KEY) or DEFAULT_FILE_NAME_PATTERN) for v in video_ids}
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def read_frame_list(path: str | os.PathLike) -> dict[str, list[int]]:
+    """Frames named by a CSV with columns ``video_id`` and ``frame`` (e.g. the review queue)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"video_id", "frame"} - set(reader.fieldnames or ())
+            if missing:
+                raise CocoError(f"{path}: missing column(s) {sorted(missing)} (need video_id, frame)")
+            out: dict[str, set[int]] = {}
+            for row in reader:
+                try:
+                    frame = int(row["frame"])
+                except (TypeError, ValueError):
+                    raise CocoError(
+                        f"{path}: line {reader.line_num}: frame {row['frame']!r} is not an integer"
+                    ) from None
+                out.setdefault(row["video_id"], set()).add(frame)
+    except UnicodeDecodeError as exc:
+        raise CocoError(f"{path}: not a UTF-8 CSV file ({exc})") from None
+    return {v: sorted(f) for v, f in out.items()}
+
+
+def _score(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 6)
+
+
+def export_coco(
+    store_path: str | os.PathLike,
+    layer: str = "curated",
+    videos: Sequence[str] | None = None,
+    frames: Mapping[str, Iterable[int]] | None = None,
+    file_name_pattern: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """A COCO instances dict of a store layer (all videos, some videos, or listed frames).
+
+    Images carry ``video_id`` and ``frame`` besides the COCO fields; annotations carry the RLE
+    counts exactly as stored. ``frames`` maps video ids to frame numbers (each must be in the layer).
+    """
+    from tqdm import tqdm
+
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    with MaskStore.open(store_path) as st:
+        ids = _select_videos(st, layer, videos, frames)
+        patterns = video_patterns(st, ids, file_name_pattern)
+        for video_id in tqdm(ids, desc="export-coco", unit="video", disable=not progress or None):
+            data = st.read(video_id, layer)
+            positions = _positions(st, video_id, layer, data, None if frames is None else frames[video_id])
+            source = _frame_sources(st, video_id, layer, data.frames)
+            flat = [m for p in positions for m in data.masks[p]]
+            areas = rle.area(flat).tolist()
+            boxes = np.round(rle.bbox(flat), 2).tolist()
+            k = 0
+            for p in positions:
+                frame = int(data.frames[p])
+                image_id = len(images) + 1
+                images.append(
+                    {
+                        "id": image_id,
+                        "file_name": patterns[video_id].format(video_id, frame),
+                        "width": data.width,
+                        "height": data.height,
+                        "video_id": video_id,
+                        "frame": frame,
+                    }
+                )
+                score = _score(data.scores[p])
+                for mask, object_id in zip(data.masks[p], data.object_ids[p]):
+                    attributes: dict[str, Any] = {"source": source[p], "object_id": int(object_id)}
+                    if score is not None:
+                        attributes["score"] = score
+                    annotations.append(
+                        {
+                            "id": len(annotations) + 1,
+                            "image_id": image_id,
+                            "category_id": CATEGORY["id"],
+                            "segmentation": {"size": [data.height, data.width], "counts": mask["counts"]},
+                            "area": areas[k],
+                            "bbox": boxes[k],
+                            "iscrowd": 1,
+                            "attributes": attributes,
+                        }
+                    )
+                    k += 1
+    return {
+        "info": {
+            "description": f"hm-annotate {layer} masks of {Path(store_path).name}",
+            "version": __version__,
+            "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "contributor": "",
+            "hm_annotate": {
+                "store": str(Path(store_path).resolve()),
+                "layer": layer,
+                "file_name_pattern": file_name_pattern
+                or f"per video metadata {PATTERN_METADATA_KEY!r}, else {DEFAULT_FILE_NAME_PATTERN}",
+            },
+        },
+        "licenses": [],
+        "categories": [dict(CATEGORY)],
+        "images": images,
+        "annotations": annotations,
+    }
+
+
+def _select_videos(
+    st: MaskStore, layer: str, videos: Sequence[str] | None, frames: Mapping[str, Iterable[int]] | None
+) -> list[str]:
+    stored = set(st.videos())
+    for v in list(videos or ()) + list(frames or ()):
+        if v not in stored:
+            raise CocoError(f"{st.path}: no video {v!r}")
+    if videos is None:
+        ids = [v for v in st.videos() if st.has(v, layer)]
+    else:
+        ids = list(dict.fromkeys(videos))
+        for v in ids:
+            if not st.has(v, layer):
+                raise CocoError(f"{st.path}: video {v!r} has no {layer!r} masks")
+    if frames is not None:
+        for v in frames:
+            if not st.has(v, layer):
+                raise CocoError(f"{st.path}: video {v!r} has no {layer!r} masks")
+        ids = [v for v in ids if v in frames]
+    return ids
+
+
+def _positions(
+    st: MaskStore, video_id: str, layer: str, data: LayerData, wanted: Iterable[int] | None
+) -> np.ndarray:
+    if wanted is None:
+        return np.arange(len(data))
+    wanted = np.unique(np.fromiter((int(f) for f in wanted), np.int64))
+    pos = np.searchsorted(data.frames, wanted)
+    ok = (pos < len(data)) & (data.frames[np.minimum(pos, max(len(data) - 1, 0))] == wanted)
+    if not ok.all():
+        raise CocoError(f"{st.path}: video {video_id!r} has no frame {int(wanted[~ok][0])} in {layer!r}")
+    return pos
+
+
+def _frame_sources(st: MaskStore, video_id: str, layer: str, frame_numbers: np.ndarray) -> list[str]:
+    """Which stored layer each frame of a view comes from (curated: corrected over pseudo)."""
+    if layer != "curated":
+        return [layer] * len(frame_numbers)
+    corrected = st.area_bbox(video_id, "corrected")[0] if st.has(video_id, "corrected") else []
+    return np.where(np.isin(frame_numbers, corrected), "corrected", "pseudo").tolist()
+
+
+def write_coco(data: Mapping[str, Any], out: str | os.PathLike) -> Path:
+    """Write a COCO dict as compact JSON, atomically (a partial file never takes the name)."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"), allow_nan=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- import
+
+
+@dataclass
+class ImportSummary:
+    """What an import did (or would do, for a dry run) relative to the curated masks before it."""
+
+    source: str
+    layer: str
+    videos: int = 0
+    images: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    mean_iou: float | None = None
+    ignored_annotations: int = 0
+    written: bool = False
+    per_video: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_coco(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a COCO JSON file (one clear error for unreadable or non-object JSON)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CocoError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CocoError(f"{path}: a COCO file is a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _object_id(ann: Mapping[str, Any]) -> int | None:
+    """The ``object_id`` attribute (int, integral float or digit string as tools write it)."""
+    attrs = ann.get("attributes")
+    value = attrs.get("object_id") if isinstance(attrs, dict) else None
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not number.is_integer() or not 0 < number < 2**15:
+        raise ValueError(f"object_id {value!r} is not an integer in 1..32767")
+    return int(number)
+
+
+@dataclass
+class _Image:
+    file_name: str
+    video_id: str
+    frame: int
+    height: int
+    width: int
+    parts: list[tuple[int | None, RLE]] = field(default_factory=list)
+
+
+class _Parser:
+    """Validates a COCO dict against a store and turns it into per-video layer data."""
+
+    def __init__(
+        self,
+        st: MaskStore,
+        source: str,
+        patterns: Mapping[str, FileNamePattern],
+        known_frames: Mapping[str, Iterable[int]] | None,
+    ) -> None:
+        self.st = st
+        self.source = source
+        self.index = FrameNameIndex(patterns)
+        self.videos = set(patterns)
+        self.known_frames = known_frames
+        self._frames_cache: dict[str, np.ndarray] = {}
+        self.ignored = 0
+
+    def fail(self, msg: str, img: _Image | None = None, file_name: str | None = None) -> CocoError:
+        if img is not None:
+            return CocoError(
+                f"{self.source}: image {img.file_name!r} (video {img.video_id}, frame {img.frame}): {msg}"
+            )
+        if file_name is not None:
+            return CocoError(f"{self.source}: image {file_name!r}: {msg}")
+        return CocoError(f"{self.source}: {msg}")
+
+    def frames_of(self, video_id: str) -> np.ndarray:
+        """Frame numbers a video has: the dataset's when given, else the union of its layers'."""
+        if video_id not in self._frames_cache:
+            if self.known_frames is not None and video_id in self.known_frames:
+                known = np.fromiter((int(f) for f in self.known_frames[video_id]), np.int64)
+            else:
+                known = np.zeros(0, np.int64)
+                for layer in self.st.layers(video_id):
+                    known = np.union1d(known, self.st.area_bbox(video_id, layer)[0])
+            self._frames_cache[video_id] = np.unique(known)
+        return self._frames_cache[video_id]
+
+    def images(self, entries: object) -> dict[int, _Image]:
+        if not isinstance(entries, list):
+            raise self.fail("'images' must be a list")
+        out: dict[int, _Image] = {}
+        seen: dict[tuple[str, int], str] = {}
+        for k, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise self.fail(f"images[{k}] is not an object")
+            name = entry.get("file_name")
+            if not isinstance(name, str):
+                raise self.fail(f"images[{k}] has no file_name string")
+            image_id = entry.get("id")
+            if not _is_int(image_id):
+                raise self.fail("image id is missing or not an integer", file_name=name)
+            if image_id in out:
+                raise self.fail(
+                    f"duplicate image id {image_id} (also in {out[image_id].file_name!r})", file_name=name
+                )
+            img = self._locate(entry, name)
+            key = (img.video_id, img.frame)
+            if key in seen:
+                raise self.fail(f"the same frame as image {seen[key]!r}", img)
+            seen[key] = name
+            out[image_id] = img
+        return out
+
+    def _locate(self, entry: Mapping[str, Any], name: str) -> _Image:
+        vid, frame = entry.get("video_id"), entry.get("frame")
+        if isinstance(vid, str) and _is_int(frame):
+            if vid not in self.videos:
+                raise self.fail(f"video {vid!r} is not in the store (or not selected)", file_name=name)
+        else:
+            found = self.index.lookup(name)
+            if found is None:
+                raise self.fail(
+                    "file name matches no video of the store (check --file-name-pattern)", file_name=name
+                )
+            vid, frame = found
+        h, w = entry.get("height"), entry.get("width")
+        img = _Image(name, vid, int(frame), h, w)
+        if not (_is_int(h) and _is_int(w)):
+            raise self.fail("image height/width missing or not integers", img)
+        size = self.st.size(vid)
+        if (h, w) != size:
+            raise self.fail(f"image size {h}x{w} does not match the video's {size[0]}x{size[1]}", img)
+        known = self.frames_of(vid)
+        if not np.isin(img.frame, known):
+            span = f"{known[0]}..{known[-1]}" if len(known) else "none known"
+            raise self.fail(f"frame {img.frame} is not a frame of the video (its frames: {span})", img)
+        return img
+
+    def athlete_categories(self, entries: object) -> set[int] | None:
+        """Category ids that count as the athlete (None: every category)."""
+        if entries is None:
+            return None
+        if not isinstance(entries, list) or not all(isinstance(c, dict) for c in entries):
+            raise self.fail("'categories' must be a list of objects")
+        if len(entries) == 1:
+            return {entries[0].get("id")}
+        named = {c.get("id") for c in entries if c.get("name") == CATEGORY["name"]}
+        if not named:
+            raise self.fail(f"several categories and none is named {CATEGORY['name']!r}")
+        return named
+
+    def annotations(self, entries: object, images: dict[int, _Image], categories: set[int] | None) -> None:
+        if not isinstance(entries, list):
+            raise self.fail("'annotations' must be a list")
+        for k, ann in enumerate(entries):
+            if not isinstance(ann, dict):
+                raise self.fail(f"annotations[{k}] is not an object")
+            image_id = ann.get("image_id")
+            if not _is_int(image_id) or image_id not in images:
+                raise self.fail(f"annotation {ann.get('id')!r} refers to unknown image_id {image_id!r}")
+            img = images[image_id]
+            if categories is not None and ann.get("category_id") not in categories:
+                self.ignored += 1
+                continue
+            try:
+                mask = self._mask(ann.get("segmentation"), img)
+                object_id = _object_id(ann)
+            except (RLEError, PolygonError, ValueError) as exc:
+                raise self.fail(f"annotation {ann.get('id')!r}: {exc}", img) from None
+            img.parts.append((object_id, mask))
+
+    def _mask(self, seg: object, img: _Image) -> RLE:
+        if isinstance(seg, dict):
+            mask = rle.check(seg)
+            if mask["size"] != [img.height, img.width]:
+                raise ValueError(f"RLE size {mask['size']} does not match the image {img.height}x{img.width}")
+            return mask
+        if not seg or seg == [[]]:
+            raise ValueError("no segmentation (a box is not a mask)")
+        return polygons_to_rle(seg, img.height, img.width)
+
+
+def _frame_objects(parts: list[tuple[int | None, RLE]], size: tuple[int, int]) -> tuple[list[RLE], list[int]]:
+    """Objects of a frame by id; parts sharing an id are one object, parts without get free ids."""
+    by_id: dict[int, list[RLE]] = {}
+    for object_id, mask in parts:
+        if object_id is not None:
+            by_id.setdefault(object_id, []).append(mask)
+    free = (i for i in range(1, 2**15) if i not in by_id)
+    for object_id, mask in parts:
+        if object_id is None:
+            by_id[next(free)] = [mask]
+    ids = sorted(by_id)
+    return [rle.union(by_id[i], size) for i in ids], ids
+
+
+def plan_import(
+    data: Mapping[str, Any],
+    st: MaskStore,
+    source: str,
+    file_name_pattern: str | None = None,
+    videos: Sequence[str] | None = None,
+    known_frames: Mapping[str, Iterable[int]] | None = None,
+) -> tuple[dict[str, LayerData], int]:
+    """Validate a COCO dict against a store: per-video frames to write, and ignored annotations.
+
+    Raises CocoError naming the file, image, video and frame at fault; reads the store only.
+    """
+    stored = st.videos()
+    for v in videos or ():
+        if v not in stored:
+            raise CocoError(f"{st.path}: no video {v!r}")
+    candidates = list(videos) if videos is not None else stored
+    parser = _Parser(st, source, video_patterns(st, candidates, file_name_pattern), known_frames)
+    images = parser.images(data.get("images"))
+    parser.annotations(data.get("annotations", []), images, parser.athlete_categories(data.get("categories")))
+    per_video: dict[str, list[_Image]] = {}
+    for img in images.values():
+        per_video.setdefault(img.video_id, []).append(img)
+    out: dict[str, LayerData] = {}
+    for video_id, imgs in per_video.items():
+        imgs.sort(key=lambda i: i.frame)
+        size = (imgs[0].height, imgs[0].width)
+        objects = [_frame_objects(i.parts, size) for i in imgs]
+        out[video_id] = LayerData(
+            frames=np.array([i.frame for i in imgs], np.int64),
+            masks=[o[0] for o in objects],
+            object_ids=[o[1] for o in objects],
+            height=size[0],
+            width=size[1],
+        )
+    return out, parser.ignored
+
+
+def _frame_status(st: MaskStore, video_id: str, new: LayerData) -> tuple[list[str], list[float]]:
+    """Each new frame against the curated masks before the import: added, changed or unchanged.
+
+    Also the union-mask IoU of every frame that was there before.
+    """
+    old = st.read(video_id, "curated") if st.has(video_id, "curated") else None
+    status: list[str] = []
+    ious: list[float] = []
+    for i, frame in enumerate(new.frames):
+        try:
+            j = old.index(int(frame)) if old is not None else None
+        except KeyError:
+            j = None
+        if j is None:
+            status.append("added")
+            continue
+        same = old.object_ids[j] == new.object_ids[i] and [m["counts"] for m in old.masks[j]] == [
+            m["counts"] for m in new.masks[i]
+        ]
+        status.append("unchanged" if same else "changed")
+        ious.append(1.0 if same else rle.iou(old.union(j), new.union(i)))
+    return status, ious
+
+
+def import_coco(
+    coco_path: str | os.PathLike,
+    store_path: str | os.PathLike,
+    layer: str = "corrected",
+    dry_run: bool = False,
+    annotator: str | None = None,
+    file_name_pattern: str | None = None,
+    videos: Sequence[str] | None = None,
+    known_frames: Mapping[str, Iterable[int]] | None = None,
+    changed_only: bool = False,
+) -> ImportSummary:
+    """Import a COCO file into a store layer, all or nothing; other frames stay as they were.
+
+    Every frame of the file is written (a frame a person reviewed is verified even when unchanged)
+    unless ``changed_only``. Provenance records the source file, time and annotator (default: the
+    file's ``info.contributor``, else the login name).
+    """
+    coco_path = Path(coco_path)
+    data = load_coco(coco_path)
+    summary = ImportSummary(source=str(coco_path), layer=layer)
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    who = annotator or info.get("contributor") or os.environ.get("USER") or getpass.getuser()
+    with MaskStore.open(store_path, "r" if dry_run else "a") as st:
+        plan, summary.ignored_annotations = plan_import(
+            data, st, str(coco_path), file_name_pattern, videos, known_frames
+        )
+        ious: list[float] = []
+        writes: dict[str, LayerData] = {}
+        for video_id, new in plan.items():
+            status, video_ious = _frame_status(st, video_id, new)
+            counts = {k: status.count(k) for k in ("added", "changed", "unchanged")}
+            summary.per_video[video_id] = {
+                **counts,
+                "mean_iou": float(np.mean(video_ious)) if video_ious else None,
+            }
+            ious += video_ious
+            summary.images += len(new)
+            summary.added += counts["added"]
+            summary.changed += counts["changed"]
+            summary.unchanged += counts["unchanged"]
+            new.provenance = [
+                {
+                    "tool": "hm-annotate import-coco",
+                    "version": __version__,
+                    "source_file": str(coco_path.resolve()),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "user": who,
+                }
+            ]
+            if changed_only:
+                new = new.subset([i for i, s in enumerate(status) if s != "unchanged"])
+            if len(new):
+                writes[video_id] = new
+        summary.videos = len(plan)
+        summary.mean_iou = float(np.mean(ious)) if ious else None
+        if not dry_run and writes:
+            with st.transaction():
+                for video_id, new in writes.items():
+                    st.put(video_id, layer, new, merge=True)
+            summary.written = True
+    return summary
