@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "Check a mask store against its specification."),
     "import-masks": ("import_masks", "Import a tree of per-frame mask images into a store."),
     "export-masks": ("export_masks", "Export a store layer as a tree of per-frame mask images."),
+    "weights": ("weights", "Download and verify Segment Anything checkpoints."),
 }
 
 
