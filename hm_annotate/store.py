@@ -370,6 +370,8 @@ class MaskStore:
         return sorted(p for p in self.journal.iterdir() if p.suffix == ".h5" and not p.name.startswith("."))
 
     def _load_index(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such store")
         for _ in range(3):
             self._close_files()
             self._index = {}

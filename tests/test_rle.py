@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from hm_annotate import rle
+from tests.masks import ellipse_masks
+
+
+def test_encode_decode_round_trip_and_text_counts():
+    masks = ellipse_masks(5)
+    rles = rle.encode_batch(masks)
+    assert all(isinstance(r["counts"], str) for r in rles)
+    assert rles[0] == rle.encode(masks[0])
+    np.testing.assert_array_equal(rle.decode_batch(rles), masks)
+    np.testing.assert_array_equal(rle.decode(rles[3]), masks[3])
+
+
+def test_area_and_bbox_without_decoding_match_pixels_for_more_than_255_masks():
+    masks = ellipse_masks(300, 20, 30)
+    masks[7] = 0
+    rles = rle.encode_batch(masks)
+    np.testing.assert_array_equal(rle.area(rles), masks.reshape(300, -1).sum(1))
+    boxes = rle.bbox(rles)
+    ys, xs = np.nonzero(masks[10])
+    assert boxes[10].tolist() == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+    assert boxes[7].tolist() == [0, 0, 0, 0]
+
+
+def test_union_and_iou():
+    a = np.zeros((10, 10), np.uint8)
+    b = a.copy()
+    a[0:4, 0:4] = 1
+    b[2:6, 2:6] = 1
+    u = rle.union([rle.encode(a), rle.encode(b)])
+    np.testing.assert_array_equal(rle.decode(u), a | b)
+    assert rle.iou(rle.encode(a), rle.encode(b)) == pytest.approx(4 / 28)
+    assert rle.iou(rle.empty((10, 10)), rle.empty((10, 10))) == 1.0
+    assert rle.union([], (3, 4)) == rle.empty((3, 4))
+    with pytest.raises(rle.RLEError):
+        rle.iou(rle.empty((3, 3)), rle.empty((3, 4)))
+
+
+def test_resize_nearest():
+    m = np.zeros((8, 8), np.uint8)
+    m[0:4, 0:4] = 1
+    r = rle.resize(rle.encode(m), (16, 16))
+    assert r["size"] == [16, 16]
+    assert rle.area([r])[0] == 64
+
+
+def test_check_accepts_valid_and_uncompressed():
+    m = ellipse_masks(1)[0]
+    good = rle.encode(m)
+    assert rle.check(good) == good
+    assert rle.check({"size": good["size"], "counts": good["counts"].encode()}) == good
+    flat = m.flatten(order="F")
+    runs, prev, n = [], 0, 0
+    for v in flat:
+        if v != prev:
+            runs.append(n)
+            n, prev = 0, v
+        n += 1
+    runs.append(n)
+    assert rle.check({"size": list(m.shape), "counts": runs}) == good
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"size": [4, 4], "counts": "zz"}, "invalid character"),
+        ({"size": [4, 4], "counts": "1"}, "cover"),
+        ({"size": [4, 4], "counts": "0"}, "cover"),
+        ({"size": [4, 4], "counts": "P"}, "ends in the middle"),
+        ({"size": [4], "counts": "0"}, "size"),
+        ({"size": [4, -1], "counts": "0"}, "size"),
+        ({"size": [2, 2], "counts": [1, 2]}, "sum to"),
+        ({"size": [2, 2], "counts": 5}, "string or a list"),
+        ({"counts": "0"}, "mapping"),
+        ({"size": [2, 2], "counts": "\x00"}, "invalid character"),
+    ],
+)
+def test_check_rejects_malformed_without_crashing(bad, message):
+    with pytest.raises(rle.RLEError, match=message):
+        rle.check(bad)

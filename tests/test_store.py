@@ -1,0 +1,239 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hm_annotate import rle
+from hm_annotate.store import LayerData, MaskStore, StoreError, StoreLockedError, summarise, validate
+from tests.masks import ellipse_masks, layer_from_masks, make_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_put_read_round_trip_with_objects_scores_quality_and_provenance(tmp_path):
+    masks = ellipse_masks(6)
+    second = np.roll(masks, 20, axis=2)
+    rles, rles2 = rle.encode_batch(masks), rle.encode_batch(second)
+    data = LayerData(
+        frames=np.array([489, 490, 491, 492, 493, 495]),
+        masks=[[a, b] for a, b in zip(rles, rles2)][:5] + [[]],
+        height=48,
+        width=64,
+        object_ids=[[1, 2]] * 5 + [[]],
+        scores=np.linspace(0.5, 1, 6).astype(np.float32),
+        quality={"iou_prev": np.ones(6, np.float32)},
+        provenance=[{"tool": "test", "segmenter": "grabcut"}],
+    )
+    path = tmp_path / "m.h5"
+    with MaskStore.open(path, "a") as st:
+        st.put("event_a/1", "pseudo", data, metadata={"action_type": "5253b", "athletes": 2})
+    with MaskStore.open(path) as st:
+        assert st.videos() == ["event_a/1"]
+        assert st.metadata("event_a/1") == {"action_type": "5253b", "athletes": 2}
+        back = st.read("event_a/1", "pseudo")
+        assert back.frames.tolist() == [489, 490, 491, 492, 493, 495]
+        assert back.masks == data.masks and back.object_ids == data.object_ids
+        np.testing.assert_allclose(back.scores, data.scores)
+        np.testing.assert_array_equal(back.quality["iou_prev"], 1)
+        assert back.provenance == [{"tool": "test", "segmenter": "grabcut"}]
+        assert st.frame("event_a/1", "pseudo", 491) == [rles[2], rles2[2]]
+        assert st.frame("event_a/1", "pseudo", 495) == []
+        frames, decoded = st.masks("event_a/1", "pseudo")
+        np.testing.assert_array_equal(decoded[:5], masks[:5] | second[:5])
+        assert decoded[5].sum() == 0
+        f, area, box = st.area_bbox("event_a/1", "pseudo")
+        np.testing.assert_array_equal(area, decoded.reshape(6, -1).sum(1))
+        assert box.shape == (6, 4) and box[5].tolist() == [0, 0, 0, 0]
+        with pytest.raises(StoreError, match="no frame 494"):
+            st.frame("event_a/1", "pseudo", 494)
+    assert validate(path) == []
+
+
+def test_curated_takes_corrected_frames_over_pseudo(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"v/1": 10})
+    fixed = layer_from_masks(ellipse_masks(3, seed=9), first_frame=102, provenance=[{"annotator": "ann"}])
+    with MaskStore.open(path, "a") as st:
+        st.put("v/1", "corrected", fixed)
+        pseudo = st.read("v/1", "pseudo")
+    with MaskStore.open(path) as st:
+        cur = st.read("v/1", "curated")
+        assert cur.frames.tolist() == list(range(100, 110))
+        assert cur.masks[2:5] == fixed.masks and cur.masks[:2] == pseudo.masks[:2]
+        assert cur.provenance[cur.provenance_index[3]] == {"annotator": "ann"}
+        assert st.frame("v/1", "curated", 103) == fixed.masks[1]
+        assert st.frame("v/1", "curated", 100) == pseudo.masks[0]
+        _, area, _ = st.area_bbox("v/1", "curated")
+        np.testing.assert_array_equal(area, cur.area)
+        info = summarise(st)
+    assert info["layers"]["corrected"]["frames"] == 3
+    assert info["layers"]["curated"]["frames"] == 10
+
+
+def test_merge_put_keeps_other_frames_and_transaction_is_all_or_nothing(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"v/1": 5, "v/2": 5}, layer="corrected")
+    before = path.read_bytes()
+    edit = layer_from_masks(ellipse_masks(2, seed=4), first_frame=100)
+    with MaskStore.open(path, "a") as st:
+        with pytest.raises(RuntimeError):
+            with st.transaction():
+                st.put("v/1", "corrected", edit, merge=True)
+                raise RuntimeError("import failed half way")
+        assert st.journal_parts() == 0
+    assert path.read_bytes() == before
+    with MaskStore.open(path, "a") as st:
+        st.put("v/1", "corrected", edit, merge=True)
+    with MaskStore.open(path) as st:
+        assert st.read("v/1", "corrected").frames.tolist() == [100, 101, 102, 103, 104]
+
+
+def test_reader_refuses_foreign_newer_and_truncated_files(tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    with pytest.raises(StoreError, match="not an hm-annotate mask store"):
+        MaskStore.open(foreign)
+    with pytest.raises(StoreError, match="not an hm-annotate mask store"):
+        MaskStore.open(foreign, "a")
+    assert h5py.File(foreign, "r")["x"][()] == 1  # untouched by the failed writer
+
+    newer = tmp_path / "newer.h5"
+    make_store(newer, {"v/1": 3})
+    with h5py.File(newer, "r+") as f:
+        f.attrs["schema_version"] = 99
+    with pytest.raises(StoreError, match="schema_version 99 is newer"):
+        MaskStore.open(newer)
+
+    truncated = tmp_path / "trunc.h5"
+    make_store(truncated, {"v/1": 30})
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError, match="truncated or damaged"):
+        MaskStore.open(truncated)
+    assert validate(truncated) and "truncated" in validate(truncated)[0]
+    with pytest.raises(StoreError, match="no such store"):
+        MaskStore.open(tmp_path / "missing.h5")
+
+
+def test_second_writer_is_refused_and_readers_still_read(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"v/1": 3})
+    with MaskStore.open(path, "a") as st:
+        st.put("v/2", "pseudo", layer_from_masks(ellipse_masks(2)))
+        with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
+            MaskStore.open(path, "a")
+        with MaskStore.open(path) as reader:  # sees the committed journal part
+            assert reader.videos() == ["v/1", "v/2"]
+    with MaskStore.open(path, "a"):
+        pass
+
+
+def test_validate_reports_inconsistencies_by_video_layer_and_frame(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"ev/7": 4})
+    with h5py.File(path, "r+") as f:
+        g = f["videos"]["ev%2F7"]["pseudo"]
+        g["area"][1] = 5
+        frames = g["frames"][()]
+        frames[3] = frames[2]
+        del g["frames"]
+        g["frames"] = frames
+        del f["videos"]["ev%2F7"].attrs["metadata"]
+    findings = validate(path)
+    text = "\n".join(findings)
+    assert "video ev/7 layer pseudo: frame 102: frame numbers are not strictly increasing" in text
+    assert "'metadata' is a required property" in text
+    with h5py.File(path, "r+") as f:
+        g = f["videos"]["ev%2F7"]["pseudo"]
+        g["frames"][3] = 103
+        f["videos"]["ev%2F7"].attrs["metadata"] = "{}"
+    findings = validate(path)
+    assert any("frame 101: stored area 5" in line for line in findings), findings
+    with MaskStore.open(path) as st:
+        true_area = rle.area(st.frame("ev/7", "pseudo", 101))[0]
+    with h5py.File(path, "r+") as f:
+        g = f["videos"]["ev%2F7"]["pseudo"]
+        g["area"][1] = true_area
+        counts = g["counts"][()]
+        counts[3] = ord("~")
+        del g["counts"]
+        g["counts"] = counts
+    assert any("malformed RLE" in line and "frame 100" in line for line in validate(path))
+
+
+def test_spec_snippet_reads_a_mask_without_hm_annotate(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"FINADivingWorldCup2021_Men3m_final_r1/8": 5})
+    spec = (REPO / "schemas" / "mask-store.md").read_text()
+    code = spec.split("```python\n")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(code, "mask-store.md", "exec"), namespace)
+    mask = namespace["read_mask"](str(path), "FINADivingWorldCup2021_Men3m_final_r1/8", 102, layer="pseudo")
+    with MaskStore.open(path) as st:
+        frames, masks = st.masks("FINADivingWorldCup2021_Men3m_final_r1/8", "pseudo")
+    np.testing.assert_array_equal(mask, masks[2])
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from hm_annotate.store import MaskStore
+    from tests.masks import ellipse_masks, layer_from_masks
+    path, n = sys.argv[1], int(sys.argv[2])
+    with MaskStore.open(path, "a") as st:
+        for i in range(n):
+            st.put(f"video/{i:04d}", "pseudo", layer_from_masks(ellipse_masks(20, seed=i)), metadata={"i": i})
+            print(i, flush=True)
+    """
+)
+
+
+def test_sigkill_during_commits_keeps_exactly_the_committed_videos(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"existing/1": 5})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), "400"], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    done = []
+    for line in proc.stdout:
+        done.append(int(line))
+        if len(done) == 40:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with MaskStore.open(path) as st:
+        ids = st.videos()
+    committed = {f"video/{i:04d}" for i in range(len(ids) - 1)}
+    # every video whose put returned is there; at most the one in flight beyond that
+    assert {f"video/{i:04d}" for i in done} <= set(ids)
+    assert set(ids) == {"existing/1"} | committed
+    assert len(ids) - 1 <= len(done) + 1
+    assert validate(path) == []
+    with MaskStore.open(path, "a") as st:  # the next writer folds the journal in
+        assert st.journal_parts() == 0
+        assert st.videos() == ids
+        st.put("after/1", "pseudo", layer_from_masks(ellipse_masks(3)))
+    with MaskStore.open(path) as st:
+        assert len(st.videos()) == len(ids) + 1
+        last = sorted(committed)[-1]
+        np.testing.assert_array_equal(st.masks(last, "pseudo")[1], ellipse_masks(20, seed=len(ids) - 2))
+    assert not (tmp_path / "m.h5.journal").exists()
+
+
+def test_store_never_written_in_place(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"v/1": 3})
+    inode = path.stat().st_ino
+    with MaskStore.open(path, "a") as st:
+        st.put("v/2", "pseudo", layer_from_masks(ellipse_masks(2)))
+        assert path.stat().st_ino == inode  # live file untouched while writing
+    assert path.stat().st_ino != inode  # replaced whole on close
+    assert json.loads(json.dumps(validate(path))) == []
