@@ -1,0 +1,98 @@
+"""FineDiving adapter: frames ``FINADiving_MTL_256s/<event>/<instance>/<NNNNN>.jpg``.
+
+Annotations (``Annotations/``): ``train_split.pkl`` / ``test_split.pkl`` list ``(event,
+instance)`` keys; ``FineDiving_coarse_annotation.pkl`` gives each key's ``start_frame`` /
+``end_frame`` (the frame numbers in the file names), ``action_type``, ``dive_score``,
+``difficulty`` and ``judge_scores``; ``FineDiving_fine-grained_annotation.pkl`` gives
+``frames_labels`` and ``steps_transit_frames`` (relative to ``start_frame``). All four are
+required. ``fine-grained_annotation_aqa.pkl`` repeats the fine-grained fields and is not read.
+
+Video id ``"<event>/<instance>"``. A video's frames are the images of its folder numbered
+``start_frame..end_frame``. Keys present in the annotations but in no split are not listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hm_annotate.datasets.annotations import load_pickle, number_list, require_mapping, split_members
+from hm_annotate.datasets.base import DatasetError, Video
+from hm_annotate.datasets.frames import annotated_clip, frame_folder, image_video
+from hm_annotate.datasets.problems import BadVideo, build_each, report
+
+FRAMES_DIR = "FINADiving_MTL_256s"
+ANNOTATIONS_DIR = "Annotations"
+SPLIT_FILES = {"train": "train_split.pkl", "test": "test_split.pkl"}
+COARSE_FILE = "FineDiving_coarse_annotation.pkl"
+FINE_FILE = "FineDiving_fine-grained_annotation.pkl"
+_COARSE_FIELDS = ("action_type", "start_frame", "end_frame", "dive_score", "difficulty")
+
+
+def video_id(key: tuple[str, int]) -> str:
+    """``"<event>/<instance>"`` for a FineDiving ``(event, instance)`` key."""
+    return f"{key[0]}/{key[1]}"
+
+
+def _split_keys(path: Path) -> list[tuple[str, int]]:
+    entries = load_pickle(path)
+    keys = []
+    for i, entry in enumerate(entries if isinstance(entries, (list, tuple)) else [entries]):
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
+            raise DatasetError(f"{path}: entry {i} is {entry!r}, not an (event, instance) pair")
+        keys.append((str(entry[0]), int(entry[1])))
+    return keys
+
+
+def _keyed(annotations: dict, path: Path) -> dict[tuple[str, int], Any]:
+    """Annotations re-keyed as ``(str, int)``, so keys match whatever types each file used."""
+    return {(str(k[0]), int(k[1])): v for k, v in require_mapping(annotations, path).items()}
+
+
+def load(data_root: str | Path, split: str = "all", strict: bool = False) -> list[Video]:
+    """The FineDiving videos of ``split`` under ``data_root``, in (event, instance) order."""
+    root = Path(data_root)
+    ann_dir = root / ANNOTATIONS_DIR
+    splits = {name: _split_keys(ann_dir / file) for name, file in SPLIT_FILES.items()}
+    coarse = _keyed(load_pickle(ann_dir / COARSE_FILE), ann_dir / COARSE_FILE)
+    fine = _keyed(load_pickle(ann_dir / FINE_FILE), ann_dir / FINE_FILE)
+    frames_root = root / FRAMES_DIR
+
+    def build(member: tuple[tuple[str, int], str]) -> Video:
+        key, split_name = member
+        vid = video_id(key)
+        entry = coarse.get(key)
+        if entry is None:
+            raise BadVideo(f"video {vid}: no entry in {ann_dir / COARSE_FILE}")
+        absent = [f for f in _COARSE_FIELDS if f not in entry]
+        if absent:
+            raise BadVideo(f"video {vid}: its entry in {ann_dir / COARSE_FILE} lacks {', '.join(absent)}")
+        start, end = int(entry["start_frame"]), int(entry["end_frame"])
+        folder = frame_folder(vid, frames_root / vid)
+        frame_paths = annotated_clip(vid, folder, vid, start, end, strict)
+        event = key[0]
+        metadata: dict[str, Any] = {
+            "action_type": str(entry["action_type"]),
+            "score": float(entry["dive_score"]),
+            "difficulty": float(entry["difficulty"]),
+            "split": split_name,
+            "event": event,
+            "sport": "diving",
+            "athletes": 2 if "synchro" in event.lower() else 1,
+            "start_frame": start,
+            "end_frame": end,
+        }
+        if "judge_scores" in entry:
+            metadata["judge_scores"] = number_list(entry["judge_scores"])
+        fine_entry = fine.get(key)
+        if fine_entry is None or "steps_transit_frames" not in fine_entry:
+            report(f"video {vid}: no step transitions in {ann_dir / FINE_FILE}", strict)
+        else:
+            transits = number_list(fine_entry["steps_transit_frames"], int)
+            metadata["step_transitions"] = [start + t for t in transits]
+            if "frames_labels" in fine_entry:
+                metadata["frames_labels"] = number_list(fine_entry["frames_labels"], int)
+        return image_video(vid, frames_root, frame_paths, metadata)
+
+    members = sorted(split_members(splits, split, strict, video_id))
+    return build_each(members, build, strict)

@@ -1,0 +1,92 @@
+"""MTL-AQA adapter: clips of whole competition videos ``new_total_frames_256s/<video:02d>/<%08d>.jpg``.
+
+``info/final_annotations_dict_with_dive_number.pkl`` maps ``(video, clip)`` to the clip's
+``start_frame`` / ``end_frame`` in its video's frame numbering, ``final_score``,
+``difficulty``, ``judge_scores``, ``dive_number`` (e.g. ``'407C'``), ``position``,
+``armstand``, ``rotation_type``, ``ss_no`` and ``tw_no``; ``info/train_split_0.pkl`` and
+``info/test_split_0.pkl`` list the keys of each split.
+
+Video id ``"<video:02d>/<clip>"``. ``action_type`` is the dive number lowercased
+(``'407c'``), matching FineDiving's spelling so action types compare across datasets.
+``event`` is the competition video's folder (``"01"``). The annotations carry no
+synchronised-diving flag, so ``athletes`` is 1 unless an entry has an ``athletes`` field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hm_annotate.datasets.annotations import load_pickle, number_list, plain, require_mapping, split_members
+from hm_annotate.datasets.base import DatasetError, Video
+from hm_annotate.datasets.frames import FrameFolder, annotated_clip, frame_folder, image_video
+from hm_annotate.datasets.problems import BadVideo, build_each
+
+FRAMES_DIR = "new_total_frames_256s"
+INFO_DIR = "info"
+ANNOTATION_FILE = "final_annotations_dict_with_dive_number.pkl"
+SPLIT_FILES = {"train": "train_split_0.pkl", "test": "test_split_0.pkl"}
+_REQUIRED = ("start_frame", "end_frame", "final_score", "difficulty", "dive_number")
+_CATEGORICAL = ("position", "armstand", "rotation_type", "ss_no", "tw_no")
+
+
+def video_id(key: tuple[int, int]) -> str:
+    """``"<video:02d>/<clip>"`` for an MTL-AQA ``(video, clip)`` key."""
+    return f"{key[0]:02d}/{key[1]}"
+
+
+def _key(entry: Any, path: Path, where: str) -> tuple[int, int]:
+    try:
+        video, clip = entry
+        return int(video), int(clip)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: {where} is {entry!r}, not a (video, clip) pair") from None
+
+
+def load(data_root: str | Path, split: str = "all", strict: bool = False) -> list[Video]:
+    """The MTL-AQA clips of ``split`` under ``data_root``, in (video, clip) order."""
+    root = Path(data_root)
+    info = root / INFO_DIR
+    annotations_path = info / ANNOTATION_FILE
+    annotations = {
+        _key(k, annotations_path, f"key {k!r}"): v
+        for k, v in require_mapping(load_pickle(annotations_path), annotations_path).items()
+    }
+    splits = {
+        name: [_key(k, info / file, f"entry {i}") for i, k in enumerate(load_pickle(info / file))]
+        for name, file in SPLIT_FILES.items()
+    }
+    frames_root = root / FRAMES_DIR
+    folders: dict[int, FrameFolder] = {}  # each whole-video folder is scanned once for all its clips
+
+    def build(member: tuple[tuple[int, int], str]) -> Video:
+        key, split_name = member
+        vid = video_id(key)
+        entry = annotations.get(key)
+        if entry is None:
+            raise BadVideo(f"video {vid}: no entry in {annotations_path}")
+        absent = [f for f in _REQUIRED if f not in entry]
+        if absent:
+            raise BadVideo(f"video {vid}: its entry in {annotations_path} lacks {', '.join(absent)}")
+        video_dir = f"{key[0]:02d}"
+        if key[0] not in folders:
+            folders[key[0]] = frame_folder(vid, frames_root / video_dir)
+        start, end = int(entry["start_frame"]), int(entry["end_frame"])
+        frame_paths = annotated_clip(vid, folders[key[0]], video_dir, start, end, strict)
+        metadata: dict[str, Any] = {
+            "action_type": str(entry["dive_number"]).lower(),
+            "score": float(entry["final_score"]),
+            "difficulty": float(entry["difficulty"]),
+            "split": split_name,
+            "event": video_dir,
+            "sport": "diving",
+            "athletes": int(entry.get("athletes", 1)),
+            "start_frame": start,
+            "end_frame": end,
+        }
+        if "judge_scores" in entry:
+            metadata["judge_scores"] = number_list(entry["judge_scores"])
+        metadata.update({f: plain(entry[f]) for f in _CATEGORICAL if f in entry})
+        return image_video(vid, frames_root, frame_paths, metadata)
+
+    return build_each(sorted(split_members(splits, split, strict, video_id)), build, strict)

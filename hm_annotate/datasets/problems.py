@@ -1,0 +1,47 @@
+"""How adapters report a bad video: a warning by default, an error when strict.
+
+A real dataset copy often has a few broken entries (a missing frame folder, a folder with
+fewer frames than annotated). One bad video should not stop a listing of thousands, so by
+default each one becomes a ``DatasetWarning`` naming it and the listing goes on; ``strict``
+turns the first one into a ``DatasetError``. Library code never prints: callers that want
+the warnings as lines (the CLI) record them with ``warnings.catch_warnings``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from hm_annotate.datasets.base import DatasetError, Video
+
+T = TypeVar("T")
+
+
+class DatasetWarning(UserWarning):
+    """A video skipped or listed incompletely because its files do not match the annotations."""
+
+
+class BadVideo(Exception):
+    """Raised inside an adapter while building one video; becomes a warning or an error."""
+
+
+def report(message: str, strict: bool) -> None:
+    """Raise ``DatasetError(message)`` when strict, else warn with ``DatasetWarning``."""
+    if strict:
+        raise DatasetError(message)
+    warnings.warn(message, DatasetWarning, stacklevel=3)
+
+
+def build_each(items: Iterable[T], build: Callable[[T], Video | None], strict: bool) -> list[Video]:
+    """Build a video per item; a ``BadVideo`` is reported and that item skipped."""
+    videos = []
+    for item in items:
+        try:
+            video = build(item)
+        except BadVideo as exc:
+            report(str(exc), strict)
+            continue
+        if video is not None:
+            videos.append(video)
+    return videos
