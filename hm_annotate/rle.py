@@ -70,17 +70,13 @@ def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
 
 def area(rles: Sequence[RLE]) -> np.ndarray:
     """Foreground pixel counts (int64), computed from the runs without decoding."""
-    out = [
-        _coco.area([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)
-    ]
+    out = [_coco.area([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)]
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 def bbox(rles: Sequence[RLE]) -> np.ndarray:
     """Boxes as N x 4 float64 ``[x, y, w, h]`` (COCO order), zeros for empty masks."""
-    out = [
-        _coco.toBbox([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)
-    ]
+    out = [_coco.toBbox([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)]
     return np.concatenate(out).astype(np.float64).reshape(-1, 4) if out else np.zeros((0, 4))
 
 

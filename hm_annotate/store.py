@@ -125,9 +125,7 @@ def overlay(base: LayerData, top: LayerData) -> LayerData:
         )
     frames = np.union1d(base.frames, top.frames)
     in_top = np.isin(frames, top.frames)
-    src_pos = np.where(
-        in_top, np.searchsorted(top.frames, frames), np.searchsorted(base.frames, frames)
-    )
+    src_pos = np.where(in_top, np.searchsorted(top.frames, frames), np.searchsorted(base.frames, frames))
     off = len(base.provenance)
     keys = sorted(set(base.quality) | set(top.quality))
 
@@ -767,7 +765,7 @@ def _validate_layer(g: h5py.Group, check_attrs) -> list[str]:
             out.append(f"dataset {key!r} has {len(g[key])} rows for {n} frames")
     if g["bbox"].shape != (n, 4):
         out.append(f"dataset 'bbox' has shape {g['bbox'].shape}, expected ({n}, 4)")
-    for key, ds in (g["quality"].items() if "quality" in g else []):
+    for key, ds in g["quality"].items() if "quality" in g else []:
         if ds.shape != (n,):
             out.append(f"quality {key!r} has shape {ds.shape}, expected ({n},)")
     try:

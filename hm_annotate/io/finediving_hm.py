@@ -170,6 +170,7 @@ def read_tree(
             size = img.shape
             fg = img >= 128
             masks.append([rle.encode(fg)] if fg.any() else [])
-        yield vid, LayerData(
-            frames=frames, masks=masks, height=size[0], width=size[1], provenance=[provenance]
+        yield (
+            vid,
+            LayerData(frames=frames, masks=masks, height=size[0], width=size[1], provenance=[provenance]),
         )
