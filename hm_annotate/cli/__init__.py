@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "Check a mask store against its specification."),
     "import-masks": ("import_masks", "Import a tree of per-frame mask images into a store."),
     "export-masks": ("export_masks", "Export a store layer as a tree of per-frame mask images."),
+    "export-coco": ("export_coco", "Export a store layer as COCO instance masks (RLE) for correction."),
+    "import-coco": ("import_coco", "Import corrected masks from a COCO file (RLE or polygons) into a store."),
+    "export-cvat": ("export_cvat", "Export one video's masks and frames as zips for a CVAT correction task."),
     "weights": ("weights", "Download and verify Segment Anything checkpoints."),
 }
 

@@ -14,6 +14,7 @@ from hm_annotate.errors import HMError
 
 MASK_TREE_FORMATS: dict[str, str] = {
     "finediving-hm": "hm_annotate.io.finediving_hm",
+    "davis": "hm_annotate.io.davis",
 }
 
 

@@ -1,0 +1,48 @@
+"""``hm-annotate export-cvat``: one video's masks and frames as zips for a CVAT correction task."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hm_annotate.io.cvat import CVAT_LABELS, export_cvat
+from hm_annotate.store import VIEWS
+
+
+@click.command("export-cvat")
+@click.argument("store", type=click.Path(exists=True, dir_okay=False))
+@click.option("--video", required=True, help="Video id to export.")
+@click.option(
+    "--frames-root",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Dataset frames folder; frame images are <frames-root>/<file_name>.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Annotations zip (task.zip).")
+@click.option("--images-out", type=click.Path(dir_okay=False), help="Task images zip [<out>_images.zip].")
+@click.option("--no-images", is_flag=True, help="Write only the annotations zip.")
+@click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
+@click.option("--file-name-pattern", default=None, help="Frame path template, as for export-coco.")
+def command(
+    store: str,
+    video: str,
+    frames_root: str,
+    out: str,
+    images_out: str | None,
+    no_images: bool,
+    layer: str,
+    file_name_pattern: str | None,
+) -> None:
+    """Export VIDEO of STORE for CVAT's "COCO 1.0" importer.
+
+    \b
+    In CVAT: create a task with the label below, upload the images zip as its data,
+    then Actions > Upload annotations > COCO 1.0 > the annotations zip. Correct, export
+    the task as COCO 1.0 and run: hm-annotate import-coco instances_default.json --store STORE
+    """
+    res = export_cvat(store, video, frames_root, out, images_out, not no_images, layer, file_name_pattern)
+    click.echo(f"wrote {res.masks:,} masks of {res.frames:,} frames to {res.annotations}")
+    if res.images is not None:
+        click.echo(f"wrote {res.frames:,} task images to {res.images}")
+    click.echo(f"CVAT labels (Raw constructor): {json.dumps(CVAT_LABELS)}")

@@ -1,0 +1,63 @@
+"""``hm-annotate import-coco``: bring corrected masks (COCO RLE or polygons) back into a store."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hm_annotate.io.coco import import_coco
+from hm_annotate.store import LAYERS
+
+
+@click.command("import-coco")
+@click.argument("coco_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--store", required=True, type=click.Path(exists=True, dir_okay=False), help="Store to update.")
+@click.option("--layer", type=click.Choice(LAYERS), default="corrected", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Validate and summarise; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--file-name-pattern",
+    default=None,
+    help="How file_name encodes {video_id} and {frame} (default: as export-coco); images that carry "
+    "video_id and frame fields need none.",
+)
+@click.option("--video", "videos", multiple=True, help="Map file names only to these videos (repeatable).")
+@click.option("--annotator", default=None, help="Who corrected the masks [file info, else $USER].")
+@click.option("--changed-only", is_flag=True, help="Write only frames that differ from the curated masks.")
+def command(
+    coco_file: str,
+    store: str,
+    layer: str,
+    dry_run: bool,
+    as_json: bool,
+    file_name_pattern: str | None,
+    videos: tuple[str, ...],
+    annotator: str | None,
+    changed_only: bool,
+) -> None:
+    """Import the masks of COCO_FILE into LAYER of STORE, all or nothing.
+
+    Frames in the file replace the layer's frames; other frames stay as they were.
+    """
+    s = import_coco(
+        coco_file,
+        store,
+        layer=layer,
+        dry_run=dry_run,
+        annotator=annotator,
+        file_name_pattern=file_name_pattern,
+        videos=list(videos) or None,
+        changed_only=changed_only,
+    )
+    if as_json:
+        click.echo(json.dumps(s.as_dict(), indent=2))
+        return
+    iou = "n/a" if s.mean_iou is None else f"{s.mean_iou:.4f}"
+    click.echo(
+        f"{s.images:,} frames of {s.videos:,} videos: {s.added:,} added, {s.changed:,} changed, "
+        f"{s.unchanged:,} unchanged; mean IoU against the curated masks before: {iou}"
+    )
+    if s.ignored_annotations:
+        click.echo(f"ignored {s.ignored_annotations:,} annotations of other categories than 'athlete'")
+    click.echo(f"written to layer {layer!r} of {store}" if s.written else "nothing written")
