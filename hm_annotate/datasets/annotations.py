@@ -31,6 +31,7 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "scalar"),
     ("numpy._core.numeric", "_frombuffer"),
     ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # how protocol 2 spells bytes (array buffers)
     ("builtins", "set"),
     ("builtins", "frozenset"),
     ("builtins", "complex"),
