@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-coco": ("export_coco", "Export a store layer as COCO instance masks (RLE) for correction."),
     "import-coco": ("import_coco", "Import corrected masks from a COCO file (RLE or polygons) into a store."),
     "export-cvat": ("export_cvat", "Export one video's masks and frames as zips for a CVAT correction task."),
+    "evaluate": (
+        "evaluate",
+        "Score predicted masks against reference masks with the DAVIS measures (J, F, J&F).",
+    ),
     "weights": ("weights", "Download and verify Segment Anything checkpoints."),
 }
 

@@ -1,0 +1,86 @@
+"""``hm-annotate evaluate``: DAVIS J, F and J&F of one store's masks against another's."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+from hm_annotate.evaluate import evaluate_stores
+
+_LAYERS = click.Choice(["pseudo", "corrected", "curated"])
+_COLUMNS = ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
+_HEADERS = ("J&F", "J-mean", "J-recall", "J-decay", "F-mean", "F-recall", "F-decay")
+
+
+def _json_safe(obj):
+    """NaN (a measure over no frames) becomes null: JSON has no NaN."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def _row(label: str, figures: dict, width: int) -> str:
+    cells = "".join(f"{figures[k]:>10.3f}" for k in _COLUMNS)
+    return f"{label:<{width}}{cells}{figures['frames']:>8}{figures['missing_frames']:>9}"
+
+
+def _table(title: str, rows: dict[str, dict], width: int) -> None:
+    click.echo(f"\n{title}")
+    click.echo(f"{'':<{width}}" + "".join(f"{h:>10}" for h in _HEADERS) + f"{'frames':>8}{'missing':>9}")
+    for label, figures in rows.items():
+        click.echo(_row(label, figures, width))
+
+
+@click.command("evaluate")
+@click.argument("pred", type=click.Path(dir_okay=False))
+@click.option("--reference", "ref", required=True, type=click.Path(dir_okay=False),
+              help="Store holding the reference masks (may be PRED itself).")
+@click.option("--pred-layer", default="pseudo", show_default=True, type=_LAYERS,
+              help="Layer of PRED to score.")
+@click.option("--ref-layer", default="corrected", show_default=True, type=_LAYERS,
+              help="Layer of the reference store to score against.")
+@click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@click.option("--bound-th", default=0.008, show_default=True, type=float,
+              help="Boundary tolerance: fraction of the image diagonal, or pixels if >= 1.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def command(
+    pred: str,
+    ref: str,
+    pred_layer: str,
+    ref_layer: str,
+    videos: tuple[str, ...],
+    bound_th: float,
+    as_json: bool,
+) -> None:
+    """Score PRED's masks against the reference with the DAVIS measures.
+
+    The human-centric foreground (union of a frame's objects) is compared on every frame of the
+    reference layer; reference frames PRED lacks count as empty predictions. Overall figures are
+    means over videos of per-video figures (as DAVIS reports them); decay is the mean of the first
+    quarter of a video's frames minus that of the last quarter.
+    """
+    result = evaluate_stores(
+        pred, ref, pred_layer, ref_layer, list(videos) or None, bound_th=bound_th, progress=True
+    )
+    if as_json:
+        click.echo(json.dumps(_json_safe(result), indent=2))
+        return
+    click.echo(f"prediction  {result['pred']} [{pred_layer}]")
+    click.echo(f"reference   {result['reference']} [{ref_layer}]")
+    click.echo(f"videos {result['videos']}, reference frames {result['frames']}, bound_th {bound_th}")
+    if result["missing_frames"]:
+        lacking = sum(1 for r in result["per_video"].values() if r["missing_frames"])
+        click.echo(
+            f"note: {result['missing_frames']} reference frames in {lacking} videos have no prediction "
+            "and count as empty predictions"
+        )
+    per_video = result["per_video"]
+    width = max(12, *(len(v) + 2 for v in per_video), *(len(t) + 7 for t in result["per_action_type"]))
+    _table("overall (mean over videos)", {"all": result}, width)
+    by_type = {f"{t} ({d['videos']})": d for t, d in result["per_action_type"].items()}
+    _table("per action type (videos)", by_type, width)
+    _table("per video", per_video, width)
