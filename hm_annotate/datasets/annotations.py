@@ -117,8 +117,8 @@ def split_members(
     for split_name, keys in splits.items():
         for key in keys:
             if key in seen:
-                report(f"video {describe(key)}: listed in the {seen[key]} split and again in {split_name}; "
-                       f"keeping it in {seen[key]}", strict)
+                report(f"video {describe(key)}: listed in the {seen[key]} split and again in {split_name}",
+                       strict, f"kept in {seen[key]}")
                 continue
             seen[key] = split_name
     return [(key, s) for key, s in seen.items() if wanted in ("all", s)]

@@ -86,7 +86,7 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
             metadata["judge_scores"] = number_list(entry["judge_scores"])
         fine_entry = fine.get(key)
         if fine_entry is None or "steps_transit_frames" not in fine_entry:
-            report(f"video {vid}: no step transitions in {ann_dir / FINE_FILE}", strict)
+            report(f"video {vid}: no step transitions in {ann_dir / FINE_FILE}", strict, "listed without")
         else:
             transits = number_list(fine_entry["steps_transit_frames"], int)
             metadata["step_transitions"] = [start + t for t in transits]

@@ -77,8 +77,9 @@ def annotated_clip(
         shown = ", ".join(str(n) for n in missing[:5].tolist()) + (", ..." if missing.size > 5 else "")
         report(
             f"video {video_id}: {folder.path} holds {len(numbers)} of its {expected} frames "
-            f"{start}..{end} (missing {shown}); listing the frames present",
+            f"{start}..{end} (missing {shown})",
             strict,
+            "listing the frames present",
         )
     return {n: f"{rel_folder}/{name}" for n, name in zip(numbers, names)}
 

@@ -26,11 +26,14 @@ class BadVideo(Exception):
     """Raised inside an adapter while building one video; becomes a warning or an error."""
 
 
-def report(message: str, strict: bool) -> None:
-    """Raise ``DatasetError(message)`` when strict, else warn with ``DatasetWarning``."""
+def report(message: str, strict: bool, outcome: str = "") -> None:
+    """Raise ``DatasetError(message)`` when strict, else warn ``"<message>; <outcome>"``.
+
+    ``outcome`` says what the adapter does about it when it goes on (e.g. "skipped").
+    """
     if strict:
         raise DatasetError(message)
-    warnings.warn(message, DatasetWarning, stacklevel=3)
+    warnings.warn(f"{message}; {outcome}" if outcome else message, DatasetWarning, stacklevel=3)
 
 
 def build_each(items: Iterable[T], build: Callable[[T], Video | None], strict: bool) -> list[Video]:
@@ -40,7 +43,7 @@ def build_each(items: Iterable[T], build: Callable[[T], Video | None], strict: b
         try:
             video = build(item)
         except BadVideo as exc:
-            report(str(exc), strict)
+            report(str(exc), strict, "skipped")
             continue
         if video is not None:
             videos.append(video)

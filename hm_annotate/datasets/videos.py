@@ -182,12 +182,13 @@ def load(
     sources, seen = [], set()
     for vid, path, is_folder in _sources(root):
         if vid in seen:
-            report(f"video {vid}: {path} has the same id as another video under {root}; skipped", strict)
+            report(f"video {vid}: {path} has the same id as another video under {root}", strict, "skipped")
             continue
         seen.add(vid)
         sources.append((vid, path, is_folder))
     for vid in sorted(extra.keys() - seen):
-        report(f"{metadata_csv}: video {vid} has no video file or frame folder under {root}", strict)
+        message = f"{metadata_csv}: video {vid} has no video file or frame folder under {root}"
+        report(message, strict, "row ignored")
 
     def build(source: tuple[str, Path, bool]) -> Video | None:
         vid, path, is_folder = source
