@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Score predicted masks against reference masks with the DAVIS measures (J, F, J&F).",
     ),
     "weights": ("weights", "Download and verify Segment Anything checkpoints."),
+    "merge": ("merge", "Combine shard stores into one; refuses conflicting duplicates."),
     "list-videos": ("list_videos", "List the videos a dataset adapter sees, with their metadata."),
 }
 
