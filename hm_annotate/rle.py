@@ -68,6 +68,49 @@ def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(_coco.decode([_as_coco(r) for r in rles]), -1, 0))
 
 
+def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Decode many RLEs stored back to back (as the mask store keeps them) to N x H x W uint8.
+
+    ``counts`` is the uint8 array of the concatenated compressed counts strings and
+    ``offsets`` (N + 1) their byte boundaries. The parsing of maskApi.c's variable-length
+    numbers, the delta coding of runs and the run expansion are all vectorised over the whole
+    batch, which is several times faster than pycocotools' per-mask decode plus a transpose.
+    Input must be trusted (from ``encode`` or checked with ``check``).
+    """
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    n = len(offsets) - 1
+    if n <= 0:
+        return np.zeros((0, h, w), np.uint8)
+    c = np.asarray(counts, dtype=np.int64)[offsets[0] : offsets[-1]] - 48
+    ends = np.flatnonzero((c & 0x20) == 0)
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    nchars = ends - starts + 1
+    k = np.arange(len(c)) - np.repeat(starts, nchars)
+    vals = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    neg = (c[ends] & 0x10) != 0
+    vals[neg] -= np.left_shift(1, 5 * nchars[neg])
+    # which mask each number belongs to, and its position j within that mask
+    mask_of = np.searchsorted(np.asarray(offsets) - offsets[0], starts, side="right") - 1
+    j = np.arange(len(vals)) - np.searchsorted(mask_of, np.arange(n))[mask_of]
+    runs = vals.copy()
+    # runs[j] = vals[j] + runs[j-2] for j > 2: two running sums (odd j from 1, even j from 2) per mask
+    for parity, first in ((1, 1), (0, 2)):
+        sel = np.flatnonzero(((j & 1) == parity) & (j >= first))
+        if len(sel):
+            d = vals[sel]
+            total = np.cumsum(d)
+            seg = np.flatnonzero(np.r_[True, mask_of[sel][1:] != mask_of[sel][:-1]])
+            runs[sel] = total - np.repeat(total[seg] - d[seg], np.diff(np.r_[seg, len(sel)]))
+    flat = np.repeat((j & 1).astype(np.uint8), runs)
+    if flat.size != n * h * w:
+        raise RLEError(f"packed RLEs cover {flat.size} pixels, expected {n} x {h} x {w}")
+    columns = flat.reshape(n, w, h)
+    return np.stack([cv2.transpose(m) for m in columns])
+
+
 def area(rles: Sequence[RLE]) -> np.ndarray:
     """Foreground pixel counts (int64), computed from the runs without decoding."""
     out = [_coco.area([_as_coco(r) for r in rles[i : i + _BATCH]]) for i in range(0, len(rles), _BATCH)]

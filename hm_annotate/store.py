@@ -312,6 +312,7 @@ class MaskStore:
         self._txn: h5py.File | None = None
         self._txn_tmp: Path | None = None
         self._txn_videos: dict[str, dict[str, Any]] = {}
+        self._frame_cache: dict[tuple[str, str], tuple] = {}
         if mode == "a":
             self._acquire_lock()
         try:
@@ -387,6 +388,7 @@ class MaskStore:
         """Add a store file's videos to the index; later files win, video by video."""
         f = _open_h5(src)
         self._files.append(f)
+        self._frame_cache.clear()
         for name, g in f["videos"].items():
             entry = {"meta": (f, name)}
             entry.update({layer: (f, name) for layer in g})
@@ -467,26 +469,50 @@ class MaskStore:
                 except StoreError:
                     pass
             return self.frame(video_id, "pseudo", frame_number)
-        g = self._group(video_id, layer)
-        frames = g["frames"]
-        i = int(np.searchsorted(frames[()], frame_number))
-        if i >= frames.shape[0] or frames[i] != frame_number:
+        g, frames, offsets, coff, size = self._frame_index(video_id, layer)
+        i = int(np.searchsorted(frames, frame_number))
+        if i >= len(frames) or frames[i] != frame_number:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
-        a, b = g["offsets"][i : i + 2]
-        off = g["counts_offsets"][a : b + 1]
-        blob = g["counts"][off[0] : off[-1]].tobytes() if b > a else b""
-        size = [int(g.attrs["height"]), int(g.attrs["width"])]
+        a, b = offsets[i], offsets[i + 1]
+        blob = g["counts"][coff[a] : coff[b]].tobytes() if b > a else b""
         return [
-            {"size": size, "counts": blob[s - off[0] : e - off[0]].decode("ascii")}
-            for s, e in zip(off[:-1], off[1:])
+            {"size": list(size), "counts": blob[s - coff[a] : e - coff[a]].decode("ascii")}
+            for s, e in zip(coff[a:b], coff[a + 1 : b + 1])
         ]
+
+    def _frame_index(self, video_id: str, layer: str) -> tuple:
+        """A layer's group and small index arrays, kept so single-frame reads cost one slice."""
+        key = (video_id, layer)
+        if key not in self._frame_cache:
+            g = self._group(video_id, layer)
+            size = (int(g.attrs["height"]), int(g.attrs["width"]))
+            self._frame_cache[key] = (g, g["frames"][()], g["offsets"][()], g["counts_offsets"][()], size)
+        return self._frame_cache[key]
 
     def masks(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
         """Frame numbers and decoded union masks (F x H x W uint8 0/1) of a video's layer."""
-        data = self.read(video_id, layer)
-        if not len(data):
-            return data.frames, np.zeros((0, data.height, data.width), np.uint8)
-        return data.frames, rle.decode_batch([data.union(i) for i in range(len(data))])
+        if layer == "curated":
+            stored = self.layers(video_id)
+            if not stored:
+                raise StoreError(f"{self.path}: video {video_id!r} has no masks")
+            parts = [self.masks(video_id, k) for k in stored]  # pseudo first, corrected wins
+            frames = np.unique(np.concatenate([f for f, _ in parts]))
+            out = np.zeros((len(frames), *parts[0][1].shape[1:]), np.uint8)
+            for f, m in parts:
+                out[np.searchsorted(frames, f)] = m
+            return frames, out
+        g = self._group(video_id, layer)
+        frames, offsets = g["frames"][()], g["offsets"][()]
+        size = (int(g.attrs["height"]), int(g.attrs["width"]))
+        entries = rle.decode_packed(g["counts"][()], g["counts_offsets"][()], size)
+        n_obj = np.diff(offsets)
+        if len(frames) == len(entries) and np.all(n_obj == 1):
+            return frames, entries
+        out = np.zeros((len(frames), *size), np.uint8)
+        for k in range(int(n_obj.max(initial=0))):
+            has = np.flatnonzero(n_obj > k)
+            out[has] |= entries[offsets[has] + k]
+        return frames, out
 
     def area_bbox(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame numbers, union areas and union boxes (xywh) without decoding a mask."""

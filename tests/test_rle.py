@@ -81,3 +81,22 @@ def test_check_accepts_valid_and_uncompressed():
 def test_check_rejects_malformed_without_crashing(bad, message):
     with pytest.raises(rle.RLEError, match=message):
         rle.check(bad)
+
+
+def test_decode_packed_matches_pycocotools_on_varied_masks():
+    rng = np.random.default_rng(3)
+    masks = np.concatenate(
+        [
+            ellipse_masks(4, 37, 53),
+            (rng.random((3, 37, 53)) > 0.5).astype(np.uint8),  # many short runs, negative deltas
+            np.zeros((1, 37, 53), np.uint8),
+            np.ones((1, 37, 53), np.uint8),
+        ]
+    )
+    masks[5, 0, 0] = 1  # a mask starting with foreground (first run of length 0)
+    rles = rle.encode_batch(masks)
+    blob = np.frombuffer("".join(r["counts"] for r in rles).encode(), np.uint8)
+    offsets = np.cumsum([0] + [len(r["counts"]) for r in rles])
+    np.testing.assert_array_equal(rle.decode_packed(blob, offsets, (37, 53)), masks)
+    np.testing.assert_array_equal(rle.decode_packed(blob, offsets[3:6], (37, 53)), masks[3:5])
+    assert rle.decode_packed(blob, offsets[:1], (37, 53)).shape == (0, 37, 53)
