@@ -7,6 +7,7 @@ import json
 import click
 
 from hm_annotate.io.coco import import_coco
+from hm_annotate.io.polygons import POLYGON_MODES
 from hm_annotate.store import LAYERS
 
 
@@ -25,6 +26,15 @@ from hm_annotate.store import LAYERS
 @click.option("--video", "videos", multiple=True, help="Map file names only to these videos (repeatable).")
 @click.option("--annotator", default=None, help="Who corrected the masks [file info, else $USER].")
 @click.option("--changed-only", is_flag=True, help="Write only frames that differ from the curated masks.")
+@click.option(
+    "--polygons",
+    "polygon_mode",
+    type=click.Choice(POLYGON_MODES),
+    default="auto",
+    show_default=True,
+    help="Polygon vertices are continuous coordinates (coco) or border-pixel centres as contour "
+    "tracers write them (contour); auto: contour when all vertices are integers.",
+)
 def command(
     coco_file: str,
     store: str,
@@ -35,6 +45,7 @@ def command(
     videos: tuple[str, ...],
     annotator: str | None,
     changed_only: bool,
+    polygon_mode: str,
 ) -> None:
     """Import the masks of COCO_FILE into LAYER of STORE, all or nothing.
 
@@ -49,6 +60,7 @@ def command(
         file_name_pattern=file_name_pattern,
         videos=list(videos) or None,
         changed_only=changed_only,
+        polygon_mode=polygon_mode,
     )
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))

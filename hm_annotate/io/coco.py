@@ -387,8 +387,10 @@ class _Parser:
         source: str,
         patterns: Mapping[str, FileNamePattern],
         known_frames: Mapping[str, Iterable[int]] | None,
+        polygon_mode: str,
     ) -> None:
         self.st = st
+        self.polygon_mode = polygon_mode
         self.source = source
         self.index = FrameNameIndex(patterns)
         self.videos = set(patterns)
@@ -509,7 +511,7 @@ class _Parser:
             return mask
         if not seg or seg == [[]]:
             raise ValueError("no segmentation (a box is not a mask)")
-        return polygons_to_rle(seg, img.height, img.width)
+        return polygons_to_rle(seg, img.height, img.width, self.polygon_mode)
 
 
 def _frame_objects(parts: list[tuple[int | None, RLE]], size: tuple[int, int]) -> tuple[list[RLE], list[int]]:
@@ -533,17 +535,20 @@ def plan_import(
     file_name_pattern: str | None = None,
     videos: Sequence[str] | None = None,
     known_frames: Mapping[str, Iterable[int]] | None = None,
+    polygon_mode: str = "auto",
 ) -> tuple[dict[str, LayerData], int]:
     """Validate a COCO dict against a store: per-video frames to write, and ignored annotations.
 
     Raises CocoError naming the file, image, video and frame at fault; reads the store only.
+    ``polygon_mode`` says where polygon vertices sit (see ``hm_annotate.io.polygons``).
     """
     stored = st.videos()
     for v in videos or ():
         if v not in stored:
             raise CocoError(f"{st.path}: no video {v!r}")
     candidates = list(videos) if videos is not None else stored
-    parser = _Parser(st, source, video_patterns(st, candidates, file_name_pattern), known_frames)
+    patterns = video_patterns(st, candidates, file_name_pattern)
+    parser = _Parser(st, source, patterns, known_frames, polygon_mode)
     images = parser.images(data.get("images"))
     parser.annotations(data.get("annotations", []), images, parser.athlete_categories(data.get("categories")))
     per_video: dict[str, list[_Image]] = {}
@@ -598,6 +603,7 @@ def import_coco(
     videos: Sequence[str] | None = None,
     known_frames: Mapping[str, Iterable[int]] | None = None,
     changed_only: bool = False,
+    polygon_mode: str = "auto",
 ) -> ImportSummary:
     """Import a COCO file into a store layer, all or nothing; other frames stay as they were.
 
@@ -612,7 +618,7 @@ def import_coco(
     who = annotator or info.get("contributor") or os.environ.get("USER") or getpass.getuser()
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(
-            data, st, str(coco_path), file_name_pattern, videos, known_frames
+            data, st, str(coco_path), file_name_pattern, videos, known_frames, polygon_mode
         )
         ious: list[float] = []
         writes: dict[str, LayerData] = {}
