@@ -7,9 +7,10 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
-from hm_annotate.cli import cli
+from hm_annotate.cli import cli, main
 from tests.datasets.fixtures import make_aqa7, make_finediving
 
 MAIN = [sys.executable, "-c", "from hm_annotate.cli import main; main()"]
@@ -74,7 +75,7 @@ def test_videos_format_with_metadata_csv(tmp_path):
     assert row["difficulty"] is None and row["step_transitions"] is None
 
 
-def test_errors_are_one_line(tmp_path):
+def test_errors_are_one_line(tmp_path, capsys):
     make_finediving(tmp_path)
     (tmp_path / "Annotations" / "FineDiving_coarse_annotation.pkl").unlink()
     for fmt, extra, expected in [
@@ -82,8 +83,8 @@ def test_errors_are_one_line(tmp_path):
         ("nope", [], "unknown dataset format 'nope'"),
         ("finediving", ["--metadata", str(tmp_path / "Annotations" / "train_split.pkl")], "takes no option"),
     ]:
-        result = subprocess.run([*MAIN, "list-videos", "--dataset-format", fmt, "--data-root", str(tmp_path),
-                                 *extra], capture_output=True, text=True)
-        assert result.returncode == 1
-        assert result.stderr.startswith("error: ") and expected in result.stderr, result.stderr
-        assert result.stderr.count("\n") == 1
+        with pytest.raises(SystemExit) as exited:
+            main(["list-videos", "--dataset-format", fmt, "--data-root", str(tmp_path), *extra])
+        err = capsys.readouterr().err
+        assert exited.value.code == 1
+        assert err.startswith("error: ") and expected in err and err.count("\n") == 1, err

@@ -62,4 +62,5 @@ def test_missing_sample_folder_and_unknown_class(root):
     assert len(videos) == 3
     messages = sorted(str(w.message) for w in caught)
     assert messages[0].startswith("video class9/001: class index 9 is not an AQA-7 class")
-    assert messages[1].startswith("video gym_vault/003: frame folder") and messages[1].endswith("is missing; skipped")
+    assert messages[1].startswith("video gym_vault/003: frame folder")
+    assert messages[1].endswith("is missing; skipped")

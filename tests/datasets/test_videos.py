@@ -121,7 +121,8 @@ def test_bad_video_file_and_unnumbered_images_are_reported(root):
     assert [v.id for v in videos] == ["clips/carphone"]
     messages = sorted(str(w.message) for w in caught)
     assert messages[0].startswith("video clips/broken: ") and "cannot be opened" in messages[0]
-    assert messages[1].startswith("video frames/dive_a: images in") and messages[1].endswith("(cover.png); skipped")
+    assert messages[1].startswith("video frames/dive_a: images in")
+    assert messages[1].endswith("(cover.png); skipped")
     with pytest.raises(DatasetError, match="video clips/broken"):
         load_videos("videos", root, strict=True)
 
