@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "Download and verify Segment Anything checkpoints."),
     "merge": ("merge", "Combine shard stores into one; refuses conflicting duplicates."),
     "list-videos": ("list_videos", "List the videos a dataset adapter sees, with their metadata."),
+    "stats": ("stats", "Dataset statistics: masks per action type, coverage, areas, stability, agreement."),
+    "review": ("review", "Rank frames most likely wrong, with reasons, so the worst get corrected first."),
+    "render": ("render", "Overlay a video's masks on its frames as mp4, gif or PNGs (pseudo vs corrected)."),
+    "export-boxes": ("export_boxes", "Per-frame actor boxes (union of the athletes' masks) as CSV or JSON."),
 }
 
 

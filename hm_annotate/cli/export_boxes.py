@@ -1,0 +1,38 @@
+"""``hm-annotate export-boxes``: per-frame actor boxes for AQA methods that crop the actor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hm_annotate.errors import HMError
+
+
+@click.command("export-boxes")
+@click.argument("store", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.csv|FILE.json",
+              help="CSV rows video_id,frame,x0,y0,x1,y1,empty, or one JSON document per video.")
+@click.option("--layer", default="curated", show_default=True, help="curated, pseudo or corrected.")
+@click.option("--smooth", "k", default=1, show_default=True, type=int, metavar="K",
+              help="Centred moving window over K frames (1: no smoothing).")
+@click.option("--smooth-method", default="median", show_default=True, type=click.Choice(["median", "mean"]),
+              help="Statistic of the moving window.")
+@click.option("--pad", default="0", show_default=True, metavar="P",
+              help="Margin added on every side: pixels (8) or a share of the box size (10%).")
+@click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+def command(
+    store: str, out: str, layer: str, k: int, smooth_method: str, pad: str, videos: tuple[str, ...]
+) -> None:
+    """Write one box per frame of STORE: the box of the union of the athletes' masks (pixels,
+    x1/y1 exclusive), read from the store's bbox arrays without decoding. Frames annotated empty
+    get a box interpolated from their neighbours and empty=1.
+    """
+    from hm_annotate.boxes import iter_store_boxes, write_csv, write_json
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise HMError(f"{out}: write a .csv or a .json file")
+    items = iter_store_boxes(store, layer, k, smooth_method, pad, list(videos) or None)
+    n = write_csv(items, out) if suffix == ".csv" else write_json(items, out, layer, k, smooth_method, pad)
+    click.echo(f"wrote {n:,} boxes to {out}", err=True)

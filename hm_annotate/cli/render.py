@@ -1,0 +1,48 @@
+"""``hm-annotate render``: a video's masks overlaid on its frames, as mp4, gif or PNGs."""
+
+from __future__ import annotations
+
+import click
+
+from hm_annotate.errors import HMError
+
+
+@click.command("render")
+@click.argument("store", type=click.Path(dir_okay=False))
+@click.option("--video", "video_id", required=True, metavar="ID", help="Video id, e.g. EVENT/INSTANCE.")
+@click.option("--frames-root", default=None, type=click.Path(file_okay=False),
+              help="Frames as <frames-root>/<video id>/<NNNNN>.jpg (FineDiving layout).")
+@click.option("--dataset-format", default=None, metavar="NAME",
+              help="Read frames through a dataset adapter instead (with --data-root).")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of that dataset.")
+@click.option("--out", required=True, type=click.Path(), metavar="FILE.mp4|FILE.gif|DIR",
+              help="An .mp4, a .gif, or a folder for one PNG per frame.")
+@click.option("--layer", default="curated", show_default=True, help="curated, pseudo or corrected.")
+@click.option("--compare-layers", is_flag=True, help="Pseudo (left) and corrected (right) side by side.")
+@click.option("--fps", default=25.0, show_default=True, type=float, help="Frames per second of mp4/gif.")
+def command(
+    store: str,
+    video_id: str,
+    frames_root: str | None,
+    dataset_format: str | None,
+    data_root: str | None,
+    out: str,
+    layer: str,
+    compare_layers: bool,
+    fps: float,
+) -> None:
+    """Overlay the masks of one video of STORE on its frames (each athlete in its own colour)."""
+    from hm_annotate.render import folder_frames, render_video
+
+    if (dataset_format is None) != (data_root is None):
+        raise HMError("--dataset-format and --data-root go together")
+    if (frames_root is None) == (dataset_format is None):
+        raise HMError("give either --frames-root or --dataset-format with --data-root")
+    if frames_root is not None:
+        read_frame = folder_frames(frames_root, video_id)
+    else:
+        from hm_annotate.datasets import load_videos
+
+        read_frame = load_videos(dataset_format, data_root, videos=[video_id])[0].read_frame
+    n = render_video(store, video_id, out, read_frame, layer, compare_layers, fps)
+    click.echo(f"wrote {n:,} frames to {out}", err=True)

@@ -1,0 +1,212 @@
+"""Read a mask store into two tables, one row per frame and one per video, without decoding masks.
+
+Everything the statistics report is a reduction of these tables: areas and boxes come from the
+store's per-frame arrays, object counts from the RLE lists, consecutive-frame and
+pseudo-vs-corrected IoUs from RLE intersections.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hm_annotate.stats.measures import consecutive_iou, pair_iou
+from hm_annotate.store import VIEWS, LayerData, MaskStore, StoreError, overlay
+
+GROUPS = ("action_type", "event", "split", "athletes")
+INDIVIDUAL, SYNCHRONISED = "individual", "synchronised"
+
+
+@dataclass
+class StatsTables:
+    """Per-frame rows (``frames``), per-video rows (``videos``) and pseudo-vs-corrected IoUs.
+
+    ``frames``: video_id, frame, area, x, y, w, h, objects, iou_prev (NaN on a video's first
+    frame or when temporal IoU was not computed). ``videos``: video_id, height, width, the group
+    columns, total_frames (the coverage denominator), masks, empty, corrected_frames.
+    ``agreement``: video_id, frame, iou for frames having both a pseudo and a corrected mask.
+    """
+
+    store: str
+    layer: str
+    frames: pd.DataFrame
+    videos: pd.DataFrame
+    agreement: pd.DataFrame
+    temporal: bool
+    frames_source: str
+
+
+def athletes_label(meta: Mapping[str, Any], video_id: str, max_objects: int) -> str:
+    """Individual or synchronised: from ``athletes``, else the event name, else the object count.
+
+    FineDiving event folders of synchronised events carry "Synchronised" in their name; a layer
+    holding two objects on some frame is a pair even without metadata.
+    """
+    n = meta.get("athletes")
+    if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0:
+        return SYNCHRONISED if n >= 2 else INDIVIDUAL
+    name = f"{meta.get('event', '')} {video_id}".lower()
+    if "synchro" in name or "sync_" in name or "sync." in name:
+        return SYNCHRONISED
+    return SYNCHRONISED if max_objects >= 2 else INDIVIDUAL
+
+
+def _group_value(meta: Mapping[str, Any], video_id: str, key: str) -> str:
+    value = meta.get(key)
+    if key == "event" and value in (None, "") and "/" in video_id:
+        value = video_id.rsplit("/", 1)[0]
+    return "unknown" if value in (None, "") else str(value)
+
+
+def _as_info(videos_info: Iterable[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
+    if videos_info is None:
+        return {}
+    if isinstance(videos_info, Mapping):
+        return dict(videos_info)
+    return {v.id: v for v in videos_info}
+
+
+def check_layer(layer: str) -> None:
+    """Reject a layer name the store does not know, before any work."""
+    if layer not in VIEWS:
+        raise StoreError(f"unknown layer {layer!r}; known: {', '.join(VIEWS)}")
+
+
+def select_videos(st: MaskStore, layer: str, videos: Sequence[str] | None = None) -> list[str]:
+    """The named videos (each must exist and have ``layer``), or every video having ``layer``."""
+    check_layer(layer)
+    if videos:
+        for v in videos:
+            if v not in st:
+                raise StoreError(f"{st.path}: no video {v!r} in the store")
+            if not st.has(v, layer):
+                raise StoreError(f"{st.path}: video {v!r} has no {layer!r} layer")
+        return list(videos)
+    if not st.videos():
+        raise StoreError(f"{st.path}: the store holds no videos")
+    ids = [v for v in st.videos() if st.has(v, layer)]
+    if not ids:
+        raise StoreError(f"{st.path}: no video has a {layer!r} layer")
+    return ids
+
+
+def _view(stored: dict[str, LayerData], layer: str) -> LayerData | None:
+    if layer != "curated":
+        return stored.get(layer)
+    if len(stored) == 2:
+        return overlay(stored["pseudo"], stored["corrected"])
+    return next(iter(stored.values()), None)
+
+
+def collect_tables(
+    store_path: str | os.PathLike,
+    layer: str = "curated",
+    videos_info: Iterable[Any] | Mapping[str, Any] | None = None,
+    temporal: bool = True,
+    progress: bool | None = None,
+) -> StatsTables:
+    """Build the per-frame and per-video tables of one layer of a store.
+
+    ``videos_info`` (Video records of the dataset, a list or a dict by id) fixes each video's
+    frame count for coverage and fills metadata the store lacks; dataset videos absent from the
+    store count with no masks. Without it a video's frames are the union of its layers' frames.
+    """
+    from tqdm import tqdm
+
+    check_layer(layer)
+    info = _as_info(videos_info)
+    frame_parts: list[pd.DataFrame] = []
+    video_rows: list[dict[str, Any]] = []
+    agree_parts: list[pd.DataFrame] = []
+    with MaskStore.open(store_path) as st:
+        ids = st.videos()
+        if not ids and not info:
+            raise StoreError(f"{store_path}: the store holds no videos")
+        if not any(st.has(v, layer) for v in ids):
+            raise StoreError(f"{store_path}: no video has a {layer!r} layer")
+        all_ids = ids + sorted(set(info) - set(ids))
+        show = None if progress is None else not progress
+        for vid in tqdm(all_ids, desc="stats", unit="video", disable=show):
+            in_store = vid in st
+            meta = dict(info[vid].metadata) if vid in info else {}
+            if in_store:
+                meta.update(st.metadata(vid))
+            stored = {k: st.read(vid, k) for k in st.layers(vid)} if in_store else {}
+            data = _view(stored, layer)
+            n = 0 if data is None else len(data)
+            objects = np.fromiter((len(m) for m in data.masks), np.int64, n) if n else np.zeros(0, np.int64)
+            if vid in info:
+                total = len(info[vid].frame_numbers)
+            else:
+                total = len(np.unique(np.concatenate([d.frames for d in stored.values()]))) if stored else 0
+            if n:
+                iou_prev = np.full(n, np.nan)
+                if temporal and n > 1:
+                    iou_prev[1:] = consecutive_iou([data.union(i) for i in range(n)], data.area)
+                bbox = np.asarray(data.bbox, np.float64).reshape(-1, 4)
+                frame_parts.append(
+                    pd.DataFrame(
+                        {
+                            "video_id": vid,
+                            "frame": data.frames,
+                            "area": np.asarray(data.area, np.int64),
+                            "x": bbox[:, 0],
+                            "y": bbox[:, 1],
+                            "w": bbox[:, 2],
+                            "h": bbox[:, 3],
+                            "objects": objects,
+                            "iou_prev": iou_prev,
+                        }
+                    )
+                )
+            if "pseudo" in stored and "corrected" in stored:
+                agree_parts.append(_agreement(vid, stored["pseudo"], stored["corrected"]))
+            h, w = (data.height, data.width) if data is not None else (0, 0)
+            row = {
+                "video_id": vid,
+                "height": h,
+                "width": w,
+                "total_frames": total,
+                "masks": n,
+                "objects": int(objects.sum()),
+                "empty": int((np.asarray(data.area) == 0).sum()) if n else 0,
+                "corrected_frames": len(stored["corrected"]) if "corrected" in stored else 0,
+            }
+            for key in GROUPS[:-1]:
+                row[key] = _group_value(meta, vid, key)
+            row["athletes"] = athletes_label(meta, vid, int(objects.max()) if n else 0)
+            video_rows.append(row)
+    frames = pd.concat(frame_parts, ignore_index=True) if frame_parts else _empty_frames()
+    agreement = (
+        pd.concat(agree_parts, ignore_index=True)
+        if agree_parts
+        else pd.DataFrame({"video_id": pd.Series(dtype=str), "frame": pd.Series(dtype=np.int64),
+                           "iou": pd.Series(dtype=np.float64)})
+    )
+    return StatsTables(
+        str(store_path), layer, frames, pd.DataFrame(video_rows), agreement, temporal,
+        "dataset" if info else "store layers",
+    )
+
+
+def _agreement(video_id: str, pseudo: LayerData, corrected: LayerData) -> pd.DataFrame:
+    """IoU of the pseudo and corrected masks on the frames both layers hold."""
+    common, ip, ic = np.intersect1d(pseudo.frames, corrected.frames, return_indices=True)
+    ious = pair_iou(
+        [pseudo.union(int(i)) for i in ip],
+        [corrected.union(int(i)) for i in ic],
+        np.asarray(pseudo.area)[ip],
+        np.asarray(corrected.area)[ic],
+    )
+    return pd.DataFrame({"video_id": video_id, "frame": common, "iou": ious})
+
+
+def _empty_frames() -> pd.DataFrame:
+    cols = {"video_id": str, "frame": np.int64, "area": np.int64, "x": float, "y": float, "w": float,
+            "h": float, "objects": np.int64, "iou_prev": float}
+    return pd.DataFrame({k: pd.Series(dtype=t) for k, t in cols.items()})

@@ -1,0 +1,109 @@
+"""Array measures behind the statistics and the review queue: distributions, robust z-scores, IoUs.
+
+IoUs are computed on the RLEs (pycocotools intersects the runs) with the areas the store already
+holds, so no mask is decoded; one intersection per frame pair is several times cheaper than a
+pycocotools ``iou`` call per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pycocotools import mask as _coco
+
+from hm_annotate import rle
+from hm_annotate.rle import RLE
+
+# MAD -> standard deviation of a normal distribution; mean absolute deviation -> std likewise
+_MAD_SCALE = 1.4826
+_MEAN_AD_SCALE = 1.2533
+
+
+def distribution(values: np.ndarray, bins: int = 20, value_range: tuple[float, float] | None = None) -> dict:
+    """Mean, median, 5th/95th percentiles and a histogram, as plain JSON-able numbers."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"count": 0, "mean": None, "median": None, "p5": None, "p95": None, "histogram": None}
+    counts, edges = np.histogram(v, bins=bins, range=value_range)
+    p5, median, p95 = np.percentile(v, [5, 50, 95])
+    return {
+        "count": int(v.size),
+        "mean": float(v.mean()),
+        "median": float(median),
+        "p5": float(p5),
+        "p95": float(p95),
+        "histogram": {"edges": [float(f"{e:.6g}") for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def robust_z(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """How far each value is from its group's median, in robust standard deviations.
+
+    The scale is 1.4826 x the median absolute deviation; where that is zero (more than half the
+    group identical) the mean absolute deviation stands in, and a group of identical values gives
+    0 everywhere. Vectorised over all groups at once.
+    """
+    import pandas as pd
+
+    v = pd.Series(np.asarray(values, dtype=np.float64))
+    g = pd.Series(np.asarray(groups))
+    med = v.groupby(g).transform("median")
+    dev = (v - med).abs()
+    mad = dev.groupby(g).transform("median") * _MAD_SCALE
+    mean_ad = dev.groupby(g).transform("mean") * _MEAN_AD_SCALE
+    scale = mad.where(mad > 0, mean_ad).to_numpy()
+    diff = (v - med).to_numpy()
+    out = np.zeros(len(v), dtype=np.float64)
+    ok = scale > 0
+    out[ok] = diff[ok] / scale[ok]
+    return out
+
+
+def _coco_rle(r: RLE) -> dict:
+    return {"size": list(r["size"]), "counts": r["counts"].encode("ascii")}
+
+
+def pair_iou(
+    a: Sequence[RLE], b: Sequence[RLE], area_a: np.ndarray | None = None, area_b: np.ndarray | None = None
+) -> np.ndarray:
+    """IoU of ``a[i]`` with ``b[i]`` for every i; two empty masks count as a perfect match (1.0).
+
+    Pass the masks' areas when known (the store has them) to skip recomputing them. Identical
+    counts strings short-cut to 1.0 without touching pycocotools.
+    """
+    n = len(a)
+    if len(b) != n:
+        raise ValueError(f"pair_iou needs equal lengths, got {n} and {len(b)}")
+    if n == 0:
+        return np.zeros(0, np.float64)
+    area_a = rle.area(a) if area_a is None else np.asarray(area_a, np.int64)
+    area_b = rle.area(b) if area_b is None else np.asarray(area_b, np.int64)
+    same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(a, b)), bool, n)
+    todo = np.flatnonzero(~same & (area_a > 0) & (area_b > 0))
+    inter = np.zeros(n, np.int64)
+    if todo.size:
+        merged = [_coco.merge([_coco_rle(a[i]), _coco_rle(b[i])], intersect=True) for i in todo]
+        inter[todo] = rle.area([{"size": m["size"], "counts": m["counts"].decode("ascii")} for m in merged])
+    union = area_a + area_b - inter
+    out = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    out[same] = 1.0
+    return out
+
+
+def consecutive_iou(unions: Sequence[RLE], area: np.ndarray | None = None) -> np.ndarray:
+    """IoU of each frame's mask with the previous stored frame's (length F - 1)."""
+    if len(unions) < 2:
+        return np.zeros(0, np.float64)
+    area = rle.area(unions) if area is None else np.asarray(area, np.int64)
+    return pair_iou(unions[:-1], unions[1:], area[:-1], area[1:])
+
+
+def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
+    """Whether each xywh box reaches an image edge (a clipped athlete or a mask leaking out)."""
+    b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
+    hit = (b[:, 0] <= 0) | (b[:, 1] <= 0) | (b[:, 0] + b[:, 2] >= width) | (b[:, 1] + b[:, 3] >= height)
+    if area is not None:
+        hit &= np.asarray(area) > 0
+    return hit
