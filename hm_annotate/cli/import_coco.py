@@ -67,7 +67,8 @@ def command(
         return
     iou = "n/a" if s.mean_iou is None else f"{s.mean_iou:.4f}"
     click.echo(
-        f"{s.images:,} frames of {s.videos:,} videos: {s.added:,} added, {s.changed:,} changed, "
+        f"{s.images:,} frames of {s.videos:,} video{'' if s.videos == 1 else 's'}: {s.added:,} added, "
+        f"{s.changed:,} changed, "
         f"{s.unchanged:,} unchanged; mean IoU against the curated masks before: {iou}"
     )
     if s.ignored_annotations:

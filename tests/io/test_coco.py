@@ -253,7 +253,7 @@ def _contour_polygons(mask: np.ndarray) -> list[list[float]]:
     return [np.vstack([r, r[:1]]).reshape(-1).astype(float).tolist() for r in rings]
 
 
-def _cvat_style(data: dict, polygons: bool) -> dict:
+def as_cvat_export(data: dict, polygons: bool) -> dict:
     """A COCO file as CVAT's COCO 1.0 export writes it: no video_id/frame fields, ids from 1,
     polygons (iscrowd 0) or uncompressed RLE (iscrowd 1), only the attributes CVAT knows."""
     out = {
@@ -283,7 +283,7 @@ def _cvat_style(data: dict, polygons: bool) -> dict:
             flat = mask.reshape(-1, order="F")
             edges = np.flatnonzero(np.diff(flat)) + 1
             runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
-            seg, crowd = {"counts": ([0] if flat[0] else []) + runs, "size": [H, W]}, 1
+            seg, crowd = {"counts": ([0] if flat[0] else []) + runs, "size": list(mask.shape)}, 1
         out["annotations"].append(
             {
                 "id": ann["id"],
@@ -314,7 +314,7 @@ def diver_store(path: Path, h: int = 256, w: int = 455, n: int = 8) -> Path:
 def test_polygon_only_file_as_cvat_writes_it_imports_close_to_the_original(tmp_path: Path) -> None:
     store = diver_store(tmp_path / "divers.h5")
     before = snapshot(store)[SYNC]
-    (tmp_path / "poly.json").write_text(json.dumps(_cvat_style(export_coco(store), polygons=True)))
+    (tmp_path / "poly.json").write_text(json.dumps(as_cvat_export(export_coco(store), polygons=True)))
     summary = {
         mode: import_coco(tmp_path / "poly.json", store, dry_run=True, polygon_mode=mode)
         for mode in ("coco", "contour")
@@ -332,7 +332,7 @@ def test_polygon_only_file_as_cvat_writes_it_imports_close_to_the_original(tmp_p
 
 def test_small_masks_from_cvat_polygons_keep_their_objects(store: Path, tmp_path: Path) -> None:
     before = snapshot(store)
-    (tmp_path / "poly.json").write_text(json.dumps(_cvat_style(export_coco(store), polygons=True)))
+    (tmp_path / "poly.json").write_text(json.dumps(as_cvat_export(export_coco(store), polygons=True)))
     summary = import_coco(tmp_path / "poly.json", store)
     assert summary.images == 22 and summary.mean_iou > 0.8
     with MaskStore.open(store) as st:
@@ -343,7 +343,7 @@ def test_small_masks_from_cvat_polygons_keep_their_objects(store: Path, tmp_path
 
 def test_uncompressed_rle_from_cvat_round_trips_exactly(store: Path, tmp_path: Path) -> None:
     before = snapshot(store)
-    (tmp_path / "u.json").write_text(json.dumps(_cvat_style(export_coco(store), polygons=False)))
+    (tmp_path / "u.json").write_text(json.dumps(as_cvat_export(export_coco(store), polygons=False)))
     summary = import_coco(tmp_path / "u.json", store, changed_only=True)
     assert (summary.changed, summary.unchanged) == (0, 22)
     assert snapshot(store) == before
