@@ -8,8 +8,8 @@ Evidence per frame, each turned into a badness in [0, 1]:
   consecutive frames: a mask that agrees with neither neighbour while the video is otherwise
   stable is a lone failure (stored ``quality["iou_prev"]`` is used when present, else computed on
   the RLEs);
-- ``area jump``: the area against the median of its neighbours' areas, on a log2 scale (from the
-  stored area arrays);
+- ``area jump``: the area against the median area of the two frames either side, on a log2 scale
+  (from the stored area arrays);
 - ``components``: an athlete's mask in several pieces (stored ``quality["components"]`` when
   present, else counted on decoded masks; the only signal that decodes, and it can be turned off);
 - ``border``: the mask touching the image edge (stored ``quality["touches_border"]`` or the bbox).
@@ -20,6 +20,7 @@ The priority is a weighted sum, so a frame failing several ways ranks above one 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,11 +69,19 @@ def _neighbour_ious(data: LayerData) -> tuple[np.ndarray, np.ndarray]:
     return prev, nxt
 
 
-def _neighbour_area(area: np.ndarray) -> np.ndarray:
-    """Median area of each frame's previous and next frame (one of them at the ends)."""
-    a = np.asarray(area, np.float64)
-    padded = np.pad(a, 1, constant_values=np.nan)
-    return np.nanmedian(np.stack([padded[:-2], padded[2:]]), axis=0) if len(a) > 1 else a.copy()
+def _neighbour_area(area: np.ndarray, reach: int = 2) -> np.ndarray:
+    """Median area of the non-empty frames within ``reach`` of each frame, the frame itself excluded.
+
+    Two on each side keep one wrong neighbour from making its good neighbours look wrong too.
+    """
+    a = np.asarray(area, np.float64).copy()
+    a[a == 0] = np.nan
+    padded = np.pad(a, reach, constant_values=np.nan)
+    n = len(a)
+    shifts = [padded[reach + d : reach + d + n] for d in range(-reach, reach + 1) if d != 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: no neighbour, no evidence
+        return np.nanmedian(np.stack(shifts), axis=0)
 
 
 def frame_signals(video_id: str, data: LayerData, components: bool = True) -> pd.DataFrame:

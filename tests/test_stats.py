@@ -1,0 +1,212 @@
+"""Statistics: array measures, per-group counts, coverage, distributions, agreement, outliers, text, plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from hm_annotate import rle
+from hm_annotate.datasets.base import Video
+from hm_annotate.errors import HMError
+from hm_annotate.stats import collect_tables, compute_stats, summarise
+from hm_annotate.stats.measures import consecutive_iou, distribution, pair_iou, robust_z, touches_border
+from hm_annotate.stats.plots import write_plots
+from hm_annotate.stats.tables import format_report
+from hm_annotate.store import MaskStore, StoreError
+from tests.mask_stores import H, W, ellipses, layer, write_store
+
+# --------------------------------------------------------------------------- measures
+
+
+def test_distribution_numbers_and_histogram():
+    d = distribution(np.array([1.0, 2.0, 3.0, 4.0, np.nan]), bins=3, value_range=(1, 4))
+    assert d["count"] == 4 and d["mean"] == 2.5 and d["median"] == 2.5
+    assert d["p5"] == pytest.approx(1.15) and d["p95"] == pytest.approx(3.85)
+    assert d["histogram"] == {"edges": [1.0, 2.0, 3.0, 4.0], "counts": [1, 1, 2]}
+    assert distribution(np.array([]))["mean"] is None
+
+
+def test_robust_z_flags_the_odd_value_of_its_own_group_only():
+    values = np.array([10, 11, 10, 12, 11, 60, 100, 101, 99, 100])
+    groups = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    z = robust_z(values, groups)
+    assert np.argmax(np.abs(z)) == 5 and z[5] > 20
+    assert np.all(np.abs(z[6:]) < 2)
+    # more than half identical: the MAD is 0 and the mean absolute deviation stands in
+    z = robust_z(np.array([5, 5, 5, 5, 9]), np.zeros(5))
+    assert z[4] > 2 and np.all(z[:4] == 0)
+    assert np.all(robust_z(np.array([3, 3, 3]), np.zeros(3)) == 0)
+
+
+def test_pair_iou_matches_pycocotools_iou_and_handles_empties():
+    a = rle.encode_batch(ellipses(6, dx=3))
+    b = rle.encode_batch(ellipses(6, cx0=23, dx=1))
+    empty = rle.empty((H, W))
+    a += [empty, empty, a[0]]
+    b += [empty, b[0], a[0]]
+    got = pair_iou(a, b)
+    want = [rle.iou(x, y) for x, y in zip(a, b)]
+    assert got == pytest.approx(want)
+    assert got[-3:].tolist() == [1.0, 0.0, 1.0]
+    unions = rle.encode_batch(ellipses(5, dx=2))
+    assert consecutive_iou(unions) == pytest.approx([rle.iou(x, y) for x, y in zip(unions[:-1], unions[1:])])
+
+
+def test_touches_border_from_boxes():
+    boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
+    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
+    assert hit.tolist() == [True, False, True, True, False]
+
+
+# --------------------------------------------------------------------------- a store with known contents
+
+
+def _videos():
+    """Two individual 107b dives, one synchronised 5253b pair, one 405b dive with a correction."""
+    a = ellipses(10)
+    a_lost = a.copy()
+    a_lost[4] = 0  # empty frame
+    big = ellipses(12, dx=0.5)
+    big[6] = ellipses(1, cx0=40, rx=20, ry=20)[0]  # an area outlier
+    p1, p2 = ellipses(8, cx0=15), ellipses(8, cx0=55)
+    pseudo = ellipses(6, dx=2)
+    corrected = pseudo[1:4].copy()
+    corrected[1] = ellipses(1, cx0=40)[0]  # frame 2 moved by the annotator
+    return {
+        "E1/1": {"meta": {"action_type": "107b", "athletes": 1, "split": "train", "event": "E1"},
+                 "pseudo": layer(range(100, 110), a_lost)},
+        "E1/2": {"meta": {"action_type": "107b", "athletes": 1, "split": "test", "event": "E1"},
+                 "pseudo": layer(range(50, 62), big)},
+        "E2_Synchronised/1": {"meta": {"action_type": "5253b", "split": "train"},
+                              "pseudo": layer(range(8), p1, p2)},
+        "E3/1": {"meta": {"action_type": "405b", "athletes": 1, "split": "test", "event": "E3"},
+                 "pseudo": layer(range(6), pseudo), "corrected": layer([1, 2, 3], corrected)},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return write_store(tmp_path_factory.mktemp("stats") / "s.h5", _videos())
+
+
+def test_counts_per_action_type_and_athletes(store):
+    r = compute_stats(store, progress=False)
+    assert (r["videos"], r["masks"], r["frames"], r["empty_masks"]) == (4, 36, 36, 1)
+    assert r["objects"] == 35 + 8  # one object a frame, two on the pair's 8 frames, none on the empty frame
+    assert r["objects_per_frame"] == {"0": 1, "1": 27, "2": 8}
+    by = r["by_action_type"]
+    assert list(by) == ["107b", "5253b", "405b"]  # largest first
+    assert by["107b"] == pytest.approx({
+        "videos": 2, "videos_with_masks": 2, "frames": 22, "masks": 22, "empty": 1, "individual": 22,
+        "synchronised": 0, "coverage": 1.0, "mean_area_fraction": by["107b"]["mean_area_fraction"],
+        "temporal_iou": by["107b"]["temporal_iou"],
+    })  # fmt: skip
+    # the pair is synchronised from its event name (no "athletes" in its metadata)
+    assert by["5253b"]["synchronised"] == 8 and by["5253b"]["individual"] == 0
+    assert r["athletes"] == {
+        "individual": {"videos": 3, "masks": 28}, "synchronised": {"videos": 1, "masks": 8}}  # fmt: skip
+
+
+def test_other_groupings(store):
+    t = collect_tables(store, progress=False)
+    assert {k: v["masks"] for k, v in summarise(t, "split")["by_split"].items()} == {"train": 18, "test": 18}
+    assert {k: v["videos"] for k, v in summarise(t, "event")["by_event"].items()} == {
+        "E1": 2, "E2_Synchronised": 1, "E3": 1}  # fmt: skip
+    assert summarise(t, "athletes")["by_athletes"]["synchronised"]["masks"] == 8
+    with pytest.raises(HMError, match="cannot group by"):
+        summarise(t, "judge")
+
+
+def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
+    r = compute_stats(store, progress=False)
+    videos = _videos()
+    areas, ious = [], []
+    with MaskStore.open(store) as st:
+        for vid in videos:
+            d = st.read(vid, "curated")
+            unions = [d.union(i) for i in range(len(d))]
+            areas += [a / (H * W) for a in rle.area(unions) if a > 0]
+            ious += [rle.iou(x, y) for x, y in zip(unions[:-1], unions[1:])]
+    assert r["area_fraction"]["mean"] == pytest.approx(np.mean(areas))
+    assert r["area_fraction"]["median"] == pytest.approx(np.median(areas))
+    assert r["temporal_iou"]["mean"] == pytest.approx(np.mean(ious))
+    assert r["temporal_iou"]["count"] == 36 - 4
+    assert r["bbox_height"]["median"] == 21.0  # ry = 10: rows cy-10 .. cy+10
+
+
+def test_correction_coverage_and_agreement(store):
+    r = compute_stats(store, progress=False)
+    c = r["correction"]
+    assert c["frames_corrected"] == 3 and c["videos_with_corrections"] == 1
+    assert c["coverage"] == pytest.approx(3 / 36)
+    agree = c["pm_vs_corrected"]
+    assert agree["frames_compared"] == 3 and agree["frames_changed"] == 1
+    pseudo = rle.encode(ellipses(6, dx=2)[2])
+    moved = rle.encode(ellipses(1, cx0=40)[0])
+    assert agree["mean_iou"] == pytest.approx((2 + rle.iou(pseudo, moved)) / 3)
+
+
+def test_layers_differ(store):
+    corrected = compute_stats(store, layer="corrected", progress=False)
+    assert corrected["masks"] == 3 and corrected["videos_with_masks"] == 1
+    # frames counted from the union of the layers: the other videos count with no masks
+    assert corrected["coverage"] == pytest.approx(3 / 36)
+    assert compute_stats(store, layer="pseudo", progress=False)["masks"] == 36
+
+
+def test_coverage_against_the_dataset_frame_counts(store):
+    def video(vid, n, **meta):
+        return Video(vid, tuple(range(n)), read_frame=lambda i: None, metadata=meta)
+
+    info = [video("E1/1", 20), video("E1/2", 12), video("E2_Synchronised/1", 8), video("E3/1", 6),
+            video("E9/1", 30, action_type="107b")]  # fmt: skip
+    r = compute_stats(store, videos_info=info, progress=False)
+    assert r["frames_counted_from"] == "dataset"
+    assert (r["videos"], r["videos_with_masks"], r["frames"], r["masks"]) == (5, 4, 76, 36)
+    assert r["by_action_type"]["107b"]["frames"] == 62
+    assert r["by_action_type"]["107b"]["coverage"] == pytest.approx(22 / 62)
+
+
+def test_area_outliers(store):
+    r = compute_stats(store, progress=False)
+    top = r["outliers"]["top"][0]
+    assert (top["video_id"], top["frame"]) == ("E1/2", 56)
+    assert top["z_video"] > 5
+
+
+def test_text_formats(store):
+    r = compute_stats(store, progress=False)
+    rows = list(csv.reader(io.StringIO(format_report(r, "csv"))))
+    assert rows[0][:5] == ["action_type", "videos", "videos_with_masks", "frames", "masks"]
+    assert [row[0] for row in rows[1:]] == ["107b", "5253b", "405b", "all"]
+    assert rows[-1][4] == "36"
+    md = format_report(r, "markdown")
+    assert "## Masks per action type" in md and "| 107b | 2 | 2 | 22 | 22 | 1 | 22 | 0 |" in md
+    table = format_report(r, "table")
+    assert "masks (annotated frames)" in table and "5253b" in table
+    json.dumps(r)  # the whole report is JSON-able
+
+
+def test_plots_are_written_and_readable(store, tmp_path):
+    files = write_plots(collect_tables(store, progress=False), "action_type", tmp_path / "plots")
+    names = ["masks_per_action_type.png", "area_fraction.png", "coverage_per_video.png", "temporal_iou.png"]
+    assert [f.name for f in files] == names
+    for f in files:
+        img = cv2.imread(str(f))
+        assert img is not None and img.shape[0] > 200 and img.std() > 5
+
+
+def test_bad_input(store, tmp_path):
+    with pytest.raises(StoreError, match="unknown layer 'final'"):
+        compute_stats(store, layer="final")
+    with pytest.raises(StoreError, match="no such store"):
+        compute_stats(tmp_path / "missing.h5")
+    empty = tmp_path / "empty.h5"
+    MaskStore.open(empty, mode="a").close()
+    with pytest.raises(StoreError, match="holds no videos"):
+        compute_stats(empty)
