@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("review", "Rank frames most likely wrong, with reasons, so the worst get corrected first."),
     "render": ("render", "Overlay a video's masks on its frames as mp4, gif or PNGs (pseudo vs corrected)."),
     "export-boxes": ("export_boxes", "Per-frame actor boxes (union of the athletes' masks) as CSV or JSON."),
+    "pseudo-label": (
+        "pseudo_label",
+        "Make pseudo masks (PM) for every frame of every video: SAM or GrabCut plus a tracker.",
+    ),
 }
 
 

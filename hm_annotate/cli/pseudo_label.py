@@ -1,0 +1,147 @@
+"""``hm-annotate pseudo-label``: pseudo masks (PM) for every frame of every video of a dataset."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import click
+
+from hm_annotate.pseudo.shards import ShardError
+
+
+def _frame_size(video) -> tuple[int, int] | None:
+    """Size of a video's frames for checking prompt boxes; None when unreadable (reported later)."""
+    from hm_annotate.errors import HMError
+
+    try:
+        return video.read_frame(video.frame_numbers[0]).shape[:2]
+    except (HMError, OSError):
+        return None
+
+
+@click.command("pseudo-label")
+@click.option(
+    "--dataset-format", help="Dataset adapter: finediving, mtl-aqa, aqa7, videos (default: the pipeline's)."
+)
+@click.option(
+    "--data-root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
+)
+@click.option(
+    "--out", required=True, help="Mask store to write (layer 'pseudo'); {shard} becomes the shard number."
+)
+@click.option("--pipeline", help="Pipeline YAML or shipped name (default: <format>-hm, else synthetic-demo).")
+@click.option("--segmenter", help="sam or grabcut (or an installed plug-in).")
+@click.option("--sam-model", type=click.Choice(["vit_h", "vit_l", "vit_b"]), help="SAM architecture.")
+@click.option(
+    "--sam-checkpoint", type=click.Path(dir_okay=False), help="SAM checkpoint (default: weights cache)."
+)
+@click.option("--tracker", help="csrt, kcf, mil or mask-flow (or an installed plug-in).")
+@click.option("--prompts", type=click.Path(dir_okay=False), help="Prompt boxes, CSV or JSON.")
+@click.option("--detector", help="motion, hog or none: finds athletes no prompt places, and lost ones.")
+@click.option("--videos", "video_ids", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@click.option(
+    "--split", type=click.Choice(["train", "test", "all"]), help="Dataset split (default: the pipeline's)."
+)
+@click.option("--shard", help="K/N: the K-th of N disjoint parts (default: RANK/WORLD_SIZE if set).")
+@click.option("--resume", is_flag=True, help="Keep videos the store already has; label the rest.")
+@click.option("--overwrite", is_flag=True, help="Redo videos the store already has.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where SAM runs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Frames per batch through the image encoder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def command(
+    dataset_format: str | None,
+    data_root: str,
+    out: str,
+    pipeline: str | None,
+    segmenter: str | None,
+    sam_model: str | None,
+    sam_checkpoint: str | None,
+    tracker: str | None,
+    prompts: str | None,
+    detector: str | None,
+    video_ids: tuple[str, ...],
+    split: str | None,
+    shard: str | None,
+    resume: bool,
+    overwrite: bool,
+    device: str | None,
+    batch_size: int | None,
+    quiet: bool,
+) -> None:
+    """Make pseudo masks for every frame of every video: a tracker carries each athlete's box
+    from frame to frame (starting from --prompts or a --detector) and a segmenter (SAM, or
+    GrabCut without weights) turns boxes into masks. Each finished video is committed at once,
+    so an interrupted run continues with --resume. Exits 1 if any video failed (the others are
+    still labelled).
+    """
+    from tqdm import tqdm
+
+    from hm_annotate.datasets import DatasetWarning, load_videos
+    from hm_annotate.pseudo import config as cfg
+    from hm_annotate.pseudo import shards
+    from hm_annotate.pseudo.pipeline import Components, run
+    from hm_annotate.pseudo.prompts import load_prompts
+
+    config = cfg.load_pipeline(pipeline or cfg.default_pipeline(dataset_format))
+    config = cfg.with_overrides(
+        config,
+        dataset_format=dataset_format,
+        split=split,
+        segmenter=segmenter,
+        sam_model=sam_model,
+        sam_checkpoint=sam_checkpoint,
+        tracker=tracker,
+        detector=detector,
+        prompts=prompts,
+        device=device,
+        batch_size=batch_size,
+    )
+    if config.dataset_format is None:
+        raise click.UsageError(f"pipeline {config.name!r} names no dataset format: pass --dataset-format")
+    part = shards.parse_shard(shard) if shard else shards.shard_from_env()
+    if part is not None and part[1] > 1 and shard is None and "{shard}" not in out:
+        raise ShardError(
+            f"running as shard {part[0]}/{part[1]} (from the environment): put {{shard}} in --out "
+            "so each shard writes its own store, then combine them with `hm-annotate merge`"
+        )
+    if part is not None:
+        out = out.replace("{shard}", str(part[0]))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        videos = load_videos(config.dataset_format, data_root, config.split, videos=list(video_ids) or None)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    chosen = shards.select(videos, part) if part is not None else videos
+    prompt_set = load_prompts(config.prompts) if config.prompts else None
+    if prompt_set is not None:
+        everything = videos
+        if video_ids or config.split != "all":  # prompts may name any video of the dataset
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DatasetWarning)
+                everything = load_videos(config.dataset_format, data_root, "all")
+        prompt_set.check(chosen, [v.id for v in everything], _frame_size)
+    where = f" (shard {part[0]}/{part[1]})" if part is not None else ""
+    click.echo(
+        f"pipeline {config.name}: {config.segmenter.name} + {config.tracker.name}, "
+        f"{len(chosen)} videos{where} -> {out}",
+        err=True,
+    )
+    parts = Components.build(config, prompt_set)
+    report = run(
+        chosen,
+        out,
+        parts,
+        resume=resume,
+        overwrite=overwrite,
+        progress=not quiet,
+        on_failure=lambda vid, msg: tqdm.write(f"skipped: {msg}", file=sys.stderr),
+    )
+    click.echo(
+        f"labelled {len(report.labelled)} videos, kept {len(report.skipped)} already done, "
+        f"{len(report.failed)} failed; {report.timings.summary()}",
+        err=True,
+    )
+    if report.failed:
+        sys.exit(1)

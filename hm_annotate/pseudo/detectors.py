@@ -1,0 +1,246 @@
+"""Find the athlete without a prompt: moving-object detection or OpenCV's people detector.
+
+``motion``: broadcast cameras pan and zoom with the athlete, so frame differences alone light up
+the whole background. Neighbouring frames (a few before and after) are first aligned to the
+current one with a homography fitted (RANSAC) to corners followed by Lucas-Kanade flow (an ECC
+translation when too few corners); their per-pixel median is the background, and the difference
+from it is what moves. A threshold over the noise level, morphology, and a choice among the
+connected components (big, compact, body proportions, much of it moving) give the boxes.
+
+``hog``: the Dalal-Triggs HOG people detector shipped with OpenCV, run on an enlarged frame
+(its window is 64 x 128 px); it finds upright people, so it suits standing and entering athletes
+better than somersaults.
+
+Detectors return boxes as an m x 5 array ``x0, y0, x1, y1, score``, best first.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from hm_annotate.pseudo.plugins import Registry
+
+
+class Detector(ABC):
+    """Proposes athlete boxes in a frame; ``offsets`` are the neighbouring frames it wants to see."""
+
+    name: str = ""
+    offsets: tuple[int, ...] = ()
+
+    @abstractmethod
+    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
+        """Boxes in ``frame`` (H x W x 3 RGB) given the frames at ``offsets`` that exist."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Provenance: detector name and parameters."""
+
+
+def _gray(frame: np.ndarray, scale: float) -> np.ndarray:
+    g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if scale != 1.0:
+        g = cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return g
+
+
+def align(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """3 x 3 homography taking ``moving`` onto ``fixed`` (gray images), identity when it cannot tell."""
+    pts = cv2.goodFeaturesToTrack(moving, 400, 0.01, 5)
+    if pts is not None and len(pts) >= 12:
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(moving, fixed, pts, None, winSize=(21, 21), maxLevel=3)
+        ok = status.ravel() == 1
+        if ok.sum() >= 12:
+            h, inliers = cv2.findHomography(pts[ok], moved[ok], cv2.RANSAC, 2.0)
+            if h is not None and inliers.sum() >= 10:
+                return h
+    warp = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
+    try:
+        _, warp = cv2.findTransformECC(fixed, moving, warp, cv2.MOTION_TRANSLATION, criteria, None, 5)
+    except cv2.error:
+        return np.eye(3)
+    # ECC maps fixed -> moving coordinates; invert the translation to move ``moving`` onto ``fixed``
+    return np.array([[1, 0, -warp[0, 2]], [0, 1, -warp[1, 2]], [0, 0, 1]], np.float64)
+
+
+class MotionDetector(Detector):
+    """Moving-athlete detector: background subtraction against camera-motion-compensated neighbours."""
+
+    name = "motion"
+
+    def __init__(
+        self,
+        step: int = 3,
+        neighbours: int = 3,
+        max_side: int = 320,
+        min_threshold: float = 14.0,
+        noise_sigmas: float = 4.0,
+        min_area: float = 0.002,
+        max_area: float = 0.5,
+        join: float = 0.03,
+    ) -> None:
+        self.step = step
+        self.neighbours = neighbours
+        self.offsets = tuple(sorted(s * step for s in range(-neighbours, neighbours + 1) if s != 0))
+        self.max_side = max_side
+        self.min_threshold = min_threshold
+        self.noise_sigmas = noise_sigmas
+        self.min_area = min_area
+        self.max_area = max_area
+        self.join = join
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "detector": self.name,
+            "step": self.step,
+            "neighbours": self.neighbours,
+            "max_side": self.max_side,
+            "min_threshold": self.min_threshold,
+            "noise_sigmas": self.noise_sigmas,
+            "min_area": self.min_area,
+            "max_area": self.max_area,
+            "join": self.join,
+        }
+
+    def motion(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+        """Per-pixel difference from the aligned background (downscaled, float32) and the scale.
+
+        The background is the per-pixel median of the neighbours warped onto this frame: where
+        the athlete has moved on, most neighbours show background there, so the whole body stands
+        out and not just its moving edges (which is all plain frame differencing sees of a body
+        of even colour).
+        """
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = (round(w * scale), round(h * scale))
+
+        def shrink(f: np.ndarray) -> np.ndarray:
+            f = cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale != 1.0 else f
+            return cv2.GaussianBlur(f, (5, 5), 0)
+
+        cur = shrink(frame)
+        cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
+        if not neighbours:
+            return np.zeros(cur_gray.shape, np.float32), scale
+        stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
+        for i, other in enumerate(neighbours):
+            o = shrink(other)
+            hom = align(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), cur_gray)
+            warped = cv2.warpPerspective(o, hom, small, flags=cv2.INTER_LINEAR).astype(np.float32)
+            valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
+            warped[valid == 0] = np.nan
+            stack[i] = warped
+        with warnings.catch_warnings():  # pixels no neighbour covers stay NaN, then count as still
+            warnings.simplefilter("ignore", RuntimeWarning)
+            background = np.nanmedian(stack, axis=0)
+        diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
+        return np.nan_to_num(diff, nan=0.0), scale
+
+    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
+        motion, scale = self.motion(frame, neighbours)
+        if not motion.any():
+            return np.zeros((0, 5))
+        med = float(np.median(motion))
+        noise = 1.4826 * float(np.median(np.abs(motion - med)))
+        moving = (motion > max(self.min_threshold, med + self.noise_sigmas * noise)).astype(np.uint8)
+        side = min(motion.shape)
+        small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, small)
+        k = max(3, int(round(self.join * side)) | 1)
+        joined = cv2.dilate(moving, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        n, labels = cv2.connectedComponents(joined, connectivity=8)
+        if n <= 1:
+            return np.zeros((0, 5))
+        # boxes and motion of the original moving pixels of each joined group
+        lab = labels[moving > 0]
+        ys, xs = np.nonzero(moving)
+        x0 = np.full(n, np.inf)
+        y0 = np.full(n, np.inf)
+        x1 = np.full(n, -np.inf)
+        y1 = np.full(n, -np.inf)
+        np.minimum.at(x0, lab, xs)
+        np.minimum.at(y0, lab, ys)
+        np.maximum.at(x1, lab, xs + 1)
+        np.maximum.at(y1, lab, ys + 1)
+        count = np.bincount(lab, minlength=n).astype(np.float64)
+        energy = np.bincount(lab, weights=motion[ys, xs], minlength=n)
+        box_area = np.clip((x1 - x0) * (y1 - y0), 1, None)
+        total = motion.shape[0] * motion.shape[1]
+        fill = count / box_area
+        aspect = (y1 - y0) / np.clip(x1 - x0, 1, None)
+        ok = (
+            (count > 0)
+            & (box_area >= self.min_area * total)
+            & (box_area <= self.max_area * total)
+            & (aspect > 0.2)
+            & (aspect < 6.0)
+        )
+        ok[0] = False
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return np.zeros((0, 5))
+        # a body is one dense blob: favour groups with much motion that fill their box
+        score = energy[idx] * np.sqrt(fill[idx])
+        rank = np.argsort(-score, kind="stable")
+        order = idx[rank]
+        out = np.stack([x0[order], y0[order], x1[order], y1[order], score[rank]], axis=1)
+        out[:, :4] /= scale
+        return out
+
+
+class HOGDetector(Detector):
+    """OpenCV's HOG + linear SVM people detector on an enlarged frame."""
+
+    name = "hog"
+
+    def __init__(
+        self, height: int = 512, stride: int = 8, scale: float = 1.05, min_weight: float = 0.3
+    ) -> None:
+        self.height = height
+        self.stride = stride
+        self.scale = scale
+        self.min_weight = min_weight
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "detector": self.name,
+            "height": self.height,
+            "stride": self.stride,
+            "scale": self.scale,
+            "min_weight": self.min_weight,
+        }
+
+    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
+        f = max(1.0, self.height / frame.shape[0])
+        big = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) if f > 1 else frame
+        rects, weights = self._hog.detectMultiScale(
+            cv2.cvtColor(big, cv2.COLOR_RGB2GRAY),
+            winStride=(self.stride, self.stride),
+            padding=(8, 8),
+            scale=self.scale,
+        )
+        if len(rects) == 0:
+            return np.zeros((0, 5))
+        w = np.asarray(weights, np.float64).ravel()
+        r = np.asarray(rects, np.float64).reshape(-1, 4) / f
+        out = np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3], w], axis=1)
+        out = out[w >= self.min_weight]
+        return out[np.argsort(-out[:, 4], kind="stable")]
+
+
+DETECTORS: Registry[Detector] = Registry(
+    "detector",
+    "hm_annotate.detectors",
+    {
+        "motion": "hm_annotate.pseudo.detectors:MotionDetector",
+        "hog": "hm_annotate.pseudo.detectors:HOGDetector",
+    },
+)

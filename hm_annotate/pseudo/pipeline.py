@@ -1,0 +1,450 @@
+"""The pseudo-label loop: for every video, prompts -> tracker -> segmenter -> one store commit.
+
+Per frame and per athlete, the box comes from (in this order) a prompt on that frame, the
+tracker, a detection when the target was lost, or the last good box held in place. The
+segmenter turns boxes into masks; the trackers get the masks back to re-anchor. A target is lost
+when the tracker says so, its confidence drops, its box leaves the frame, or its mask collapses
+(area far under the recent median, or empty). Frames are decoded and pushed through the
+segmenter's image encoder ``batch_size`` at a time.
+
+A video is committed with one store ``put`` when all its frames are done, so a killed run loses
+only the video in flight and ``resume`` skips what is committed. Every video starts from fresh
+state and seeds derived from (seed, video id, frame), so a resumed or sharded run gives the same
+masks as one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from hm_annotate import __version__, rle
+from hm_annotate.datasets.base import Video
+from hm_annotate.errors import HMError
+from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo.config import LossRules, PipelineConfig
+from hm_annotate.pseudo.detectors import DETECTORS, Detector
+from hm_annotate.pseudo.prompts import Prompts, load_prompts
+from hm_annotate.pseudo.quality import frame_flags
+from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
+from hm_annotate.pseudo.trackers import TRACKERS, Tracker
+from hm_annotate.store import LayerData, MaskStore
+
+STAGES = ("decode", "tracking", "detection", "segmenter", "rle", "store")
+LAYER = "pseudo"
+
+
+class VideoFailed(HMError):
+    """A video that could not be labelled (an unreadable frame); the run goes on without it."""
+
+
+class PipelineError(HMError):
+    """A run that cannot start as asked (e.g. masks already in the store without --resume)."""
+
+
+@dataclass
+class Timings:
+    """Wall time per stage, to see where a run spends it (printed by the CLI and the benchmark)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    frames: int = 0
+    wall: float = 0.0
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def summary(self) -> str:
+        total = self.wall or sum(self.seconds.values()) or 1e-9
+        rate = self.frames / total
+        parts = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in self.seconds.items() if v > 0)
+        return f"{self.frames} frames in {total:.1f} s ({rate:.1f} frames/s): {parts}"
+
+
+@dataclass
+class Components:
+    """The plug-ins of one run, built once from a config."""
+
+    config: PipelineConfig
+    segmenter: Segmenter
+    new_tracker: Callable[[], Tracker]
+    detector: Detector | None
+    prompts: Prompts | None
+
+    @classmethod
+    def build(cls, config: PipelineConfig, prompts: Prompts | None = None) -> Components:
+        """Create the plug-ins; ``prompts`` (already loaded and checked) defaults to the config's file."""
+        if prompts is None and config.prompts:
+            prompts = load_prompts(config.prompts)
+        TRACKERS.create(config.tracker.name, **config.tracker.params)  # fail on bad parameters now
+
+        def new_tracker() -> Tracker:
+            return TRACKERS.create(config.tracker.name, **config.tracker.params)
+
+        detector = None
+        if config.detector is not None:
+            detector = DETECTORS.create(config.detector.name, **config.detector.params)
+        seg_params = dict(config.segmenter.params)
+        if SEGMENTERS.accepts(config.segmenter.name, "device"):
+            seg_params.setdefault("device", config.device)
+        segmenter = SEGMENTERS.create(config.segmenter.name, **seg_params)
+        return cls(config, segmenter, new_tracker, detector, prompts)
+
+    def provenance(self) -> dict[str, Any]:
+        """The record stored with every video's masks (time is filled in per video)."""
+        seg = self.segmenter.describe()
+        tracker = self.new_tracker()
+        return {
+            "tool": "hm-annotate pseudo-label",
+            "tool_version": __version__,
+            "segmenter": self.config.segmenter.name,
+            "model": seg.get("model"),
+            "checkpoint_sha256": seg.get("checkpoint_sha256"),
+            "tracker": self.config.tracker.name,
+            "prompts": self.prompts.describe() if self.prompts else None,
+            "parameters": {
+                "pipeline": self.config.name,
+                "pipeline_file": self.config.source,
+                "segmenter": seg,
+                "tracker": tracker.describe(),
+                "detector": self.detector.describe() if self.detector else None,
+                "batch_size": self.config.batch_size,
+                "seed": self.config.seed,
+                "objects": self.config.objects,
+                "loss": self.config.as_dict()["loss"],
+            },
+        }
+
+
+def video_seed(seed: int, video_id: str) -> int:
+    """A 31-bit seed for one video that does not depend on which videos ran before."""
+    digest = hashlib.sha256(f"{seed}:{video_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def moved(mask: np.ndarray | None, old: np.ndarray | None, new: np.ndarray) -> np.ndarray | None:
+    """``mask`` shifted by the move of its box's centre (a prior for the segmenter)."""
+    if mask is None or old is None:
+        return None
+    dx, dy = boxes.center(new) - boxes.center(old)
+    shift = np.array([[1, 0, dx], [0, 1, dy]], np.float64)
+    h, w = mask.shape
+    return cv2.warpAffine(mask.astype(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
+
+
+@dataclass
+class _Target:
+    """One athlete being followed through a video."""
+
+    object_id: int
+    tracker: Tracker | None = None
+    box: np.ndarray | None = None  # box of the last accepted mask
+    mask: np.ndarray | None = None  # last accepted mask
+    areas: deque = field(default_factory=lambda: deque(maxlen=10))
+    lost: bool = True
+
+
+class _VideoLabeller:
+    """Labels one video; all state lives here, so every video starts afresh."""
+
+    def __init__(self, video: Video, parts: Components, timings: Timings) -> None:
+        self.video = video
+        self.parts = parts
+        self.rules: LossRules = parts.config.loss
+        self.timings = timings
+        self.prompts = parts.prompts.for_video(video.id) if parts.prompts else {}
+        ids = parts.prompts.object_ids(video.id) if parts.prompts else set()
+        count = parts.config.objects or int(video.metadata.get("athletes") or 1)
+        self.targets = [
+            _Target(i, areas=deque(maxlen=self.rules.history)) for i in sorted(ids | set(range(1, count + 1)))
+        ]
+        self.seed = video_seed(parts.config.seed, video.id)
+        self.cache: dict[int, np.ndarray] = {}
+        self.size: tuple[int, int] | None = None
+        self.reacquired: list[bool] = []
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def read(self, position: int) -> np.ndarray:
+        """The frame at a position in the video, decoded once while it may still be needed."""
+        if position in self.cache:
+            return self.cache[position]
+        n = self.video.frame_numbers[position]
+        with self.timings.stage("decode"):
+            try:
+                frame = self.video.read_frame(n)
+            except (HMError, OSError) as exc:
+                raise VideoFailed(f"video {self.video.id}: frame {n}: {exc}") from None
+        if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
+            raise VideoFailed(f"video {self.video.id}: frame {n} is not an H x W x 3 image")
+        if self.size is None:
+            self.size = frame.shape[:2]
+        elif frame.shape[:2] != self.size:
+            raise VideoFailed(
+                f"video {self.video.id}: frame {n} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"earlier frames {self.size[1]}x{self.size[0]}"
+            )
+        self.cache[position] = frame
+        return frame
+
+    def _forget(self, before: int) -> None:
+        keep = before - max((abs(o) for o in self._offsets()), default=0)
+        for p in [p for p in self.cache if p < keep]:
+            del self.cache[p]
+
+    def _offsets(self) -> tuple[int, ...]:
+        return self.parts.detector.offsets if self.parts.detector else ()
+
+    # -- boxes ----------------------------------------------------------------------------------
+
+    def _start(self, target: _Target, frame: np.ndarray, box: np.ndarray) -> None:
+        if target.tracker is None:
+            target.tracker = self.parts.new_tracker()
+        with self.timings.stage("tracking"):
+            target.tracker.start(frame, box)
+        target.lost = False
+
+    def _track(self, target: _Target, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        with self.timings.stage("tracking"):
+            track = target.tracker.update(frame)
+        h, w = frame.shape[:2]
+        if (
+            track is None
+            or track.confidence < self.rules.min_confidence
+            or boxes.inside_fraction(track.box, h, w) < self.rules.min_inside
+        ):
+            return None
+        box = boxes.clip(track.box, h, w)
+        prior = track.mask if track.mask is not None else moved(target.mask, target.box, box)
+        return box, prior
+
+    def _detect(self, position: int, frame: np.ndarray) -> np.ndarray:
+        n = len(self.video.frame_numbers)
+        around = [self.read(position + o) for o in self._offsets() if 0 <= position + o < n]
+        with self.timings.stage("detection"):
+            return self.parts.detector.detect(frame, around)
+
+    @staticmethod
+    def _assign(found: np.ndarray, lost: list[_Target], taken: list[np.ndarray]) -> dict[int, np.ndarray]:
+        """Detections for lost targets: the nearest to where each was, then the strongest, left to right."""
+        free = [d[:4] for d in found if all(boxes.iou(d[:4], t) < 0.3 for t in taken)]
+        out: dict[int, np.ndarray] = {}
+        for target in [t for t in lost if t.box is not None]:
+            if not free:
+                break
+            diag = float(np.hypot(*(target.box[2:] - target.box[:2])))
+            dist = [float(np.hypot(*(boxes.center(d) - boxes.center(target.box)))) for d in free]
+            best = int(
+                np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(free, dist)])
+            )
+            if dist[best] <= 4 * diag:
+                out[target.object_id] = free.pop(best)
+        fresh = [t for t in lost if t.box is None]
+        picked = sorted(free[: len(fresh)], key=lambda b: (b[0], b[1]))
+        out.update({t.object_id: b for t, b in zip(fresh, picked)})
+        return out
+
+    def _boxes(self, position: int, frame: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, Any], bool]:
+        """Box and prior per target for one frame; whether a lost target was picked up again."""
+        h, w = frame.shape[:2]
+        here = self.prompts.get(self.video.frame_numbers[position], {})
+        out: dict[int, np.ndarray] = {}
+        priors: dict[int, np.ndarray | None] = {}
+        for t in self.targets:
+            if t.object_id in here:
+                out[t.object_id] = boxes.clip(here[t.object_id], h, w)
+                priors[t.object_id] = None
+                self._start(t, frame, out[t.object_id])
+            elif not t.lost:
+                tracked = self._track(t, frame)
+                if tracked is None:
+                    t.lost = True
+                else:
+                    out[t.object_id], priors[t.object_id] = tracked
+        lost = [t for t in self.targets if t.lost and t.object_id not in out]
+        if not lost:
+            return out, priors, False
+        found = (
+            self._assign(self._detect(position, frame), lost, list(out.values()))
+            if self.parts.detector
+            else {}
+        )
+        for t in lost:
+            if t.object_id in found:
+                box, prior = boxes.clip(found[t.object_id], h, w), None
+            elif t.box is not None:  # nothing better: hold the last good box and look again
+                box, prior = t.box, t.mask
+            else:
+                continue
+            out[t.object_id], priors[t.object_id] = box, prior
+            self._start(t, frame, box)
+        return out, priors, True
+
+    # -- masks ----------------------------------------------------------------------------------
+
+    def _accept(self, target: _Target, frame: np.ndarray, mask: np.ndarray, prompted: bool) -> None:
+        """Keep a healthy mask as the target's reference; a collapsed one marks the target lost."""
+        area = int(mask.sum())
+        recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
+        if area == 0 or (not prompted and area < self.rules.area_collapse * recent):
+            target.lost = True
+            return
+        target.mask, target.box = mask, boxes.of_mask(mask)
+        target.areas.append(area)
+        with self.timings.stage("tracking"):
+            target.tracker.correct(frame, mask)
+
+    def _frame(self, position: int, frame: np.ndarray, image: Any) -> tuple[list[np.ndarray], float]:
+        cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
+        chosen, priors, reacquired = self._boxes(position, frame)
+        self.reacquired.append(reacquired)
+        masks = {t.object_id: np.zeros(frame.shape[:2], bool) for t in self.targets}
+        scores: list[float] = []
+        ids = sorted(chosen)
+        if ids:
+            with self.timings.stage("segmenter"):
+                result = self.parts.segmenter.segment(
+                    image, np.stack([chosen[i] for i in ids]), [priors[i] for i in ids], self.seed + position
+                )
+            here = self.prompts.get(self.video.frame_numbers[position], {})
+            for t in self.targets:
+                if t.object_id in chosen:
+                    seg = result[ids.index(t.object_id)]
+                    masks[t.object_id] = seg.mask
+                    scores.append(seg.score)
+                    self._accept(t, frame, seg.mask, t.object_id in here)
+        finite = [s for s in scores if np.isfinite(s)]
+        return [masks[t.object_id] for t in self.targets], float(np.mean(finite)) if finite else float("nan")
+
+    def run(self, frame_bar: Any) -> LayerData:
+        numbers = self.video.frame_numbers
+        batch = self.parts.config.batch_size
+        rles: list[list[dict]] = []
+        scores: list[float] = []
+        for start in range(0, len(numbers), batch):
+            positions = range(start, min(start + batch, len(numbers)))
+            frames = [self.read(p) for p in positions]
+            with self.timings.stage("segmenter"):
+                images = self.parts.segmenter.prepare(frames)
+            chunk = []
+            for p, frame, image in zip(positions, frames, images, strict=True):
+                masks, score = self._frame(p, frame, image)
+                chunk.append(masks)
+                scores.append(score)
+            with self.timings.stage("rle"):
+                flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
+            k = len(self.targets)
+            rles.extend(flat[i : i + k] for i in range(0, len(flat), k))
+            self._forget(start + batch)
+            self.timings.frames += len(positions)
+            frame_bar.update(len(positions))
+        h, w = self.size
+        with self.timings.stage("rle"):
+            quality = frame_flags([rle.union(objs, (h, w)) for objs in rles], h, w)
+        quality["reacquired"] = np.asarray(self.reacquired, np.float32)
+        record = dict(self.parts.provenance(), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        return LayerData(
+            frames=np.asarray(numbers, np.int64),
+            masks=rles,
+            height=h,
+            width=w,
+            object_ids=[[t.object_id for t in self.targets]] * len(numbers),
+            scores=np.asarray(scores, np.float32),
+            quality=quality,
+            provenance=[record],
+        )
+
+
+def label_video(
+    video: Video, parts: Components, timings: Timings | None = None, frame_bar: Any = None
+) -> LayerData:
+    """Pseudo masks for every frame of one video (raises VideoFailed on an unreadable frame)."""
+    from tqdm import tqdm
+
+    if not video.frame_numbers:
+        raise VideoFailed(f"video {video.id}: has no frames")
+    timings = timings if timings is not None else Timings()
+    bar = frame_bar if frame_bar is not None else tqdm(total=0, disable=True)
+    return _VideoLabeller(video, parts, timings).run(bar)
+
+
+@dataclass
+class RunReport:
+    """What a run did: videos labelled, skipped as already done, failed (with the reason)."""
+
+    labelled: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+
+
+def run(
+    videos: Sequence[Video],
+    out: str | Path,
+    parts: Components,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_failure: Callable[[str, str], None] | None = None,
+) -> RunReport:
+    """Label ``videos`` into the ``pseudo`` layer of store ``out``, one commit per video.
+
+    A video that fails (an unreadable frame) is left out, reported to ``on_failure(video_id,
+    message)`` at once and listed in the report; the others go on.
+    """
+    from tqdm import tqdm
+
+    if resume and overwrite:
+        raise PipelineError("--resume keeps finished videos and --overwrite redoes them: choose one")
+    report = RunReport()
+    started = time.perf_counter()
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)  # same results whatever the machine; parallelism comes from --shard
+    try:
+        with MaskStore.open(out, mode="a") as store:
+            done = [v.id for v in videos if store.has(v.id, LAYER)]
+            if done and not (resume or overwrite):
+                raise PipelineError(
+                    f"{out} already has pseudo masks for {len(done)} of these videos (first: {done[0]}); "
+                    "pass --resume to finish the others or --overwrite to redo them"
+                )
+            todo = [v for v in videos if not (resume and v.id in set(done))]
+            report.skipped = [v.id for v in videos if resume and v.id in set(done)]
+            disable = None if progress else True
+            with tqdm(todo, desc="videos", unit="video", disable=disable, position=0) as bar:
+                for video in bar:
+                    frames = tqdm(
+                        total=len(video.frame_numbers), desc=video.id, unit="frame", leave=False,
+                        disable=disable, position=1,
+                    )  # fmt: skip
+                    try:
+                        data = label_video(video, parts, report.timings, frames)
+                    except VideoFailed as exc:
+                        report.failed.append((video.id, str(exc)))
+                        if on_failure is not None:
+                            on_failure(video.id, str(exc))
+                        continue
+                    finally:
+                        frames.close()
+                    with report.timings.stage("store"):
+                        store.put(video.id, LAYER, data, metadata=dict(video.metadata))
+                    report.labelled.append(video.id)
+    finally:
+        cv2.setNumThreads(threads)
+        report.timings.wall = time.perf_counter() - started
+    return report

@@ -1,0 +1,76 @@
+"""A name -> factory registry shared by segmenters, trackers and detectors.
+
+Built-ins are named by ``"module:attribute"`` strings and imported only when used, so listing
+or choosing ``grabcut`` never imports torch. Third-party packages add their own by declaring an
+entry point in the registry's group (e.g. ``hm_annotate.trackers = ostrack = pkg.mod:OSTrack``);
+code can also ``register`` a factory in-process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from hm_annotate.errors import HMError
+
+T = TypeVar("T")
+
+
+class PluginError(HMError):
+    """An unknown plugin name or a parameter the plugin does not take."""
+
+
+class Registry(Generic[T]):
+    """Factories of one kind of plugin, found by name among built-ins, registrations and entry points."""
+
+    def __init__(self, kind: str, group: str, builtins: Mapping[str, str]) -> None:
+        self.kind = kind
+        self.group = group
+        self._builtins = dict(builtins)
+        self._registered: dict[str, Callable[..., T]] = {}
+
+    def register(self, name: str, factory: Callable[..., T]) -> None:
+        """Add (or replace) a factory under ``name`` for this process."""
+        self._registered[name] = factory
+
+    def _entry_points(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group=self.group)}
+
+    def names(self) -> list[str]:
+        """Every name this registry can build, sorted."""
+        return sorted(set(self._builtins) | set(self._registered) | set(self._entry_points()))
+
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered under ``name``; PluginError listing the known names otherwise."""
+        if name in self._registered:
+            return self._registered[name]
+        if name in self._builtins:
+            module, _, attr = self._builtins[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        eps = self._entry_points()
+        if name in eps:
+            return eps[name].load()
+        known = ", ".join(self.names())
+        raise PluginError(f"unknown {self.kind} {name!r} (known: {known})")
+
+    def accepts(self, name: str, param: str) -> bool:
+        """Whether plugin ``name`` takes a keyword parameter ``param`` (e.g. ``device``)."""
+        sig = inspect.signature(self.factory(name))
+        return param in sig.parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()
+        )
+
+    def create(self, name: str, **params: Any) -> T:
+        """Build plugin ``name`` with ``params``, naming any parameter it does not accept."""
+        factory = self.factory(name)
+        sig = inspect.signature(factory)
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        unknown = sorted(set(params) - set(sig.parameters))
+        if unknown and not takes_any:
+            accepted = ", ".join(p for p in sig.parameters if p != "self") or "none"
+            names = ", ".join(map(repr, unknown))
+            raise PluginError(f"{self.kind} {name!r} has no parameter {names} (accepted: {accepted})")
+        return factory(**params)

@@ -1,0 +1,52 @@
+"""The segmenter interface the pseudo-label pipeline drives."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """One object's mask in one frame and how sure the segmenter is (NaN when it cannot say)."""
+
+    mask: np.ndarray  # H x W bool
+    score: float
+
+
+class Segmenter(ABC):
+    """Box prompt -> mask, split in two steps.
+
+    ``prepare`` does the per-image work that does not depend on the prompt (SAM's image encoder),
+    so the pipeline can batch it over several frames; ``segment`` then answers the prompts of one
+    frame, which are only known once the tracker has seen that frame.
+    """
+
+    name: str = ""
+
+    def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
+        """Per-frame state for ``segment`` from H x W x 3 uint8 RGB frames; by default the frames."""
+        return list(frames)
+
+    @abstractmethod
+    def segment(
+        self,
+        image: Any,
+        boxes: np.ndarray,
+        priors: Sequence[np.ndarray | None],
+        seed: int,
+    ) -> list[Segmentation]:
+        """Masks for ``boxes`` (k x 4 ``x0, y0, x1, y1`` pixels) in one prepared frame.
+
+        ``priors`` holds, per object, the previous mask moved to this frame (or None), which
+        segmenters may use as a hint; ``seed`` makes randomised segmenters reproducible no matter
+        what ran before.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance: what model and parameters made the masks."""
+        return {"segmenter": self.name}

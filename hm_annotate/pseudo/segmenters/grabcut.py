@@ -1,0 +1,162 @@
+"""GrabCut from a box: the weight-free segmenter for CPUs and demos.
+
+Per object, GrabCut runs on a crop around the box. Outside the box (grown by ``margin``) is
+certain background and inside is probable foreground, as in GrabCut's rectangle mode. When the
+previous frame's mask, moved to this frame, is at hand, it says more: its eroded core is certain
+foreground and the part of the box well away from it probable background, so the colour models
+start from the right pixels. After a few iterations the result is cleaned with a morphological
+opening and closing, and only the connected components that overlap the box and are large
+enough next to the largest one are kept (limbs can come apart from the body, specks of similar
+colour should not stay).
+
+The score is how confidently the two colour models GrabCut fitted separate the pixels it had
+to decide: the mean posterior of each pixel's chosen label, 0.5 for a coin toss, 1 for certain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+
+_COMPONENTS = 5  # GrabCut's GMMs have five components: 5 weights, 5x3 means, 5x3x3 covariances
+
+
+def _gmm_likelihood(model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Density of N x 3 float pixels under one of GrabCut's packed 1 x 65 colour models."""
+    flat = model.ravel()
+    weights = flat[:_COMPONENTS]
+    means = flat[_COMPONENTS : 4 * _COMPONENTS].reshape(_COMPONENTS, 3)
+    covs = flat[4 * _COMPONENTS :].reshape(_COMPONENTS, 3, 3) + np.eye(3) * 1e-2
+    inv = np.linalg.inv(covs)
+    det = np.clip(np.linalg.det(covs), 1e-12, None)
+    diff = pixels[:, None, :] - means[None]  # N x K x 3
+    maha = np.einsum("nki,kij,nkj->nk", diff, inv, diff)
+    dens = np.exp(-0.5 * np.clip(maha, 0, 700)) / np.sqrt((2 * np.pi) ** 3 * det)
+    return dens @ weights
+
+
+class GrabCutSegmenter(Segmenter):
+    """OpenCV GrabCut initialised from the box and the previous mask."""
+
+    name = "grabcut"
+
+    def __init__(
+        self,
+        iterations: int = 4,
+        margin: float = 0.1,
+        context: float = 0.5,
+        core_erode: float = 0.08,
+        cleanup: float = 0.03,
+        keep_ratio: float = 0.15,
+    ) -> None:
+        self.iterations = iterations
+        self.margin = margin
+        self.context = context
+        self.core_erode = core_erode
+        self.cleanup = cleanup
+        self.keep_ratio = keep_ratio
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "segmenter": self.name,
+            "iterations": self.iterations,
+            "margin": self.margin,
+            "context": self.context,
+            "core_erode": self.core_erode,
+            "cleanup": self.cleanup,
+            "keep_ratio": self.keep_ratio,
+        }
+
+    def segment(
+        self, image: np.ndarray, boxes_: np.ndarray, priors: Sequence[np.ndarray | None], seed: int
+    ) -> list[Segmentation]:
+        return [
+            self._one(image, np.asarray(b, np.float64), p, seed) for b, p in zip(boxes_, priors, strict=True)
+        ]
+
+    def _labels(self, box: np.ndarray, prior: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+        """GrabCut's initial labels in crop coordinates (``box`` is already crop-relative).
+
+        Outside the box (grown by ``margin``): background. Inside: probable foreground, as in
+        GrabCut's rectangle mode. With a prior, the box away from the prior (beyond a band of
+        ``core_erode`` of the box size) becomes probable background, and the prior's eroded core
+        certain foreground, so the colour models start from the right pixels.
+        """
+        ch, cw = shape
+        labels = np.full(shape, cv2.GC_BGD, np.uint8)
+        ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, self.margin), ch, cw)
+        inside = np.zeros(shape, bool)
+        inside[oy : oy + oh, ox : ox + ow] = True
+        labels[inside] = cv2.GC_PR_FGD
+        if prior is None or not (prior & inside).any():
+            return labels
+        k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
+        p = prior.astype(np.uint8)
+        near = cv2.dilate(p, disk).astype(bool)
+        core = cv2.erode(p, disk).astype(bool)
+        labels[inside & ~near] = cv2.GC_PR_BGD
+        labels[inside & core] = cv2.GC_FGD
+        return labels
+
+    def _clean(self, fg: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Opening + closing, then the components that overlap the box and are not specks."""
+        k = max(1, round(self.cleanup * min(box[2] - box[0], box[3] - box[1])))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
+        m = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        if n <= 1:
+            return m.astype(bool)
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        inside = np.bincount(labels[max(y0, 0) : y1, max(x0, 0) : x1].ravel(), minlength=n)
+        sizes = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        sizes[0] = 0
+        candidates = np.flatnonzero(inside[1:] > 0) + 1
+        if candidates.size == 0:
+            return np.zeros_like(fg, dtype=bool)
+        largest = sizes[candidates].max()
+        keep = candidates[sizes[candidates] >= self.keep_ratio * largest]
+        return np.isin(labels, keep)
+
+    def _score(
+        self, crop: np.ndarray, decided: np.ndarray, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray
+    ) -> float:
+        pixels = crop[decided].astype(np.float64)
+        if pixels.size == 0:
+            return float("nan")
+        p_fg = _gmm_likelihood(fgd, pixels)
+        p_bg = _gmm_likelihood(bgd, pixels)
+        post_fg = p_fg / np.clip(p_fg + p_bg, 1e-300, None)
+        chosen = np.where(fg[decided], post_fg, 1.0 - post_fg)
+        return float(chosen.mean())
+
+    def _one(self, rgb: np.ndarray, box: np.ndarray, prior: np.ndarray | None, seed: int) -> Segmentation:
+        h, w = rgb.shape[:2]
+        out = np.zeros((h, w), bool)
+        box = boxes.clip(box, h, w)
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            return Segmentation(out, float("nan"))
+        cx, cy, cw, ch = boxes.to_xywh(boxes.expand(box, self.context), h, w)
+        crop = np.ascontiguousarray(rgb[cy : cy + ch, cx : cx + cw, ::-1])
+        local = box - np.array([cx, cy, cx, cy])
+        local_prior = None if prior is None else prior[cy : cy + ch, cx : cx + cw]
+        gc = self._labels(local, local_prior, (ch, cw))
+        decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+        is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
+        if not decided.any() or not is_bg.any():
+            return Segmentation(out, float("nan"))
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(seed)
+        cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+        score = self._score(crop, decided, fg, bgd, fgd)
+        out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
+        return Segmentation(out, score)

@@ -1,0 +1,303 @@
+"""Segment Anything with box prompts.
+
+Frames go through SAM's image encoder in batches (``prepare``; the expensive part, under
+autocast on CUDA); each frame's boxes then go through the prompt encoder and mask decoder
+together (``segment``). With ``multimask`` the decoder proposes three masks per box and the one
+with the highest predicted IoU wins, otherwise its single mask is used; either way the predicted
+IoU is the score.
+
+Checkpoints are the official ones (``vit_h``, ``vit_l``, ``vit_b``, built with
+``segment_anything.sam_model_registry``), looked up in ``hm-annotate weights``' cache when no
+path is given. ``model_config`` builds another SAM architecture from segment_anything's modeling
+classes (fine-tuned or distilled variants, and the tiny models the tests use) and loads its
+checkpoint into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hm_annotate.errors import HMError
+from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+
+# encoder width and depth of the official models, to recognise a checkpoint before loading it
+ARCHITECTURES = {"vit_h": (1280, 32), "vit_l": (1024, 24), "vit_b": (768, 12)}
+
+# architecture of a custom SAM; defaults are the official ViT-B's
+CUSTOM_DEFAULTS: dict[str, Any] = {
+    "image_size": 1024,
+    "patch_size": 16,
+    "encoder_embed_dim": 768,
+    "encoder_depth": 12,
+    "encoder_num_heads": 12,
+    "encoder_global_attn_indexes": [2, 5, 8, 11],
+    "window_size": 14,
+    "prompt_embed_dim": 256,
+    "decoder_depth": 2,
+    "decoder_mlp_dim": 2048,
+    "decoder_num_heads": 8,
+    "iou_head_hidden_dim": 256,
+}
+
+_REQUIRED_KEYS = (
+    "image_encoder.patch_embed.proj.weight",
+    "prompt_encoder.pe_layer.positional_encoding_gaussian_matrix",
+    "mask_decoder.iou_token.weight",
+)
+
+
+class SamCheckpointError(HMError):
+    """A SAM checkpoint that is missing, not SAM, or not the architecture asked for."""
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names pass through checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HMError("--device cuda was asked for but no CUDA GPU is visible to torch")
+    if device not in ("cpu", "cuda"):
+        raise HMError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    return device
+
+
+def locate_checkpoint(model: str, checkpoint: str | Path | None) -> tuple[Path, str | None]:
+    """The checkpoint file to load and its SHA-256 when already verified (cache downloads).
+
+    Without a path, the ``hm-annotate weights`` cache is searched; when the file is not there the
+    error says where to get it.
+    """
+    from hm_annotate import weights
+
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise SamCheckpointError(f"SAM checkpoint {path} does not exist")
+        return path, None
+    if model not in weights.SAM_CHECKPOINTS:
+        raise SamCheckpointError(
+            f"SAM model {model!r} has no official checkpoint; pass --sam-checkpoint PATH"
+        )
+    name, url, _size, sha = weights.SAM_CHECKPOINTS[model]
+    found = weights.find_checkpoint(model)
+    if found is None:
+        raise SamCheckpointError(
+            f"no SAM {model} checkpoint: {name} is not in {weights.default_cache_dir()}; "
+            f"run `hm-annotate weights download {model}` or download {url} and pass --sam-checkpoint PATH"
+        )
+    return found, sha
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """Open a checkpoint lazily (memory-mapped) and check that it is a SAM state dict."""
+    import pickle
+
+    import torch
+
+    try:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) file
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SamCheckpointError(
+            f"{path} is not a SAM checkpoint (not a PyTorch state dict: {first})"
+        ) from None
+    if not isinstance(state, Mapping) or not all(k in state for k in _REQUIRED_KEYS):
+        what = f"keys like {sorted(state)[:3]}" if isinstance(state, Mapping) else type(state).__name__
+        raise SamCheckpointError(f"{path} is not a SAM checkpoint (a PyTorch file holding {what})")
+    return dict(state)
+
+
+def architecture_of(state: Mapping[str, Any]) -> tuple[int, int]:
+    """(encoder width, encoder depth) of a SAM state dict."""
+    width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
+    depth = len({k.split(".")[2] for k in state if k.startswith("image_encoder.blocks.")})
+    return width, depth
+
+
+def build_custom_sam(config: Mapping[str, Any]):
+    """A SAM of any size from segment_anything's modeling classes (keys of ``CUSTOM_DEFAULTS``)."""
+    from functools import partial
+
+    import torch
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    unknown = sorted(set(config) - set(CUSTOM_DEFAULTS))
+    if unknown:
+        raise SamCheckpointError(
+            f"unknown SAM model_config keys {unknown} (known: {sorted(CUSTOM_DEFAULTS)})"
+        )
+    c = {**CUSTOM_DEFAULTS, **config}
+    grid = c["image_size"] // c["patch_size"]
+    return Sam(
+        image_encoder=ImageEncoderViT(
+            depth=c["encoder_depth"],
+            embed_dim=c["encoder_embed_dim"],
+            img_size=c["image_size"],
+            mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            num_heads=c["encoder_num_heads"],
+            patch_size=c["patch_size"],
+            qkv_bias=True,
+            use_rel_pos=True,
+            global_attn_indexes=tuple(c["encoder_global_attn_indexes"]),
+            window_size=c["window_size"],
+            out_chans=c["prompt_embed_dim"],
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=c["prompt_embed_dim"],
+            image_embedding_size=(grid, grid),
+            input_image_size=(c["image_size"], c["image_size"]),
+            mask_in_chans=16,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=c["decoder_depth"],
+                embedding_dim=c["prompt_embed_dim"],
+                mlp_dim=c["decoder_mlp_dim"],
+                num_heads=c["decoder_num_heads"],
+            ),
+            transformer_dim=c["prompt_embed_dim"],
+            iou_head_depth=3,
+            iou_head_hidden_dim=c["iou_head_hidden_dim"],
+        ),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
+
+
+def load_sam(model: str, path: Path, model_config: Mapping[str, Any] | None):
+    """Build SAM and load the checkpoint, with a clear error when the file does not fit."""
+    state = read_state_dict(path)
+    if model_config is not None:
+        sam = build_custom_sam(model_config)
+        try:
+            sam.load_state_dict(state)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SamCheckpointError(f"{path} does not fit the SAM model_config: {first}") from None
+        return sam.eval()
+    if model not in ARCHITECTURES:
+        raise SamCheckpointError(
+            f"unknown SAM model {model!r} (use {', '.join(ARCHITECTURES)} or a model_config)"
+        )
+    found = architecture_of(state)
+    if found != ARCHITECTURES[model]:
+        guess = next((m for m, arch in ARCHITECTURES.items() if arch == found), None)
+        hint = f"; it is a {guess} checkpoint, pass --sam-model {guess}" if guess else ""
+        raise SamCheckpointError(
+            f"{path} has a ViT encoder of width {found[0]} and depth {found[1]}, not SAM {model}'s "
+            f"{ARCHITECTURES[model][0]} x {ARCHITECTURES[model][1]}{hint}"
+        )
+    del state
+    from segment_anything import sam_model_registry
+
+    return sam_model_registry[model](checkpoint=str(path)).eval()
+
+
+@dataclass
+class _Encoded:
+    """One frame after SAM's image encoder."""
+
+    features: Any  # 1 x C x h x w tensor
+    input_size: tuple[int, int]
+    original_size: tuple[int, int]
+
+
+class SamSegmenter(Segmenter):
+    """Segment Anything, box prompts, image encoder batched over frames."""
+
+    name = "sam"
+
+    def __init__(
+        self,
+        model: str = "vit_h",
+        checkpoint: str | None = None,
+        model_config: Mapping[str, Any] | None = None,
+        device: str = "auto",
+        multimask: bool = True,
+    ) -> None:
+        import torch
+        from segment_anything.utils.transforms import ResizeLongestSide
+
+        from hm_annotate import weights
+
+        path, sha = locate_checkpoint(model, checkpoint)
+        self.device = resolve_device(device)
+        self.model_name = model
+        self.model_config = dict(model_config) if model_config is not None else None
+        self.checkpoint = path
+        self.checkpoint_sha256 = sha or weights.sha256_file(path)
+        self.multimask = multimask
+        self._sam = load_sam(model, path, model_config).to(self.device)
+        self._transform = ResizeLongestSide(self._sam.image_encoder.img_size)
+        self._torch = torch
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "segmenter": self.name,
+            "model": self.model_name,
+            "model_config": self.model_config,
+            "checkpoint": str(self.checkpoint),
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "multimask": self.multimask,
+            "device": self.device,
+        }
+
+    def _autocast(self):
+        return self._torch.autocast("cuda", dtype=self._torch.float16, enabled=self.device == "cuda")
+
+    def prepare(self, frames: Sequence[np.ndarray]) -> list[_Encoded]:
+        torch = self._torch
+        if not frames:
+            return []
+        if len({f.shape for f in frames}) > 1:
+            return [e for f in frames for e in self.prepare([f])]
+        original = frames[0].shape[:2]
+        resized = np.stack([self._transform.apply_image(f) for f in frames])
+        x = torch.as_tensor(resized, device=self.device).permute(0, 3, 1, 2).float()
+        with torch.inference_mode(), self._autocast():
+            features = self._sam.image_encoder(self._sam.preprocess(x))
+        input_size = tuple(resized.shape[1:3])
+        return [_Encoded(features[i : i + 1], input_size, original) for i in range(len(frames))]
+
+    def segment(
+        self, image: _Encoded, boxes_: np.ndarray, priors: Sequence[np.ndarray | None], seed: int
+    ) -> list[Segmentation]:
+        torch = self._torch
+        sam = self._sam
+        prompts = self._transform.apply_boxes(
+            np.asarray(boxes_, np.float64).reshape(-1, 4), image.original_size
+        )
+        with torch.inference_mode(), self._autocast():
+            sparse, dense = sam.prompt_encoder(
+                points=None, boxes=torch.as_tensor(prompts, dtype=torch.float, device=self.device), masks=None
+            )
+            low_res, predicted_iou = sam.mask_decoder(
+                image_embeddings=image.features,
+                image_pe=sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=self.multimask,
+            )
+            masks = (
+                sam.postprocess_masks(low_res.float(), image.input_size, image.original_size)
+                > sam.mask_threshold
+            )
+        best = predicted_iou.float().argmax(dim=1)
+        rows = torch.arange(len(best), device=best.device)
+        chosen = masks[rows, best].cpu().numpy()
+        scores = predicted_iou.float()[rows, best].cpu().numpy()
+        return [Segmentation(m, float(s)) for m, s in zip(chosen, scores, strict=True)]
