@@ -396,6 +396,8 @@ class _Parser:
         self.videos = set(patterns)
         self.known_frames = known_frames
         self._frames_cache: dict[str, np.ndarray] = {}
+        self._frame_sets: dict[str, set[int]] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
         self.ignored = 0
 
     def fail(self, msg: str, img: _Image | None = None, file_name: str | None = None) -> CocoError:
@@ -461,11 +463,14 @@ class _Parser:
         img = _Image(name, vid, int(frame), h, w)
         if not (_is_int(h) and _is_int(w)):
             raise self.fail("image height/width missing or not integers", img)
-        size = self.st.size(vid)
+        if vid not in self._sizes:
+            self._sizes[vid] = self.st.size(vid)
+            self._frame_sets[vid] = set(self.frames_of(vid).tolist())
+        size = self._sizes[vid]
         if (h, w) != size:
             raise self.fail(f"image size {h}x{w} does not match the video's {size[0]}x{size[1]}", img)
-        known = self.frames_of(vid)
-        if not np.isin(img.frame, known):
+        if img.frame not in self._frame_sets[vid]:
+            known = self.frames_of(vid)
             span = f"{known[0]}..{known[-1]}" if len(known) else "none known"
             raise self.fail(f"frame {img.frame} is not a frame of the video (its frames: {span})", img)
         return img
