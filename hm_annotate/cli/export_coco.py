@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import click
 
 from hm_annotate.io.coco import DEFAULT_FILE_NAME_PATTERN, export_coco, read_frame_list, write_coco
 from hm_annotate.store import VIEWS
+
+
+def dataset_options(fn: Callable) -> Callable:
+    """``--dataset NAME --data-root DIR``: name frames by the dataset's own frame paths."""
+    fn = click.option("--data-root", type=click.Path(exists=True, file_okay=False), help="Dataset root.")(fn)
+    return click.option(
+        "--dataset",
+        default=None,
+        help="Dataset format (finediving, mtl-aqa, aqa7, videos): file_name = the frame's path in it.",
+    )(fn)
+
+
+def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[str] | None = None) -> list:
+    """The dataset's Video records when --dataset/--data-root are given (both or neither)."""
+    if (dataset is None) != (data_root is None):
+        raise click.UsageError("--dataset and --data-root go together")
+    if dataset is None:
+        return []
+    from hm_annotate.datasets import load_videos
+
+    return load_videos(dataset, data_root, videos=videos)
 
 
 @click.command("export-coco")
@@ -24,6 +47,7 @@ from hm_annotate.store import VIEWS
     help="Image file_name template with {video_id} and {frame} (default: the video's metadata "
     f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN}).",
 )
+@dataset_options
 def command(
     store: str,
     out: str,
@@ -31,9 +55,14 @@ def command(
     videos: tuple[str, ...],
     frames_from: str | None,
     file_name_pattern: str | None,
+    dataset: str | None,
+    data_root: str | None,
 ) -> None:
     """Export LAYER of STORE as COCO instances: one image per frame, one RLE annotation per object."""
+    from hm_annotate.io.coco import dataset_frame_paths
+
+    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
     frames = read_frame_list(frames_from) if frames_from else None
-    data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, progress=True)
+    data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, True, paths)
     write_coco(data, out)
     click.echo(f"wrote {len(data['images']):,} images and {len(data['annotations']):,} masks to {out}")

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from hm_annotate.cli.export_coco import dataset_options, dataset_videos
 from hm_annotate.io.cvat import CVAT_LABELS, export_cvat
 from hm_annotate.store import VIEWS
 
@@ -15,24 +16,26 @@ from hm_annotate.store import VIEWS
 @click.option("--video", required=True, help="Video id to export.")
 @click.option(
     "--frames-root",
-    required=True,
     type=click.Path(exists=True, file_okay=False),
-    help="Dataset frames folder; frame images are <frames-root>/<file_name>.",
+    help="Frames folder; frame images are <frames-root>/<file_name> [the dataset's, with --dataset].",
 )
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Annotations zip (task.zip).")
 @click.option("--images-out", type=click.Path(dir_okay=False), help="Task images zip [<out>_images.zip].")
 @click.option("--no-images", is_flag=True, help="Write only the annotations zip.")
 @click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
 @click.option("--file-name-pattern", default=None, help="Frame path template, as for export-coco.")
+@dataset_options
 def command(
     store: str,
     video: str,
-    frames_root: str,
+    frames_root: str | None,
     out: str,
     images_out: str | None,
     no_images: bool,
     layer: str,
     file_name_pattern: str | None,
+    dataset: str | None,
+    data_root: str | None,
 ) -> None:
     """Export VIDEO of STORE for CVAT's "COCO 1.0" importer.
 
@@ -41,7 +44,16 @@ def command(
     then Actions > Upload annotations > COCO 1.0 > the annotations zip. Correct, export
     the task as COCO 1.0 and run: hm-annotate import-coco instances_default.json --store STORE
     """
-    res = export_cvat(store, video, frames_root, out, images_out, not no_images, layer, file_name_pattern)
+    paths = None
+    if dataset or data_root:
+        (vid,) = dataset_videos(dataset, data_root, [video])
+        paths = {video: vid.frame_paths} if vid.frame_paths else None
+        frames_root = frames_root or vid.frames_root
+    if frames_root is None:
+        raise click.UsageError("give --frames-root, or --dataset and --data-root")
+    res = export_cvat(
+        store, video, frames_root, out, images_out, not no_images, layer, file_name_pattern, paths
+    )
     click.echo(f"wrote {res.masks:,} masks of {res.frames:,} frames to {res.annotations}")
     if res.images is not None:
         click.echo(f"wrote {res.frames:,} task images to {res.images}")

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from hm_annotate.io.coco import import_coco
+from hm_annotate.cli.export_coco import dataset_options, dataset_videos
+from hm_annotate.io.coco import dataset_frame_paths, import_coco
 from hm_annotate.io.polygons import POLYGON_MODES
 from hm_annotate.store import LAYERS
 
@@ -35,6 +36,7 @@ from hm_annotate.store import LAYERS
     help="Polygon vertices are continuous coordinates (coco) or border-pixel centres as contour "
     "tracers write them (contour); auto: contour when all vertices are integers.",
 )
+@dataset_options
 def command(
     coco_file: str,
     store: str,
@@ -46,11 +48,15 @@ def command(
     annotator: str | None,
     changed_only: bool,
     polygon_mode: str,
+    dataset: str | None,
+    data_root: str | None,
 ) -> None:
     """Import the masks of COCO_FILE into LAYER of STORE, all or nothing.
 
-    Frames in the file replace the layer's frames; other frames stay as they were.
+    Frames in the file replace the layer's frames; other frames stay as they were. With
+    --dataset, file names are the dataset's frame paths and frames must be frames of the dataset.
     """
+    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
     s = import_coco(
         coco_file,
         store,
@@ -61,6 +67,7 @@ def command(
         videos=list(videos) or None,
         changed_only=changed_only,
         polygon_mode=polygon_mode,
+        frame_paths=paths,
     )
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from hm_annotate import __version__, rle
+from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.io.polygons import PolygonError, polygons_to_rle
 from hm_annotate.rle import RLE, RLEError
@@ -148,6 +149,41 @@ def video_patterns(
     return {v: get(st.metadata(v).get(PATTERN_METADATA_KEY) or DEFAULT_FILE_NAME_PATTERN) for v in video_ids}
 
 
+class FrameNames:
+    """Frame file names both ways: the dataset's own frame paths where given, else patterns.
+
+    ``paths`` maps video ids to ``{frame: path relative to the frames root}`` (``Video.frame_paths``
+    of a dataset adapter), which names frames exactly even where a pattern cannot (AQA-7's
+    ``diving-out/001/img_00001.jpg`` for video ``diving/001``).
+    """
+
+    def __init__(
+        self, patterns: Mapping[str, FileNamePattern], paths: Mapping[str, Mapping[int, str]] | None = None
+    ) -> None:
+        self.patterns = dict(patterns)
+        self.paths = {v: fp for v, fp in (paths or {}).items() if v in self.patterns}
+        self._index = FrameNameIndex({v: p for v, p in self.patterns.items() if v not in self.paths})
+        self._by_path = {path: (v, int(f)) for v, fp in self.paths.items() for f, path in fp.items()}
+
+    def name(self, video_id: str, frame: int) -> str:
+        """The file name of a frame."""
+        if video_id not in self.paths:
+            return self.patterns[video_id].format(video_id, frame)
+        try:
+            return self.paths[video_id][frame]
+        except KeyError:
+            raise CocoError(f"video {video_id!r} frame {frame}: the dataset has no such frame") from None
+
+    def lookup(self, file_name: str) -> tuple[str, int] | None:
+        """The video and frame number a file name stands for, or None."""
+        return self._by_path.get(file_name) or self._index.lookup(file_name)
+
+
+def dataset_frame_paths(videos: Iterable[Video]) -> dict[str, dict[int, str]]:
+    """Frame paths of a dataset's videos (``Video.frame_paths``; videos read from files have none)."""
+    return {v.id: dict(v.frame_paths) for v in videos if v.frame_paths}
+
+
 # ----------------------------------------------------------------------------- export
 
 
@@ -185,11 +221,14 @@ def export_coco(
     frames: Mapping[str, Iterable[int]] | None = None,
     file_name_pattern: str | None = None,
     progress: bool = False,
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
 ) -> dict[str, Any]:
     """A COCO instances dict of a store layer (all videos, some videos, or listed frames).
 
     Images carry ``video_id`` and ``frame`` besides the COCO fields; annotations carry the RLE
     counts exactly as stored. ``frames`` maps video ids to frame numbers (each must be in the layer).
+    ``file_name`` comes from ``frame_paths`` (a dataset's, see ``dataset_frame_paths``) where given,
+    else from the file-name pattern.
     """
     from tqdm import tqdm
 
@@ -197,7 +236,7 @@ def export_coco(
     annotations: list[dict[str, Any]] = []
     with MaskStore.open(store_path) as st:
         ids = _select_videos(st, layer, videos, frames)
-        patterns = video_patterns(st, ids, file_name_pattern)
+        names = FrameNames(video_patterns(st, ids, file_name_pattern), frame_paths)
         for video_id in tqdm(ids, desc="export-coco", unit="video", disable=not progress or None):
             data = st.read(video_id, layer)
             positions = _positions(st, video_id, layer, data, None if frames is None else frames[video_id])
@@ -212,7 +251,7 @@ def export_coco(
                 images.append(
                     {
                         "id": image_id,
-                        "file_name": patterns[video_id].format(video_id, frame),
+                        "file_name": names.name(video_id, frame),
                         "width": data.width,
                         "height": data.height,
                         "video_id": video_id,
@@ -246,7 +285,9 @@ def export_coco(
             "hm_annotate": {
                 "store": str(Path(store_path).resolve()),
                 "layer": layer,
-                "file_name_pattern": file_name_pattern
+                "file_names": "dataset frame paths"
+                if frame_paths
+                else file_name_pattern
                 or f"per video metadata {PATTERN_METADATA_KEY!r}, else {DEFAULT_FILE_NAME_PATTERN}",
             },
         },
@@ -385,15 +426,15 @@ class _Parser:
         self,
         st: MaskStore,
         source: str,
-        patterns: Mapping[str, FileNamePattern],
-        known_frames: Mapping[str, Iterable[int]] | None,
+        names: FrameNames,
+        known_frames: Mapping[str, Iterable[int]],
         polygon_mode: str,
     ) -> None:
         self.st = st
         self.polygon_mode = polygon_mode
         self.source = source
-        self.index = FrameNameIndex(patterns)
-        self.videos = set(patterns)
+        self.index = names
+        self.videos = set(names.patterns)
         self.known_frames = known_frames
         self._frames_cache: dict[str, np.ndarray] = {}
         self._frame_sets: dict[str, set[int]] = {}
@@ -412,7 +453,7 @@ class _Parser:
     def frames_of(self, video_id: str) -> np.ndarray:
         """Frame numbers a video has: the dataset's when given, else the union of its layers'."""
         if video_id not in self._frames_cache:
-            if self.known_frames is not None and video_id in self.known_frames:
+            if video_id in self.known_frames:
                 known = np.fromiter((int(f) for f in self.known_frames[video_id]), np.int64)
             else:
                 known = np.zeros(0, np.int64)
@@ -541,19 +582,23 @@ def plan_import(
     videos: Sequence[str] | None = None,
     known_frames: Mapping[str, Iterable[int]] | None = None,
     polygon_mode: str = "auto",
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
 ) -> tuple[dict[str, LayerData], int]:
     """Validate a COCO dict against a store: per-video frames to write, and ignored annotations.
 
     Raises CocoError naming the file, image, video and frame at fault; reads the store only.
-    ``polygon_mode`` says where polygon vertices sit (see ``hm_annotate.io.polygons``).
+    A frame must be one of its video's frames: ``known_frames``, else the frames of the video in
+    ``frame_paths`` (a dataset's), else the union of the video's stored layers. ``polygon_mode``
+    says where polygon vertices sit (see ``hm_annotate.io.polygons``).
     """
     stored = st.videos()
     for v in videos or ():
         if v not in stored:
             raise CocoError(f"{st.path}: no video {v!r}")
     candidates = list(videos) if videos is not None else stored
-    patterns = video_patterns(st, candidates, file_name_pattern)
-    parser = _Parser(st, source, patterns, known_frames, polygon_mode)
+    names = FrameNames(video_patterns(st, candidates, file_name_pattern), frame_paths)
+    known = {v: list(fp) for v, fp in names.paths.items()} | dict(known_frames or {})
+    parser = _Parser(st, source, names, known, polygon_mode)
     images = parser.images(data.get("images"))
     parser.annotations(data.get("annotations", []), images, parser.athlete_categories(data.get("categories")))
     per_video: dict[str, list[_Image]] = {}
@@ -609,6 +654,7 @@ def import_coco(
     known_frames: Mapping[str, Iterable[int]] | None = None,
     changed_only: bool = False,
     polygon_mode: str = "auto",
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
 ) -> ImportSummary:
     """Import a COCO file into a store layer, all or nothing; other frames stay as they were.
 
@@ -623,7 +669,7 @@ def import_coco(
     who = annotator or info.get("contributor") or os.environ.get("USER") or getpass.getuser()
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(
-            data, st, str(coco_path), file_name_pattern, videos, known_frames, polygon_mode
+            data, st, str(coco_path), file_name_pattern, videos, known_frames, polygon_mode, frame_paths
         )
         ious: list[float] = []
         writes: dict[str, LayerData] = {}

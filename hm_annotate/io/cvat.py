@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +76,15 @@ def export_cvat(
     with_images: bool = True,
     layer: str = "curated",
     file_name_pattern: str | None = None,
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
 ) -> CvatExport:
     """Write the annotations zip (and the task images zip) of one video for CVAT.
 
-    Every frame image is checked to exist under ``frames_root`` before anything is written.
+    File names as for ``export_coco``; every frame image is checked to exist under
+    ``frames_root`` before anything is written.
     """
     out = Path(out)
-    data = export_coco(store_path, layer=layer, videos=[video_id], file_name_pattern=file_name_pattern)
+    data = export_coco(store_path, layer, [video_id], None, file_name_pattern, False, frame_paths)
     root = Path(frames_root)
     images: list[tuple[str, bytes | Path]] = []
     for img in data["images"]:

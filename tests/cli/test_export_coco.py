@@ -69,7 +69,7 @@ def test_layers_videos_and_patterns(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert [i["file_name"] for i in data["images"]] == [
         f"Ev_synchro/2/img_{f:05d}.png" for f in range(100, 104)
     ]
-    assert data["info"]["hm_annotate"]["file_name_pattern"] == "{video_id}/img_{frame:05d}.png"
+    assert data["info"]["hm_annotate"]["file_names"] == "{video_id}/img_{frame:05d}.png"
     assert "wrote 4 images and 4 masks" in capsys.readouterr().out
 
 

@@ -121,3 +121,35 @@ def test_annotations_only_and_custom_images_path(tmp_path: Path, capsys: pytest.
     with zipfile.ZipFile(tmp_path / "frames.zip") as zf:
         assert zf.namelist() == [f"Other/1/{f:05d}.jpg" for f in range(100, 103)]
     assert "wrote 3 task images" in capsys.readouterr().out
+
+
+def test_frames_and_names_from_the_dataset(tmp_path: Path) -> None:
+    from tests.datasets.fixtures import make_finediving
+
+    make_finediving(tmp_path / "FineDiving", frame_size=(48, 64))
+    store = tmp_path / "m.h5"
+    make_store(store, {VIDEO: 3})
+    with MaskStore.open(store, "a") as st:
+        d = st.read(VIDEO, "pseudo")
+        d.frames = d.frames + 389  # 489..491, as the dataset numbers them
+        st.put(VIDEO, "pseudo", d)
+    out = tmp_path / "task.zip"
+    r = run(
+        "export-cvat",
+        str(store),
+        "--video",
+        VIDEO,
+        "--out",
+        str(out),
+        "--dataset",
+        "finediving",
+        "--data-root",
+        str(tmp_path / "FineDiving"),
+    )
+    assert r.returncode == 0, r.stderr
+    frames = tmp_path / "FineDiving" / "FINADiving_MTL_256s"
+    with zipfile.ZipFile(tmp_path / "task_images.zip") as zf:
+        assert zf.namelist() == [f"{VIDEO}/{f:05d}.jpg" for f in (489, 490, 491)]
+        assert all(zf.read(n) == (frames / n).read_bytes() for n in zf.namelist())
+    r = run("export-cvat", str(store), "--video", VIDEO, "--out", str(out))
+    assert r.returncode == 2 and "give --frames-root, or --dataset and --data-root" in r.stderr

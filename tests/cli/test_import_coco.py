@@ -111,3 +111,34 @@ def test_pattern_and_video_options_map_flat_names(
         ]
     )
     assert "4 frames of 1 video: 0 added, 0 changed, 4 unchanged" in capsys.readouterr().out
+
+
+def test_dataset_names_frames_and_bounds_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from tests.datasets.fixtures import make_finediving
+
+    make_finediving(tmp_path / "FineDiving", frame_size=(48, 64))
+    video = "FINADivingWorldCup2021_Men3m_final_r1/8"  # frames 489..500 in the dataset
+    store, coco = tmp_path / "m.h5", tmp_path / "c.json"
+    make_store(store, {video: 9})  # store frames 100..108: not the dataset's numbers
+    with MaskStore.open(store, "a") as st:
+        d = st.read(video, "pseudo")
+        d.frames = d.frames + 389  # 489..497
+        st.put(video, "pseudo", d)
+    ds = ["--dataset", "finediving", "--data-root", str(tmp_path / "FineDiving")]
+    main(["export-coco", str(store), "--out", str(coco), *ds])
+    data = json.loads(coco.read_text())
+    assert data["images"][0]["file_name"] == f"{video}/00489.jpg"
+    extra = dict(data["images"][0], id=100, file_name=f"{video}/00499.jpg")
+    del extra["video_id"], extra["frame"]
+    data["images"].append(extra)
+    coco.write_text(json.dumps(data))
+    with pytest.raises(SystemExit):
+        main(["import-coco", str(coco), "--store", str(store)])
+    assert "frame 499 is not a frame of the video (its frames: 489..497)" in capsys.readouterr().err
+    main(["import-coco", str(coco), "--store", str(store), *ds])
+    assert "10 frames of 1 video: 1 added, 0 changed, 9 unchanged" in capsys.readouterr().out
+    with MaskStore.open(store) as st:
+        assert st.frame(video, "curated", 499) == []
+    with pytest.raises(SystemExit):
+        main(["import-coco", str(coco), "--store", str(store), "--dataset", "finediving"])
+    assert "--dataset and --data-root go together" in capsys.readouterr().err

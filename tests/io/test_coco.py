@@ -11,9 +11,11 @@ import pytest
 
 from hm_annotate import rle
 from hm_annotate.io.coco import (
+    DEFAULT_FILE_NAME_PATTERN,
     CocoError,
     FileNamePattern,
     FrameNameIndex,
+    FrameNames,
     export_coco,
     import_coco,
     read_frame_list,
@@ -173,6 +175,22 @@ def test_file_name_patterns_format_and_read_back() -> None:
             FileNamePattern(bad)
     with pytest.raises(CocoError, match="directly follows a digit"):
         FileNamePattern("{video_id}{frame}.jpg").split("v1")
+
+
+def test_dataset_frame_paths_name_frames_a_pattern_cannot() -> None:
+    names = FrameNames(
+        {
+            "diving/001": FileNamePattern(DEFAULT_FILE_NAME_PATTERN),
+            "diving/002": FileNamePattern("{frame}.jpg"),
+        },
+        {"diving/001": {1: "diving-out/001/img_00001.jpg", 2: "diving-out/001/img_00002.jpg"}, "other/9": {}},
+    )
+    assert names.name("diving/001", 2) == "diving-out/001/img_00002.jpg"
+    assert names.lookup("diving-out/001/img_00002.jpg") == ("diving/001", 2)
+    assert names.name("diving/002", 7) == "7.jpg" and names.lookup("0007.jpg") == ("diving/002", 7)
+    assert names.lookup("diving/001/00002.jpg") is None
+    with pytest.raises(CocoError, match="video 'diving/001' frame 3: the dataset has no such frame"):
+        names.name("diving/001", 3)
 
 
 def test_metadata_pattern_is_used_both_ways(tmp_path: Path) -> None:
