@@ -120,9 +120,11 @@ def collect_tables(
 
     check_layer(layer)
     info = _as_info(videos_info)
-    frame_parts: list[pd.DataFrame] = []
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("frame", "area", "bbox", "objects", "iou_prev")}
+    agree: dict[str, list[np.ndarray]] = {"frame": [], "iou": []}
+    frame_owner: list[str] = []
+    agree_owner: list[str] = []
     video_rows: list[dict[str, Any]] = []
-    agree_parts: list[pd.DataFrame] = []
     with MaskStore.open(store_path) as st:
         ids = st.videos()
         if not ids and not info:
@@ -148,24 +150,15 @@ def collect_tables(
                 iou_prev = np.full(n, np.nan)
                 if temporal and n > 1:
                     iou_prev[1:] = consecutive_iou([data.union(i) for i in range(n)], data.area)
-                bbox = np.asarray(data.bbox, np.float64).reshape(-1, 4)
-                frame_parts.append(
-                    pd.DataFrame(
-                        {
-                            "video_id": vid,
-                            "frame": data.frames,
-                            "area": np.asarray(data.area, np.int64),
-                            "x": bbox[:, 0],
-                            "y": bbox[:, 1],
-                            "w": bbox[:, 2],
-                            "h": bbox[:, 3],
-                            "objects": objects,
-                            "iou_prev": iou_prev,
-                        }
-                    )
-                )
+                for key, value in (("frame", data.frames), ("area", data.area), ("bbox", data.bbox),
+                                   ("objects", objects), ("iou_prev", iou_prev)):  # fmt: skip
+                    cols[key].append(np.asarray(value))
+                frame_owner.append(vid)
             if "pseudo" in stored and "corrected" in stored:
-                agree_parts.append(_agreement(vid, stored["pseudo"], stored["corrected"]))
+                frames, ious = _agreement(stored["pseudo"], stored["corrected"])
+                agree["frame"].append(frames)
+                agree["iou"].append(ious)
+                agree_owner.append(vid)
             h, w = (data.height, data.width) if data is not None else (0, 0)
             row = {
                 "video_id": vid,
@@ -181,21 +174,37 @@ def collect_tables(
                 row[key] = _group_value(meta, vid, key)
             row["athletes"] = athletes_label(meta, vid, int(objects.max()) if n else 0)
             video_rows.append(row)
-    frames = pd.concat(frame_parts, ignore_index=True) if frame_parts else _empty_frames()
-    agreement = (
-        pd.concat(agree_parts, ignore_index=True)
-        if agree_parts
-        else pd.DataFrame({"video_id": pd.Series(dtype=str), "frame": pd.Series(dtype=np.int64),
-                           "iou": pd.Series(dtype=np.float64)})
-    )
+    bbox = _cat(cols.pop("bbox"), np.float64).reshape(-1, 4)
+    frames = pd.DataFrame({
+        "video_id": _owners(frame_owner, cols["frame"]),
+        "frame": _cat(cols["frame"], np.int64),
+        "area": _cat(cols["area"], np.int64),
+        "x": bbox[:, 0], "y": bbox[:, 1], "w": bbox[:, 2], "h": bbox[:, 3],
+        "objects": _cat(cols["objects"], np.int64),
+        "iou_prev": _cat(cols["iou_prev"], np.float64),
+    })  # fmt: skip
+    agreement = pd.DataFrame({
+        "video_id": _owners(agree_owner, agree["frame"]),
+        "frame": _cat(agree["frame"], np.int64),
+        "iou": _cat(agree["iou"], np.float64),
+    })  # fmt: skip
     return StatsTables(
         str(store_path), layer, frames, pd.DataFrame(video_rows), agreement, temporal,
         "dataset" if info else "store layers",
     )
 
 
-def _agreement(video_id: str, pseudo: LayerData, corrected: LayerData) -> pd.DataFrame:
-    """IoU of the pseudo and corrected masks on the frames both layers hold."""
+def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+
+def _owners(ids: list[str], parts: list[np.ndarray]) -> np.ndarray:
+    """The video id of every row, from per-video blocks."""
+    return np.repeat(np.array(ids, dtype=object), [len(p) for p in parts]) if ids else np.zeros(0, object)
+
+
+def _agreement(pseudo: LayerData, corrected: LayerData) -> tuple[np.ndarray, np.ndarray]:
+    """Frames both layers hold and the IoU of their pseudo and corrected masks."""
     common, ip, ic = np.intersect1d(pseudo.frames, corrected.frames, return_indices=True)
     ious = pair_iou(
         [pseudo.union(int(i)) for i in ip],
@@ -203,10 +212,4 @@ def _agreement(video_id: str, pseudo: LayerData, corrected: LayerData) -> pd.Dat
         np.asarray(pseudo.area)[ip],
         np.asarray(corrected.area)[ic],
     )
-    return pd.DataFrame({"video_id": video_id, "frame": common, "iou": ious})
-
-
-def _empty_frames() -> pd.DataFrame:
-    cols = {"video_id": str, "frame": np.int64, "area": np.int64, "x": float, "y": float, "w": float,
-            "h": float, "objects": np.int64, "iou_prev": float}
-    return pd.DataFrame({k: pd.Series(dtype=t) for k, t in cols.items()})
+    return common, ious
