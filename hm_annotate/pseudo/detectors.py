@@ -200,7 +200,7 @@ class HOGDetector(Detector):
     name = "hog"
 
     def __init__(
-        self, height: int = 512, stride: int = 8, scale: float = 1.05, min_weight: float = 0.3
+        self, height: int = 512, stride: int = 8, scale: float = 1.05, min_weight: float = 0.5
     ) -> None:
         self.height = height
         self.stride = stride

@@ -47,7 +47,9 @@ def scene(
 
     def read(n: int) -> np.ndarray:
         if n == bad_frame:
-            raise DatasetError(f"/data/{video_id}/{n:05d}.jpg: frame {n} of video {video_id} is not a readable image")
+            raise DatasetError(
+                f"/data/{video_id}/{n:05d}.jpg: frame {n} of video {video_id} is not a readable image"
+            )
         return images[n]
 
     meta = {"athletes": athletes, "action_type": "107b", "split": "train"}

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from hm_annotate.pseudo.segmenters.grabcut import GrabCutSegmenter
+from tests.pseudo.scenes import first_box, scene
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def test_box_gives_the_body():
+    video, gt = scene(frames=12)
+    seg = GrabCutSegmenter()
+    for i in (0, 5, 11):
+        frame = video.read_frame(video.frame_numbers[i])
+        [out] = seg.segment(frame, np.array([first_box(gt[i])]), [None], seed=1)
+        assert out.mask.shape == gt[i].shape and out.mask.dtype == bool
+        assert iou(out.mask, gt[i]) > 0.9
+        assert 0.5 <= out.score <= 1.0
+
+
+def test_two_boxes_two_masks_and_same_seed_same_result():
+    video, gt = scene(frames=4, athletes=2)
+    frame = video.read_frame(video.frame_numbers[2])
+    # split the two bodies by colour-free geometry: each ground-truth component's box
+    n, labels = cv2.connectedComponents(gt[2])
+    assert n == 3
+    bxs = np.array([first_box((labels == k).astype(np.uint8)) for k in (1, 2)])
+    seg = GrabCutSegmenter()
+    a = seg.segment(frame, bxs, [None, None], seed=7)
+    b = seg.segment(frame, bxs, [None, None], seed=7)
+    assert len(a) == 2
+    for k, out in enumerate(a):
+        assert iou(out.mask, labels == k + 1) > 0.85
+        assert np.array_equal(out.mask, b[k].mask)
+
+
+def test_prior_sets_the_initial_labels():
+    """Outside the grown box: background; the prior's core: foreground; far from it: probable background."""
+    seg = GrabCutSegmenter(margin=0.0, core_erode=0.1)
+    prior = np.zeros((60, 60), bool)
+    prior[20:40, 25:35] = True
+    labels = seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60))
+    assert labels[5, 5] == cv2.GC_BGD
+    assert labels[30, 30] == cv2.GC_FGD
+    assert labels[12, 12] == cv2.GC_PR_BGD
+    assert labels[30, 36] == cv2.GC_PR_FGD  # in the band just outside the prior
+    assert (seg._labels(np.array([10, 10, 50, 50.0]), None, (60, 60))[10:50, 10:50] == cv2.GC_PR_FGD).all()
+
+
+def test_moved_prior_keeps_a_loose_box_on_the_body():
+    video, gt = scene(frames=6)
+    frame = video.read_frame(video.frame_numbers[5])
+    x0, y0, x1, y1 = first_box(gt[5])
+    loose = np.array([[x0 - 25, y0 - 20, x1 + 25, y1 + 20]])
+    [out] = GrabCutSegmenter().segment(frame, loose, [gt[5].astype(bool)], seed=0)
+    assert iou(out.mask, gt[5]) > 0.95
+
+
+def test_degenerate_or_outside_box_gives_empty_mask():
+    frame = np.full((40, 50, 3), 90, np.uint8)
+    seg = GrabCutSegmenter()
+    out = seg.segment(frame, np.array([[10, 10, 11, 30], [60, 60, 80, 80]]), [None, None], seed=0)
+    assert [o.mask.any() for o in out] == [False, False]
+    assert all(np.isnan(o.score) for o in out)
