@@ -2,9 +2,14 @@
 
 Export writes one image per frame (``file_name`` = the frame's path relative to the dataset's
 frames root, so annotation tools such as CVAT can match it to their task images) and one
-annotation per object with its RLE taken straight from the store (no decoding), ``iscrowd=1`` as
-COCO requires for RLE segmentations (CVAT and datumaro read ``iscrowd=1`` RLE as a mask), and the
-custom ``attributes`` ``source``, ``score`` and ``object_id``.
+annotation per object with its RLE taken straight from the store (no decoding) and the custom
+``attributes`` ``source``, ``score`` and ``object_id``.
+
+``iscrowd`` is 0. The original COCO files pair RLE with ``iscrowd=1``, but that flag means "a
+crowd region to ignore": pycocotools' COCOeval, detectron2 and mmdetection skip such objects,
+which would drop every athlete. Readers do not need the flag to read RLE: pycocotools'
+``annToRLE`` and datumaro's COCO importer (behind CVAT's "COCO 1.0") take any ``segmentation``
+dict as a mask, whatever ``iscrowd`` says; YouTube-VIS ships RLE with ``iscrowd=0`` too.
 
 Import accepts what annotation tools write back: compressed or uncompressed RLE and polygons
 (several rings per annotation; several annotations per image are several objects, or parts of one
@@ -271,7 +276,7 @@ def export_coco(
                             "segmentation": {"size": [data.height, data.width], "counts": mask["counts"]},
                             "area": areas[k],
                             "bbox": boxes[k],
-                            "iscrowd": 1,
+                            "iscrowd": 0,
                             "attributes": attributes,
                         }
                     )
@@ -689,8 +694,9 @@ def import_coco(
             new.provenance = [
                 {
                     "tool": "hm-annotate import-coco",
-                    "version": __version__,
-                    "source_file": str(coco_path.resolve()),
+                    "tool_version": __version__,
+                    "source": str(coco_path.resolve()),
+                    "parameters": {"format": "coco", "polygons": polygon_mode},
                     "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "user": who,
                 }

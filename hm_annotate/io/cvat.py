@@ -5,8 +5,8 @@ matches every COCO ``file_name`` (without extension) to the name of a task image
 from a zip of images keeps the paths inside the zip as its image names, so the export writes two
 zips with the same names in both:
 
-- ``<task>.zip``: ``annotations/instances_default.json``, the video's masks as RLE (iscrowd=1,
-  which CVAT turns into mask shapes), with the custom attributes ``source``, ``score``,
+- ``<task>.zip``: ``annotations/instances_default.json``, the video's masks as RLE (which
+  CVAT's importer turns into mask shapes), with the custom attributes ``source``, ``score``,
   ``object_id``;
 - ``<task>_images.zip``: exactly the exported frames, stored under their ``file_name`` (the
   original JPEG bytes, not re-encoded).

@@ -112,7 +112,7 @@ def test_export_loads_in_pycocotools_and_matches_the_store(store: Path, tmp_path
             stored = st.frame(img["video_id"], "curated", img["frame"])
             assert len(anns) == len(stored)
             for ann, want in zip(anns, stored):
-                assert ann["iscrowd"] == 1 and isinstance(ann["segmentation"]["counts"], str)
+                assert ann["iscrowd"] == 0 and isinstance(ann["segmentation"]["counts"], str)
                 np.testing.assert_array_equal(coco.annToMask(ann), rle.decode(want))
                 assert ann["area"] == int(rle.area([want])[0])
                 np.testing.assert_allclose(ann["bbox"], rle.bbox([want])[0], atol=0.01)
@@ -124,6 +124,25 @@ def test_export_loads_in_pycocotools_and_matches_the_store(store: Path, tmp_path
     first = next(a for a in data["annotations"] if a["image_id"] == by_frame[(SOLO, 100)])
     assert first["attributes"] == {"source": "pseudo", "object_id": 1, "score": 0.5}
     assert not [a for a in data["annotations"] if a["image_id"] == by_frame[(SYNC, 15)]]
+
+
+def test_exported_athletes_count_in_cocoeval(store: Path, tmp_path: Path) -> None:
+    """Not crowd regions: COCOeval scores the export against itself as perfect, not as ignored."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    data = export_coco(store)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(write_coco(data, tmp_path / "gt.json")))
+        dt = gt.loadRes([dict(a, score=1.0) for a in data["annotations"]])
+        ev = COCOeval(gt, dt, "segm")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
 
 
 def test_export_selects_layers_videos_and_frames(store: Path) -> None:
@@ -220,7 +239,7 @@ def test_round_trip_without_edits_changes_no_mask(store: Path, tmp_path: Path) -
         corrected = st.read(SOLO, "corrected")
         assert corrected.frames.tolist() == list(range(100, 112))
         prov = corrected.provenance[int(corrected.provenance_index[0])]
-        assert prov["user"] == "alice" and prov["source_file"] == str((tmp_path / "rt.json").resolve())
+        assert prov["user"] == "alice" and prov["source"] == str((tmp_path / "rt.json").resolve())
         assert prov["tool"] == "hm-annotate import-coco" and prov["time"].endswith("Z")
         assert np.isnan(corrected.scores).all()
 
