@@ -442,7 +442,7 @@ class _Parser:
         self.index = names
         self.videos = set(names.patterns)
         self.known_frames = known_frames
-        self._frames_cache: dict[str, np.ndarray] = {}
+        self._frames: dict[str, np.ndarray] = {}
         self._frame_sets: dict[str, set[int]] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self.ignored = 0
@@ -456,17 +456,17 @@ class _Parser:
             return CocoError(f"{self.source}: image {file_name!r}: {msg}")
         return CocoError(f"{self.source}: {msg}")
 
-    def frames_of(self, video_id: str) -> np.ndarray:
-        """Frame numbers a video has: the dataset's when given, else the union of its layers'."""
-        if video_id not in self._frames_cache:
-            if video_id in self.known_frames:
-                known = np.fromiter((int(f) for f in self.known_frames[video_id]), np.int64)
-            else:
-                known = np.zeros(0, np.int64)
-                for layer in self.st.layers(video_id):
-                    known = np.union1d(known, self.st.area_bbox(video_id, layer)[0])
-            self._frames_cache[video_id] = np.unique(known)
-        return self._frames_cache[video_id]
+    def _load_video(self, video_id: str) -> None:
+        """Size and frame numbers of a video: the dataset's frames when known, else its layers'."""
+        if video_id in self.known_frames:
+            known = np.fromiter((int(f) for f in self.known_frames[video_id]), np.int64)
+        else:
+            known = np.zeros(0, np.int64)
+            for layer in self.st.layers(video_id):
+                known = np.union1d(known, self.st.area_bbox(video_id, layer)[0])
+        self._frames[video_id] = np.unique(known)
+        self._frame_sets[video_id] = set(self._frames[video_id].tolist())
+        self._sizes[video_id] = self.st.size(video_id)
 
     def images(self, entries: object) -> dict[int, _Image]:
         if not isinstance(entries, list):
@@ -511,13 +511,12 @@ class _Parser:
         if not (_is_int(h) and _is_int(w)):
             raise self.fail("image height/width missing or not integers", img)
         if vid not in self._sizes:
-            self._sizes[vid] = self.st.size(vid)
-            self._frame_sets[vid] = set(self.frames_of(vid).tolist())
+            self._load_video(vid)
         size = self._sizes[vid]
         if (h, w) != size:
             raise self.fail(f"image size {h}x{w} does not match the video's {size[0]}x{size[1]}", img)
         if img.frame not in self._frame_sets[vid]:
-            known = self.frames_of(vid)
+            known = self._frames[vid]
             span = f"{known[0]}..{known[-1]}" if len(known) else "none known"
             raise self.fail(f"frame {img.frame} is not a frame of the video (its frames: {span})", img)
         return img
@@ -526,8 +525,9 @@ class _Parser:
         """Category ids that count as the athlete (None: every category)."""
         if entries is None:
             return None
-        if not isinstance(entries, list) or not all(isinstance(c, dict) for c in entries):
-            raise self.fail("'categories' must be a list of objects")
+        ok = isinstance(entries, list) and all(isinstance(c, dict) and _is_int(c.get("id")) for c in entries)
+        if not ok:
+            raise self.fail("'categories' must be a list of objects with integer ids")
         if len(entries) == 1:
             return {entries[0].get("id")}
         named = {c.get("id") for c in entries if c.get("name") == CATEGORY["name"]}

@@ -470,6 +470,12 @@ def _break(data: dict, how: str) -> str:
     if how == "unknown image_id":
         ann["image_id"] = 12345
         return f"annotation {ann['id']} refers to unknown image_id 12345"
+    if how == "categories":
+        data["categories"] = [{"id": "one", "name": "athlete"}]
+        return "'categories' must be a list of objects with integer ids"
+    if how == "no athlete category":
+        data["categories"] = [{"id": 1, "name": "person"}, {"id": 2, "name": "judge"}]
+        return "several categories and none is named 'athlete'"
     raise AssertionError(how)
 
 
@@ -485,6 +491,8 @@ BAD = [
     "rle size",
     "box only",
     "unknown image_id",
+    "categories",
+    "no athlete category",
 ]
 
 
