@@ -146,6 +146,18 @@ def moved(mask: np.ndarray | None, old: np.ndarray | None, new: np.ndarray) -> n
     return cv2.warpAffine(mask.astype(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
 
 
+def appearance(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Hue-saturation histogram of the masked pixels (L1-normalised), the athlete's colours."""
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], mask.astype(np.uint8), [16, 8], [0, 180, 0, 256])
+    return cv2.normalize(hist, None, alpha=1.0, norm_type=cv2.NORM_L1)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 for the same colours, 0 for none in common (one minus the Bhattacharyya distance)."""
+    return float(1.0 - cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
 @dataclass
 class _Target:
     """One athlete being followed through a video."""
@@ -155,6 +167,7 @@ class _Target:
     box: np.ndarray | None = None  # box of the last accepted mask
     mask: np.ndarray | None = None  # last accepted mask
     areas: deque = field(default_factory=lambda: deque(maxlen=10))
+    colours: np.ndarray | None = None  # appearance of the athlete, from prompts and accepted masks
     lost: bool = True
 
 
@@ -297,12 +310,24 @@ class _VideoLabeller:
     # -- masks ----------------------------------------------------------------------------------
 
     def _accept(self, target: _Target, frame: np.ndarray, mask: np.ndarray, prompted: bool) -> None:
-        """Keep a healthy mask as the target's reference; a collapsed one marks the target lost."""
+        """Keep a healthy mask as the target's reference; a collapsed one, or one whose colours are
+        not the athlete's (the tracker slid onto background), marks the target lost."""
         area = int(mask.sum())
-        recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
-        if area == 0 or (not prompted and area < self.rules.area_collapse * recent):
+        if area == 0:
             target.lost = True
             return
+        colours = appearance(frame, mask)
+        if not prompted:
+            recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
+            if area < self.rules.area_collapse * recent or (
+                target.colours is not None and similarity(colours, target.colours) < self.rules.min_similarity
+            ):
+                target.lost = True
+                return
+        if prompted or target.colours is None:
+            target.colours = colours
+        else:  # follow slow changes of light and pose
+            target.colours = cv2.addWeighted(target.colours, 0.9, colours, 0.1, 0)
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.areas.append(area)
         with self.timings.stage("tracking"):

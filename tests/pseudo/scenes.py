@@ -19,10 +19,12 @@ def scene(
     pan: float = 1.5,
     first: int = 100,
     bad_frame: int | None = None,
+    jump: tuple[int, int] | None = None,
 ) -> tuple[Video, np.ndarray]:
     """A Video whose frames are drawn on demand, and its F x H x W uint8 ground-truth masks.
 
-    ``bad_frame`` (a frame number) makes reading that frame fail as an unreadable file would.
+    ``bad_frame`` (a frame number) makes reading that frame fail as an unreadable file would;
+    ``jump=(i, dx)`` moves the bodies ``dx`` pixels sideways from the i-th frame on (a cut).
     """
     rng = np.random.default_rng(seed)
     big = cv2.GaussianBlur(rng.integers(40, 200, (height, width * 2, 3), dtype=np.uint8), (0, 0), 3)
@@ -35,6 +37,8 @@ def scene(
         gt = np.zeros((height, width), np.uint8)
         for a in range(athletes):
             cx = width * (0.35 + 0.3 * a) + 20 * np.sin(i / 6 + a)
+            if jump is not None and i >= jump[0]:
+                cx += jump[1]
             cy = height * 0.3 + i * (height * 0.4 / frames)
             axes = (int(9 + 3 * np.sin(i / 4)), int(22 - 6 * np.sin(i / 4)))
             body = np.zeros_like(gt)

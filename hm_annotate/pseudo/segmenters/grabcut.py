@@ -49,7 +49,7 @@ class GrabCutSegmenter(Segmenter):
     def __init__(
         self,
         iterations: int = 4,
-        margin: float = 0.1,
+        margin: float = 0.25,
         context: float = 0.5,
         core_erode: float = 0.08,
         cleanup: float = 0.03,

@@ -21,6 +21,11 @@ def tiny(tmp_path_factory):
     return save_tiny_sam(tmp_path_factory.mktemp("sam") / "tiny.pth")
 
 
+@pytest.fixture(autouse=True)
+def _one_thread(torch_one_thread):
+    yield
+
+
 def frames(n: int, h: int = 72, w: int = 96) -> list[np.ndarray]:
     rng = np.random.default_rng(3)
     return [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n)]
