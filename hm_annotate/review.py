@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate import rle
-from hm_annotate.stats.collect import check_layer, select_videos
+from hm_annotate.stats.collect import check_layer, select_videos, unions
 from hm_annotate.stats.measures import consecutive_iou, touches_border
 from hm_annotate.store import LayerData, MaskStore, StoreError
 
@@ -63,7 +63,7 @@ def _neighbour_ious(data: LayerData) -> tuple[np.ndarray, np.ndarray]:
     if stored is not None and n > 1 and np.isfinite(np.asarray(stored)[1:]).all():
         prev[1:] = np.asarray(stored, np.float64)[1:]
     elif n > 1:
-        prev[1:] = consecutive_iou([data.union(i) for i in range(n)], data.area)
+        prev[1:] = consecutive_iou(unions(data), data.area)
     nxt = np.full(n, np.nan)
     nxt[:-1] = prev[1:]
     return prev, nxt

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hm_annotate import rle
+from hm_annotate.rle import RLE
 from hm_annotate.stats.measures import consecutive_iou, pair_iou
 from hm_annotate.store import VIEWS, LayerData, MaskStore, StoreError, overlay
 
@@ -61,6 +63,12 @@ def _group_value(meta: Mapping[str, Any], video_id: str, key: str) -> str:
     if key == "event" and value in (None, "") and "/" in video_id:
         value = video_id.rsplit("/", 1)[0]
     return "unknown" if value in (None, "") else str(value)
+
+
+def unions(data: LayerData) -> list[RLE]:
+    """Every frame's foreground; single-object frames (most) need no merge."""
+    size = (data.height, data.width)
+    return [objs[0] if len(objs) == 1 else rle.union(objs, size) for objs in data.masks]
 
 
 def _as_info(videos_info: Iterable[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -149,7 +157,7 @@ def collect_tables(
             if n:
                 iou_prev = np.full(n, np.nan)
                 if temporal and n > 1:
-                    iou_prev[1:] = consecutive_iou([data.union(i) for i in range(n)], data.area)
+                    iou_prev[1:] = consecutive_iou(unions(data), data.area)
                 for key, value in (("frame", data.frames), ("area", data.area), ("bbox", data.bbox),
                                    ("objects", objects), ("iou_prev", iou_prev)):  # fmt: skip
                     cols[key].append(np.asarray(value))
@@ -206,9 +214,10 @@ def _owners(ids: list[str], parts: list[np.ndarray]) -> np.ndarray:
 def _agreement(pseudo: LayerData, corrected: LayerData) -> tuple[np.ndarray, np.ndarray]:
     """Frames both layers hold and the IoU of their pseudo and corrected masks."""
     common, ip, ic = np.intersect1d(pseudo.frames, corrected.frames, return_indices=True)
+    up, uc = unions(pseudo), unions(corrected)
     ious = pair_iou(
-        [pseudo.union(int(i)) for i in ip],
-        [corrected.union(int(i)) for i in ic],
+        [up[i] for i in ip],
+        [uc[i] for i in ic],
         np.asarray(pseudo.area)[ip],
         np.asarray(corrected.area)[ic],
     )

@@ -18,6 +18,8 @@ from hm_annotate.rle import RLE
 # MAD -> standard deviation of a normal distribution; mean absolute deviation -> std likewise
 _MAD_SCALE = 1.4826
 _MEAN_AD_SCALE = 1.2533
+# pycocotools' area() overflows on more than 255 RLEs at once with numpy 2
+_AREA_BATCH = 255
 
 
 def distribution(values: np.ndarray, bins: int = 20, value_range: tuple[float, float] | None = None) -> dict:
@@ -61,8 +63,26 @@ def robust_z(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def _coco_rle(r: RLE) -> dict:
-    return {"size": list(r["size"]), "counts": r["counts"].encode("ascii")}
+def _coco_rles(rles: Sequence[RLE]) -> list[dict]:
+    """pycocotools' form (bytes counts) of our RLEs, made once per mask."""
+    return [{"size": r["size"], "counts": r["counts"].encode("ascii")} for r in rles]
+
+
+def _iou_from(
+    ca: list[dict], cb: list[dict], same: np.ndarray, area_a: np.ndarray, area_b: np.ndarray
+) -> np.ndarray:
+    """IoUs of pycocotools RLE pairs: one intersection per pair, areas given."""
+    n = len(ca)
+    todo = np.flatnonzero(~same & (area_a > 0) & (area_b > 0))
+    inter = np.zeros(n, np.int64)
+    for start in range(0, todo.size, _AREA_BATCH):
+        chunk = todo[start : start + _AREA_BATCH]
+        merged = [_coco.merge([ca[i], cb[i]], intersect=True) for i in chunk]
+        inter[chunk] = _coco.area(merged)
+    union = area_a + area_b - inter
+    out = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    out[same] = 1.0
+    return out
 
 
 def pair_iou(
@@ -81,15 +101,7 @@ def pair_iou(
     area_a = rle.area(a) if area_a is None else np.asarray(area_a, np.int64)
     area_b = rle.area(b) if area_b is None else np.asarray(area_b, np.int64)
     same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(a, b)), bool, n)
-    todo = np.flatnonzero(~same & (area_a > 0) & (area_b > 0))
-    inter = np.zeros(n, np.int64)
-    if todo.size:
-        merged = [_coco.merge([_coco_rle(a[i]), _coco_rle(b[i])], intersect=True) for i in todo]
-        inter[todo] = rle.area([{"size": m["size"], "counts": m["counts"].decode("ascii")} for m in merged])
-    union = area_a + area_b - inter
-    out = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-    out[same] = 1.0
-    return out
+    return _iou_from(_coco_rles(a), _coco_rles(b), same, area_a, area_b)
 
 
 def consecutive_iou(unions: Sequence[RLE], area: np.ndarray | None = None) -> np.ndarray:
@@ -97,7 +109,10 @@ def consecutive_iou(unions: Sequence[RLE], area: np.ndarray | None = None) -> np
     if len(unions) < 2:
         return np.zeros(0, np.float64)
     area = rle.area(unions) if area is None else np.asarray(area, np.int64)
-    return pair_iou(unions[:-1], unions[1:], area[:-1], area[1:])
+    coco = _coco_rles(unions)
+    same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(unions[:-1], unions[1:])), bool,
+                       len(unions) - 1)  # fmt: skip
+    return _iou_from(coco[:-1], coco[1:], same, area[:-1], area[1:])
 
 
 def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
