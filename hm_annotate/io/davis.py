@@ -8,21 +8,14 @@ the higher id owns the pixel (DAVIS cannot express overlaps).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from hm_annotate import __version__, rle
-from hm_annotate.io.finediving_hm import (
-    FRAME_NAME,
-    MaskTreeError,
-    _frame_number,
-    _frame_sizes,
-    _images,
-    mask_folders,
-)
+from hm_annotate import rle
+from hm_annotate.io import mask_tree
+from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
 from hm_annotate.store import LayerData, MaskStore
 
 
@@ -98,6 +91,14 @@ def read_index_png(path: Path, video_id: str, frame: int) -> np.ndarray:
         raise MaskTreeError(f"{path}: video {video_id} frame {frame}: unreadable image ({exc})") from None
 
 
+def _read_objects(path: Path, video_id: str, frame: int) -> tuple[tuple[int, int], list, list[int]]:
+    img = read_index_png(path, video_id, frame)
+    ids = np.unique(img)
+    ids = ids[ids != 0]
+    rles = rle.encode_batch(img[None] == ids[:, None, None]) if len(ids) else []
+    return img.shape, rles, ids.tolist()
+
+
 def read_tree(
     src_dir: str | Path, frames_root: str | Path | None = None, progress: bool = True
 ) -> Iterator[tuple[str, LayerData]]:
@@ -106,48 +107,5 @@ def read_tree(
     Each nonzero value of a frame's PNG becomes one object with that id. With ``frames_root``,
     masks must match the video's frames one to one, by name and size.
     """
-    from tqdm import tqdm
-
-    root = Path(src_dir)
-    provenance = {
-        "tool": "hm-annotate import-masks",
-        "tool_version": __version__,
-        "source": str(root.resolve()),
-        "parameters": {"format": "davis"},
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    for folder in tqdm(mask_folders(root), desc="import davis", unit="video", disable=not progress):
-        vid = folder.relative_to(root).as_posix()
-        paths = {}
-        for p in _images(folder):
-            if p.suffix.lower() != ".png":
-                raise MaskTreeError(f"{p}: video {vid}: DAVIS masks are PNGs")
-            paths[_frame_number(p, vid)] = p
-        expected = _frame_sizes(Path(frames_root) / vid, vid) if frames_root is not None else None
-        if expected is not None and set(expected) != set(paths):
-            frame = min(set(expected) ^ set(paths))
-            problem = "no mask for this frame" if frame in expected else "mask without a frame"
-            raise MaskTreeError(f"{folder}: video {vid} frame {frame}: {problem}")
-        frames = np.array(sorted(paths), dtype=np.int64)
-        masks, object_ids, size = [], [], None
-        for frame in frames:
-            img = read_index_png(paths[frame], vid, int(frame))
-            want = expected[frame] if expected is not None else size
-            if want is not None and img.shape != tuple(want):
-                raise MaskTreeError(
-                    f"{paths[frame]}: video {vid} frame {frame}: mask is {img.shape[0]}x{img.shape[1]}, "
-                    f"expected {want[0]}x{want[1]}"
-                )
-            size = img.shape
-            ids = np.unique(img)
-            ids = ids[ids != 0]
-            masks.append(rle.encode_batch(img[None] == ids[:, None, None]) if len(ids) else [])
-            object_ids.append(ids.tolist())
-        yield vid, LayerData(
-            frames=frames,
-            masks=masks,
-            object_ids=object_ids,
-            height=size[0],
-            width=size[1],
-            provenance=[provenance],
-        )
+    params = {"format": "davis"}
+    yield from mask_tree.read_tree(src_dir, frames_root, _read_objects, params, (".png",), progress)

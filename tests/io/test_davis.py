@@ -12,7 +12,7 @@ from PIL import Image
 from hm_annotate import rle
 from hm_annotate.cli import main
 from hm_annotate.io import davis, mask_tree_format
-from hm_annotate.io.finediving_hm import MaskTreeError
+from hm_annotate.io.mask_tree import MaskTreeError
 from hm_annotate.store import LayerData, MaskStore
 from tests.masks import ellipse_masks
 
@@ -132,7 +132,7 @@ def test_bad_trees_and_stores_are_reported(tmp_path: Path) -> None:
     jpg = tmp_path / "jpg" / "V" / "1"
     jpg.mkdir(parents=True)
     cv2.imwrite(str(jpg / "00001.jpg"), np.zeros((4, 4), np.uint8))
-    with pytest.raises(MaskTreeError, match="DAVIS masks are PNGs"):
+    with pytest.raises(MaskTreeError, match="expected .png mask images"):
         list(davis.read_tree(tmp_path / "jpg", progress=False))
     store = tmp_path / "big_ids.h5"
     with MaskStore.open(store, "a") as st:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hm_annotate import rle
-from hm_annotate.io import finediving_hm, mask_tree_format
+from hm_annotate.io import finediving_hm, mask_tree, mask_tree_format
 from hm_annotate.store import LayerData, MaskStore
 from tests.masks import ellipse_masks, layer_from_masks
 
@@ -98,4 +98,4 @@ def test_unreadable_mask_image(tmp_path):
 def test_jpeg_header_size_matches_decoded_size(tmp_path):
     p = tmp_path / "f.jpg"
     cv2.imwrite(str(p), np.zeros((37, 91, 3), np.uint8))
-    assert finediving_hm._jpeg_size(p) == (37, 91)
+    assert mask_tree.jpeg_size(p) == (37, 91)

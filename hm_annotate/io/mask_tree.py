@@ -1,0 +1,150 @@
+"""What every per-frame mask image tree shares: finding videos, naming frames, matching frames.
+
+A mask tree holds one image per frame under ``<root>/<video_id>/``, named like the frames
+(FineDiving ``00489.jpg``). Formats (``finediving_hm``, ``davis``) differ only in how one image
+becomes objects; the folder walk and the checks against the frames live here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hm_annotate import __version__
+from hm_annotate.errors import HMError
+from hm_annotate.store import LayerData
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png")
+FRAME_NAME = "{frame:05d}"
+
+
+class MaskTreeError(HMError):
+    """A mask image tree that does not match its frames or its format."""
+
+
+def frame_number(path: Path, video_id: str) -> int:
+    """The frame number in an image's file name (its digits)."""
+    digits = "".join(ch for ch in path.stem if ch.isdigit())
+    if not digits:
+        raise MaskTreeError(f"{path}: video {video_id}: no frame number in the file name")
+    return int(digits)
+
+
+def images(folder: Path) -> list[Path]:
+    """Image files of one folder, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def mask_folders(src_dir: str | Path) -> list[Path]:
+    """Folders under ``src_dir`` that hold mask images, sorted (each one is a video)."""
+    root = Path(src_dir)
+    if not root.is_dir():
+        raise MaskTreeError(f"{root}: not a folder")
+    folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS})
+    if not folders:
+        raise MaskTreeError(f"{root}: no mask images (.jpg/.png) found")
+    return folders
+
+
+def jpeg_size(path: Path) -> tuple[int, int] | None:
+    """Height and width from a JPEG's start-of-frame marker, without decoding it."""
+    data = path.read_bytes()
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker, seglen = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 7 : i + 9], "big")
+        i += 2 + seglen
+    return None
+
+
+def frame_sizes(frames_dir: Path, video_id: str) -> dict[int, tuple[int, int]]:
+    """Sizes of a video's frame images, read from JPEG headers where possible (no decoding)."""
+    import cv2
+
+    if not frames_dir.is_dir():
+        raise MaskTreeError(f"{frames_dir}: video {video_id}: no frame folder for these masks")
+    sizes = {}
+    for p in images(frames_dir):
+        frame = frame_number(p, video_id)
+        size = jpeg_size(p) if p.suffix.lower() in (".jpg", ".jpeg") else None
+        if size is None:
+            img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise MaskTreeError(f"{p}: video {video_id} frame {frame}: unreadable frame image")
+            size = img.shape[:2]
+        sizes[frame] = size
+    return sizes
+
+
+def read_tree(
+    src_dir: str | Path,
+    frames_root: str | Path | None,
+    read_objects: Callable[[Path, str, int], tuple[tuple[int, int], list, list[int]]],
+    parameters: dict[str, Any],
+    suffixes: tuple[str, ...] = IMAGE_EXTS,
+    progress: bool = True,
+) -> Iterator[tuple[str, LayerData]]:
+    """Yield ``(video_id, LayerData)`` per folder; ``read_objects(path, video, frame)`` gives
+    ``(image size, RLEs, object ids)`` of one image.
+
+    With ``frames_root``, each video's masks must match its frames one to one, by name and size;
+    without it, all masks of a video must share one size. Errors name file, video and frame.
+    """
+    from tqdm import tqdm
+
+    root = Path(src_dir)
+    provenance = {
+        "tool": "hm-annotate import-masks",
+        "tool_version": __version__,
+        "source": str(root.resolve()),
+        "parameters": parameters,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    for folder in tqdm(mask_folders(root), desc="import masks", unit="video", disable=not progress):
+        vid = folder.relative_to(root).as_posix()
+        paths = {}
+        for p in images(folder):
+            if p.suffix.lower() not in suffixes:
+                raise MaskTreeError(f"{p}: video {vid}: expected {'/'.join(suffixes)} mask images")
+            paths[frame_number(p, vid)] = p
+        expected = frame_sizes(Path(frames_root) / vid, vid) if frames_root is not None else None
+        if expected is not None and set(expected) != set(paths):
+            frame = min(set(expected) ^ set(paths))
+            if frame in expected:
+                missing = len(set(expected) - set(paths))
+                raise MaskTreeError(
+                    f"{folder}: video {vid} frame {frame}: no mask for this frame "
+                    f"({missing} frames without a mask)"
+                )
+            raise MaskTreeError(f"{paths[frame]}: video {vid} frame {frame}: mask without a frame")
+        frames = np.array(sorted(paths), dtype=np.int64)
+        masks, object_ids, size = [], [], None
+        for frame in frames:
+            shape, rles, ids = read_objects(paths[frame], vid, int(frame))
+            want = expected[frame] if expected is not None else size
+            if want is not None and tuple(shape) != tuple(want):
+                raise MaskTreeError(
+                    f"{paths[frame]}: video {vid} frame {frame}: mask is {shape[0]}x{shape[1]}, "
+                    f"expected {want[0]}x{want[1]}"
+                )
+            size = shape
+            masks.append(rles)
+            object_ids.append(ids)
+        yield (
+            vid,
+            LayerData(
+                frames=frames,
+                masks=masks,
+                object_ids=object_ids,
+                height=size[0],
+                width=size[1],
+                provenance=[provenance],
+            ),
+        )
