@@ -68,6 +68,22 @@ def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(_coco.decode([_as_coco(r) for r in rles]), -1, 0))
 
 
+def _numbers(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse maskApi.c's variable-length numbers (5 bits a character, 0x20 = more follows,
+    0x10 in the last character = negative) from character codes minus 48; returns the values
+    and the index of each number's first character."""
+    ends = np.flatnonzero((c & 0x20) == 0)
+    starts = np.empty_like(ends)
+    if len(ends):
+        starts[0], starts[1:] = 0, ends[:-1] + 1
+    nchars = ends - starts + 1
+    k = np.arange(len(c)) - np.repeat(starts, nchars)
+    vals = np.add.reduceat((c & 0x1F) << (5 * k), starts) if len(ends) else np.zeros(0, np.int64)
+    neg = (c[ends] & 0x10) != 0
+    vals[neg] -= np.left_shift(1, 5 * nchars[neg])
+    return vals, starts
+
+
 def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Decode many RLEs stored back to back (as the mask store keeps them) to N x H x W uint8.
 
@@ -83,15 +99,7 @@ def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) 
     n = len(offsets) - 1
     if n <= 0:
         return np.zeros((0, h, w), np.uint8)
-    c = np.asarray(counts, dtype=np.int64)[offsets[0] : offsets[-1]] - 48
-    ends = np.flatnonzero((c & 0x20) == 0)
-    starts = np.empty_like(ends)
-    starts[0], starts[1:] = 0, ends[:-1] + 1
-    nchars = ends - starts + 1
-    k = np.arange(len(c)) - np.repeat(starts, nchars)
-    vals = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    neg = (c[ends] & 0x10) != 0
-    vals[neg] -= np.left_shift(1, 5 * nchars[neg])
+    vals, starts = _numbers(np.asarray(counts, dtype=np.int64)[offsets[0] : offsets[-1]] - 48)
     # which mask each number belongs to, and its position j within that mask
     mask_of = np.searchsorted(np.asarray(offsets) - offsets[0], starts, side="right") - 1
     j = np.arange(len(vals)) - np.searchsorted(mask_of, np.arange(n))[mask_of]
@@ -166,27 +174,23 @@ def resize(rle: RLE, size: Sequence[int]) -> RLE:
     return encode(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
-def _runs(counts: str) -> list[int]:
-    """Parse a compressed counts string into run lengths (the LEB128-like scheme of maskApi.c)."""
-    runs: list[int] = []
-    p, n = 0, len(counts)
-    while p < n:
-        x, k, more = 0, 0, True
-        while more:
-            if p >= n:
-                raise RLEError("counts string ends in the middle of a number")
-            c = ord(counts[p]) - 48
-            if c < 0 or c > 63:
-                raise RLEError(f"counts string has an invalid character {counts[p]!r} at offset {p}")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(runs) > 2:
-            x += runs[-2]
-        runs.append(x)
+def _runs(counts: str) -> np.ndarray:
+    """Run lengths of one compressed counts string, with every malformation reported."""
+    try:
+        c = np.frombuffer(counts.encode("ascii"), np.uint8).astype(np.int64) - 48
+    except UnicodeEncodeError:
+        raise RLEError("counts string has a non-ASCII character") from None
+    bad = np.flatnonzero((c < 0) | (c > 63))
+    if len(bad):
+        raise RLEError(f"counts string has an invalid character {counts[bad[0]]!r} at offset {bad[0]}")
+    if len(c) and c[-1] & 0x20:
+        raise RLEError("counts string ends in the middle of a number")
+    if len(c) and np.any(np.diff(np.r_[-1, np.flatnonzero((c & 0x20) == 0)]) > 12):
+        raise RLEError("counts string has a number too long to be a run length")
+    runs, _ = _numbers(c)
+    # runs[j] += runs[j-2] for j > 2: running sums over odd j (from 1) and even j (from 2)
+    runs[1::2] = np.cumsum(runs[1::2])
+    runs[2::2] = np.cumsum(runs[2::2])
     return runs
 
 
@@ -223,9 +227,9 @@ def check(rle: object) -> RLE:
     if not isinstance(counts, str):
         raise RLEError(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
     runs = _runs(counts)
-    if any(r < 0 for r in runs):
+    if np.any(runs < 0):
         raise RLEError("RLE counts decode to a negative run length")
-    total = sum(runs)
+    total = int(runs.sum())
     if total != h * w:
         raise RLEError(f"RLE runs cover {total} pixels, expected {h}*{w}={h * w}")
     return {"size": [h, w], "counts": counts}
