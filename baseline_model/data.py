@@ -296,8 +296,8 @@ class PairDataset:
     """Query/exemplar pairs of one split, as the dict samples the trainer batches.
 
     Exemplars come from ``pool`` and share the query's group: its action type (``exemplar_mode``
-    "an", the paper's setting) or its difficulty ("dd", where scores are divided by the difficulty
-    and the evaluator multiplies it back). Training: ``num_exemplars_train`` items per query; each
+    "an", the paper's setting) or its difficulty ("dd"; samples keep raw scores, the loss and the
+    voting divide by the difficulty). Training: ``num_exemplars_train`` items per query; each
     draws a random pool video of the group (not the query itself when another exists) from a
     generator seeded by ``(seed, epoch, index)``, as do the crop, flip and temporal jitter, so
     pairs and augmentations depend on nothing else (identical across mask conditions, workers
@@ -320,10 +320,10 @@ class PairDataset:
         self.masks = masks
         self.seed = seed
         self.epoch = 0
-        self.divide_by_difficulty = data_cfg.exemplar_mode == "dd"
+        self.by_difficulty = data_cfg.exemplar_mode == "dd"
         for v in (*self.queries, *self.pool):
             float(_require_metadata(v, "score"))
-            _require_metadata(v, "difficulty" if self.divide_by_difficulty else "action_type")
+            _require_metadata(v, "difficulty" if self.by_difficulty else "action_type")
         self._groups: dict[str, list[int]] = {}
         for j, v in enumerate(self.pool):
             self._groups.setdefault(self.group(v), []).append(j)
@@ -338,11 +338,11 @@ class PairDataset:
 
     def group(self, video: Video) -> str:
         """The key exemplars must share with their query."""
-        key = "difficulty" if self.divide_by_difficulty else "action_type"
+        key = "difficulty" if self.by_difficulty else "action_type"
         return str(video.metadata[key])
 
     def _group_name(self) -> str:
-        return "difficulty" if self.divide_by_difficulty else "action type"
+        return "difficulty" if self.by_difficulty else "action type"
 
     def _candidates(self, query: Video) -> list[int]:
         members = self._groups[self.group(query)]
@@ -377,10 +377,12 @@ class PairDataset:
         sample: dict[str, Any] = {}
         for prefix, video, stream in (("q", self.queries[q], 1), ("e", self.pool[e], 2)):
             rng = np.random.default_rng([self.seed, self.epoch, index, stream]) if self.train else None
-            sample.update(self._side(prefix, video, rng))
+            sample.update(self.sample_video(video, prefix, rng))
         return sample
 
-    def _side(self, prefix: str, video: Video, rng: np.random.Generator | None) -> dict[str, Any]:
+    def sample_video(self, video: Video, prefix: str,
+                     rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """One side of a pair (keys ``<prefix>_video``, ``_score``, ...); ``rng=None``: test-time view."""
         import torch
 
         shift = int(rng.integers(self.cfg.temporal_shift[0], self.cfg.temporal_shift[1] + 1)) if rng else 0
@@ -388,12 +390,9 @@ class PairDataset:
         numbers = np.asarray(video.frame_numbers, dtype=np.int64)[positions]
         frames = self.frames.frames(video, positions)
         aug = Augment.draw(frames.shape[1:3], self.cfg.image_size, rng, self.cfg.horizontal_flip)
-        score = float(video.metadata["score"])
-        if self.divide_by_difficulty:
-            score /= _difficulty(video)
         out: dict[str, Any] = {
             f"{prefix}_video": to_video_tensor(aug.apply(frames), self.cfg.normalisation),
-            f"{prefix}_score": torch.tensor(score, dtype=torch.float32),
+            f"{prefix}_score": torch.tensor(float(video.metadata["score"]), dtype=torch.float32),
             f"{prefix}_difficulty": torch.tensor(_difficulty(video), dtype=torch.float32),
             f"{prefix}_transitions": torch.from_numpy(
                 map_transitions(numbers, video.metadata.get("step_transitions") or (), self.width)),

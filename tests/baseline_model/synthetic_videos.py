@@ -8,9 +8,10 @@ pixels alone which frame it got, how it was cropped, and whether its mask belong
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+import pytest
 
 from hm_annotate import rle
 from hm_annotate.datasets.base import Video
@@ -86,3 +87,30 @@ def write_store(path, videos: Sequence[Video], layer: str = "corrected", *, offs
             data = LayerData(frames=numbers, masks=[[r] for r in rle.encode_batch(masks)],
                              height=size[0], width=size[1])
             st.put(v.id, layer, data, metadata=dict(v.metadata))
+
+
+def tiny_config(train: dict | None = None, data: dict | None = None, model: dict | None = None):
+    """A Config small enough to train on two busy CPU cores in seconds (32-pixel, 9-frame clips)."""
+    from baseline_model.config import config_from_dict
+
+    return config_from_dict({
+        "model": {"i3d_width": 0.125, "sve_layers": [1, 1, 1, 1], "sve_width": 0.125, "query_dim": 16,
+                  "num_heads": 2, "encoder_dims": [16, 16], "regressor_dims": [16, 8], "num_queries": 3,
+                  **(model or {})},
+        "data": {"num_frames": 9, "num_snippets": 2, "snippet_len": 4, "snippet_stride": 5, "image_size": 32,
+                 "resize": [WIDTH // 2, HEIGHT // 2], "temporal_shift": [-1, 0], "num_exemplars_vote": 2,
+                 "normalisation": "model_rgb", **(data or {})},
+        "train": {"epochs": 2, "batch_size": 2, "grad_accum": 1, "num_workers": 0, "warmup_epochs": 1,
+                  "eval_batch_size": 4, "lr": 1e-3, **(train or {})},
+    })
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: on two shared, busy cores two OpenMP threads make small models ~10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -152,7 +152,7 @@ def test_test_pairs_vote_over_train_exemplars_of_the_same_type():
     assert len(few) == 4 * 2
 
 
-def test_dd_mode_groups_by_difficulty_and_divides_scores():
+def test_dd_mode_groups_by_difficulty_and_keeps_raw_scores():
     train, _ = make_dataset(n_train=6, length=12)
     for i, v in enumerate(train):
         v.metadata["difficulty"] = 2.0 if i < 3 else 3.5
@@ -161,7 +161,7 @@ def test_dd_mode_groups_by_difficulty_and_divides_scores():
         q, e = ds.pair(i)
         assert ds.queries[q].metadata["difficulty"] == ds.pool[e].metadata["difficulty"]
     s = ds[4]
-    assert s["q_score"].item() == pytest.approx(train[4].metadata["score"] / 3.5)
+    assert s["q_score"].item() == pytest.approx(train[4].metadata["score"])  # the loss divides
     assert s["q_difficulty"].item() == 3.5
 
 
