@@ -151,6 +151,31 @@ def test_correction_coverage_and_agreement(store):
     assert agree["mean_iou"] == pytest.approx((2 + rle.iou(pseudo, moved)) / 3)
 
 
+def test_without_temporal_iou_the_same_numbers_come_from_the_arrays_alone(store):
+    full = compute_stats(store, progress=False)
+    light = compute_stats(store, temporal=False, progress=False)
+    assert light["temporal_iou"] is None
+    for key in ("videos", "frames", "masks", "objects", "empty_masks", "objects_per_frame", "athletes",
+                "area_fraction", "bbox_width", "correction", "outliers"):  # fmt: skip
+        assert light[key] == full[key], key
+    strip = {k: {**v, "temporal_iou": None} for k, v in full["by_action_type"].items()}
+    assert light["by_action_type"] == strip
+    for name in ("pseudo", "corrected"):
+        quick = compute_stats(store, name, temporal=False, progress=False)
+        assert quick["masks"] == compute_stats(store, name, progress=False)["masks"]
+
+
+def test_a_video_without_masks_counts_with_none(tmp_path):
+    path = write_store(tmp_path / "s.h5", {"E/1": {"meta": {"action_type": "107b"},
+                                                   "pseudo": layer(range(4), ellipses(4))}})  # fmt: skip
+    with MaskStore.open(path, "a") as st:
+        st.set_metadata("E/2", {"action_type": "107b"})
+    for temporal in (True, False):
+        r = compute_stats(path, temporal=temporal, progress=False)
+        assert (r["videos"], r["videos_with_masks"], r["masks"]) == (2, 1, 4)
+        assert r["by_action_type"]["107b"]["videos"] == 2
+
+
 def test_layers_differ(store):
     corrected = compute_stats(store, layer="corrected", progress=False)
     assert corrected["masks"] == 3 and corrected["videos_with_masks"] == 1

@@ -111,6 +111,53 @@ def _view(stored: dict[str, LayerData], layer: str) -> LayerData | None:
     return next(iter(stored.values()), None)
 
 
+@dataclass
+class _VideoArrays:
+    """What the tables need of one video: its view's per-frame arrays and its layers' frames."""
+
+    size: tuple[int, int]
+    layer_frames: dict[str, np.ndarray]
+    frames: np.ndarray | None = None  # None: the video lacks the layer asked for
+    area: np.ndarray | None = None
+    bbox: np.ndarray | None = None
+    objects: np.ndarray | None = None
+    iou_prev: np.ndarray | None = None
+    agreement: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoArrays:
+    """Read one video, touching RLEs only where an IoU needs them.
+
+    Temporal IoUs need the view's RLEs and pseudo-vs-corrected agreement needs both layers'; a
+    video needing neither is read from its area, bbox and object-count arrays alone.
+    """
+    stored_layers = st.layers(vid)
+    if not temporal and len(stored_layers) < 2:
+        frames = {k: st.area_bbox(vid, k) for k in stored_layers}
+        out = _VideoArrays(st.size(vid) if stored_layers else (0, 0), {k: f[0] for k, f in frames.items()})
+        name = stored_layers[0] if layer == "curated" and stored_layers else layer
+        if name in frames:
+            out.frames, out.area, out.bbox = frames[name]
+            out.objects = st.object_counts(vid, name)[1]
+            out.iou_prev = np.full(len(out.frames), np.nan)
+        return out
+    stored = {k: st.read(vid, k) for k in stored_layers}
+    data = _view(stored, layer)
+    any_layer = data if data is not None else next(iter(stored.values()), None)
+    size = (any_layer.height, any_layer.width) if any_layer is not None else (0, 0)
+    out = _VideoArrays(size, {k: d.frames for k, d in stored.items()})
+    if data is not None:
+        n = len(data)
+        out.frames, out.area, out.bbox = data.frames, data.area, data.bbox
+        out.objects = np.fromiter((len(m) for m in data.masks), np.int64, n)
+        out.iou_prev = np.full(n, np.nan)
+        if temporal and n > 1:
+            out.iou_prev[1:] = consecutive_iou(unions(data), data.area)
+    if len(stored) == 2:
+        out.agreement = _agreement(stored["pseudo"], stored["corrected"])
+    return out
+
+
 def collect_tables(
     store_path: str | os.PathLike,
     layer: str = "curated",
@@ -142,45 +189,38 @@ def collect_tables(
         all_ids = ids + sorted(set(info) - set(ids))
         show = None if progress is None else not progress
         for vid in tqdm(all_ids, desc="stats", unit="video", disable=show):
-            in_store = vid in st
             meta = dict(info[vid].metadata) if vid in info else {}
-            if in_store:
+            if vid in st:
                 meta.update(st.metadata(vid))
-            stored = {k: st.read(vid, k) for k in st.layers(vid)} if in_store else {}
-            data = _view(stored, layer)
-            n = 0 if data is None else len(data)
-            objects = np.fromiter((len(m) for m in data.masks), np.int64, n) if n else np.zeros(0, np.int64)
+                v = _read_video(st, vid, layer, temporal)
+            else:
+                v = _VideoArrays((0, 0), {})
+            n = 0 if v.frames is None else len(v.frames)
             if vid in info:
                 total = len(info[vid].frame_numbers)
             else:
-                total = len(np.unique(np.concatenate([d.frames for d in stored.values()]))) if stored else 0
+                total = len(np.unique(np.concatenate(list(v.layer_frames.values())))) if v.layer_frames else 0
             if n:
-                iou_prev = np.full(n, np.nan)
-                if temporal and n > 1:
-                    iou_prev[1:] = consecutive_iou(unions(data), data.area)
-                for key, value in (("frame", data.frames), ("area", data.area), ("bbox", data.bbox),
-                                   ("objects", objects), ("iou_prev", iou_prev)):  # fmt: skip
-                    cols[key].append(np.asarray(value))
+                for key in cols:
+                    cols[key].append(np.asarray(getattr(v, key if key != "frame" else "frames")))
                 frame_owner.append(vid)
-            if "pseudo" in stored and "corrected" in stored:
-                frames, ious = _agreement(stored["pseudo"], stored["corrected"])
-                agree["frame"].append(frames)
-                agree["iou"].append(ious)
+            if v.agreement is not None:
+                agree["frame"].append(v.agreement[0])
+                agree["iou"].append(v.agreement[1])
                 agree_owner.append(vid)
-            h, w = (data.height, data.width) if data is not None else (0, 0)
             row = {
                 "video_id": vid,
-                "height": h,
-                "width": w,
+                "height": v.size[0],
+                "width": v.size[1],
                 "total_frames": total,
                 "masks": n,
-                "objects": int(objects.sum()),
-                "empty": int((np.asarray(data.area) == 0).sum()) if n else 0,
-                "corrected_frames": len(stored["corrected"]) if "corrected" in stored else 0,
+                "objects": int(v.objects.sum()) if n else 0,
+                "empty": int((np.asarray(v.area) == 0).sum()) if n else 0,
+                "corrected_frames": len(v.layer_frames.get("corrected", ())),
             }
             for key in GROUPS[:-1]:
                 row[key] = _group_value(meta, vid, key)
-            row["athletes"] = athletes_label(meta, vid, int(objects.max()) if n else 0)
+            row["athletes"] = athletes_label(meta, vid, int(v.objects.max()) if n else 0)
             video_rows.append(row)
     bbox = _cat(cols.pop("bbox"), np.float64).reshape(-1, 4)
     frames = pd.DataFrame({
