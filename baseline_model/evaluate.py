@@ -78,10 +78,9 @@ def evaluate(model: torch.nn.Module, test_set: PairDataset, cfg: Any, *, device:
     device = torch.device(device)
     model.eval()
     m = cfg.model
-    queries = set(range(len(test_set.queries)))
-    exemplar_ids = sorted({e for _, e in test_set.pairs})
-    videos = [test_set.queries[i] for i in sorted(queries)] + [test_set.pool[j] for j in exemplar_ids]
-    is_query = [True] * len(queries) + [False] * len(exemplar_ids)
+    exemplars = sorted({e for _, e in test_set.pairs})
+    videos = [*test_set.queries, *(test_set.pool[j] for j in exemplars)]
+    is_query = [True] * len(test_set.queries) + [False] * len(exemplars)
     loader = torch.utils.data.DataLoader(_Videos(test_set, videos), batch_size=cfg.train.eval_batch_size,
                                          num_workers=num_workers, pin_memory=device.type == "cuda")
     features: dict[tuple[bool, str], torch.Tensor] = {}
