@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pseudo_label",
         "Make pseudo masks (PM) for every frame of every video: SAM or GrabCut plus a tracker.",
     ),
+    "synth": ("synth", "Generate a synthetic dataset in the exact FineDiving on-disk format."),
 }
 
 

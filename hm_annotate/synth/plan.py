@@ -132,6 +132,8 @@ class VideoPlan:
             "event": self.event,
             "sport": "diving",
             "athletes": len(self.athletes),
+            "start_frame": int(self.start_frame),
+            "end_frame": int(self.end_frame),
             "dataset_format": "finediving",
         }
 

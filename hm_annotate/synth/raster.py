@@ -35,8 +35,9 @@ class Layer:
 
 @dataclass(frozen=True)
 class Shape:
-    """A filled polygon (N x 2 pixel coordinates) or a disc (``radius`` > 0 at ``points[0]``)
-    in an RGB colour; ``outline`` draws a darker rim (the edge shading of a body part)."""
+    """A filled polygon (N x 2 pixel coordinates; pixel j spans [j, j + 1)) or a disc
+    (``radius`` > 0 at ``points[0]``) in an RGB colour; ``outline`` draws a darker rim (the edge
+    shading of a body part)."""
 
     points: np.ndarray
     color: tuple[float, float, float]
@@ -67,9 +68,10 @@ def rasterize(shapes: Sequence[Shape], width: int, height: int, pad: int = 2) ->
     k = SUPERSAMPLE
     color = np.zeros(((y1 - y0) * k, (x1 - x0) * k, 3), np.uint8)
     cover = np.zeros(color.shape[:2], np.uint8)
+    # frame pixel j spans [j, j + 1); OpenCV puts pixel p's centre at p, hence the half pixel
     origin = np.array([x0, y0], dtype=np.float64)
     for s in shapes:
-        pts = np.round((s.points - origin) * k * _ONE).astype(np.int32)
+        pts = np.round(((s.points - origin) * k - 0.5) * _ONE).astype(np.int32)
         c = tuple(int(round(v)) for v in s.color)
         if s.radius > 0:
             centre, r = tuple(int(v) for v in pts[0]), int(round(s.radius * k * _ONE))

@@ -107,64 +107,99 @@ def _encode(path: Path, image: np.ndarray, quality: int) -> None:
     path.write_bytes(buf.tobytes())
 
 
-def render_video(plan: VideoPlan, frames_dir: Path, masks_dir: Path | None, height: int) -> Rendered:
-    """Draw a clip into ``frames_dir`` (and FineDiving-HM gray masks into ``masks_dir``)."""
-    rng = np.random.default_rng(plan.seed)
-    h, w = frame_size(height)
-    women = plan.gender == "Women"
-    looks = [look(rng, women)]
-    tracks = [track(plan, 0, looks[0], rng)]
-    if plan.sync:
-        looks.append(look(rng, women, suit=looks[0].suit))
-        tracks.append(track(plan, 1, looks[1], rng, dt=tracks[0].dt))
-    roots = np.mean([[p.root for p in tr.places] for tr in tracks], axis=0)
-    cam = follow(roots, (plan.takeoff_end, tracks[0].entry_frame), w, h, rng, plan.sync)
-    scene = Scene(rng, cam, plan.platform, tracks[0].dt, plan.takeoff_end)
-    splashes = [
-        Splash(rng, tr.entry_frame, tr.entry_x, ex.splash, tr.dt)
-        for tr, ex in zip(tracks, plan.athletes, strict=True)
-    ]
-    blur = rng.uniform(0.4, 0.9) if rng.random() < BLUR_PROBABILITY else 0.0
-    shifts = [np.zeros(2), PARTNER_SHIFT][: len(tracks)]
+@dataclass
+class Composite:
+    """One frame before lighting and noise: the picture (float32 RGB), each athlete's visible
+    mask (k, H, W bool; A first) and what covers the athletes (splash and graphics, 0-1)."""
 
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    if masks_dir is not None:
-        masks_dir.mkdir(parents=True, exist_ok=True)
-    visible = np.zeros((len(tracks), plan.n_frames, h, w), np.uint8)
-    for i in range(plan.n_frames):
-        frame = scene.background(i)
-        if not plan.platform:
-            dips = [float(tr.board_dip[i]) for tr in tracks][::-1]
-            composite(frame, rasterize(board_shapes(cam, i, dips, shifts[::-1]), w, h))
-        layers = [_athlete_layer(tr, lk, cam, i, blur) for tr, lk in zip(tracks, looks, strict=True)]
-        spray = rasterize([s for sp in splashes for s in sp.shapes(cam, i)], w, h)
-        # the far athlete (B) first, then A, then the splash and the graphics over both
-        alphas = [full_alpha(layer, w, h) for layer in layers]
-        occluded = 1.0 - full_alpha(spray, w, h)
-        graphics = scene.overlay(i)
+    frame: np.ndarray
+    visible: np.ndarray
+    cover: np.ndarray
+
+
+class Clip:
+    """A planned clip ready to draw frame by frame: athletes, camera, venue, splashes."""
+
+    def __init__(self, plan: VideoPlan, height: int) -> None:
+        rng = np.random.default_rng(plan.seed)
+        self.plan = plan
+        self.height, self.width = frame_size(height)
+        women = plan.gender == "Women"
+        self.looks = [look(rng, women)]
+        self.tracks = [track(plan, 0, self.looks[0], rng)]
+        if plan.sync:
+            self.looks.append(look(rng, women, suit=self.looks[0].suit))
+            self.tracks.append(track(plan, 1, self.looks[1], rng, dt=self.tracks[0].dt))
+        roots = np.mean([[p.root for p in tr.places] for tr in self.tracks], axis=0)
+        self.cam = follow(roots, (plan.takeoff_end, self.tracks[0].entry_frame), self.width, self.height, rng,
+                          plan.sync)  # fmt: skip
+        self.scene = Scene(rng, self.cam, plan.platform, self.tracks[0].dt, plan.takeoff_end)
+        self.splashes = [
+            Splash(rng, tr.entry_frame, tr.entry_x, ex.splash, tr.dt)
+            for tr, ex in zip(self.tracks, plan.athletes, strict=True)
+        ]
+        self.blur = rng.uniform(0.4, 0.9) if rng.random() < BLUR_PROBABILITY else 0.0
+        self.shifts = [np.zeros(2), PARTNER_SHIFT][: len(self.tracks)]
+
+    def backdrop(self, i: int) -> np.ndarray:
+        """Frame i without athletes, splash or graphics (float32 RGB)."""
+        frame = self.scene.background(i)
+        if not self.plan.platform:
+            dips = [float(tr.board_dip[i]) for tr in self.tracks][::-1]
+            shapes = board_shapes(self.cam, i, dips, self.shifts[::-1])
+            composite(frame, rasterize(shapes, self.width, self.height))
+        return frame
+
+    def compose(self, i: int) -> Composite:
+        """Frame i with the athletes (the far one, B, first), then the splash and graphics."""
+        w, h = self.width, self.height
+        frame = self.backdrop(i)
+        layers = [
+            _athlete_layer(tr, lk, self.cam, i, self.blur)
+            for tr, lk in zip(self.tracks, self.looks, strict=True)
+        ]
+        spray = rasterize([s for sp in self.splashes for s in sp.shapes(self.cam, i)], w, h)
+        graphics = self.scene.overlay(i)
+        clear = 1.0 - full_alpha(spray, w, h)
         if graphics is not None:
-            occluded *= 1.0 - graphics[1]
-        for k in reversed(range(len(layers))):
-            composite(frame, layers[k])
-        cover = occluded
-        for k in range(len(layers)):
-            visible[k, i] = (alphas[k] * cover) >= 0.5
-            cover = cover * (1.0 - alphas[k])
+            clear *= 1.0 - graphics[1]
+        for layer in reversed(layers):
+            composite(frame, layer)
         composite(frame, spray)
         if graphics is not None:
             color, alpha = graphics
             frame = frame * (1.0 - alpha[..., None]) + color * alpha[..., None]
-        image = scene.finish(frame, i)
+        visible = np.zeros((len(layers), h, w), bool)
+        seen = clear
+        for k, layer in enumerate(layers):  # A is nearest: it hides B
+            alpha = full_alpha(layer, w, h)
+            visible[k] = alpha * seen >= 0.5
+            seen = seen * (1.0 - alpha)
+        return Composite(frame, visible, 1.0 - clear)
+
+
+def render_video(plan: VideoPlan, frames_dir: Path, masks_dir: Path | None, height: int) -> Rendered:
+    """Draw a clip into ``frames_dir`` (and FineDiving-HM gray masks into ``masks_dir``)."""
+    clip = Clip(plan, height)
+    h, w = clip.height, clip.width
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    if masks_dir is not None:
+        masks_dir.mkdir(parents=True, exist_ok=True)
+    visible = np.zeros((len(clip.tracks), plan.n_frames, h, w), np.uint8)
+    for i in range(plan.n_frames):
+        c = clip.compose(i)
+        visible[:, i] = c.visible
+        image = clip.scene.finish(c.frame, i)
         number = plan.start_frame + i
         _encode(frames_dir / f"{number:05d}.jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), FRAME_QUALITY)
         if masks_dir is not None:
-            union = visible[:, i].max(0) * np.uint8(255)
+            union = c.visible.any(0).astype(np.uint8) * np.uint8(255)
             _encode(masks_dir / f"{number:05d}.jpg", union, MASK_QUALITY)
-    per_athlete = [rle.encode_batch(visible[k]) for k in range(len(tracks))]
+    per_athlete = [rle.encode_batch(visible[k]) for k in range(len(clip.tracks))]
     area = [rle.area(r) for r in per_athlete]
     masks, ids = [], []
     for i in range(plan.n_frames):
-        keep = [k for k in range(len(tracks)) if area[k][i] > 0]
+        keep = [k for k in range(len(clip.tracks)) if area[k][i] > 0]
         masks.append([per_athlete[k][i] for k in keep])
         ids.append([k + 1 for k in keep])
     return Rendered(plan.video_id, plan.frame_numbers, masks, ids, h, w)
