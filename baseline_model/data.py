@@ -418,14 +418,32 @@ class Splits:
     masks: MaskSource | None
 
 
-def load_split(dataset_format: str, data_root: str, split: str) -> list[Video]:
-    """Videos of one split through the dataset adapters (a clear error when it is empty)."""
+def load_dataset(data_cfg: Any) -> tuple[list[Video], list[Video]]:
+    """(train, test) videos of ``data.dataset`` under ``data.data_root`` through the dataset adapters.
+
+    AQA-7 trains one model per sport: ``data.aqa7_class`` keeps that class only.
+    """
     from hm_annotate.datasets import load_videos
 
-    videos = list(load_videos(dataset_format, data_root, split=split))
-    if not videos:
-        raise DataError(f"{data_root}: no {split} videos in {dataset_format} format")
-    return videos
+    if not data_cfg.data_root:
+        raise DataError("no data root: give --data-root (or data.data_root in the config)")
+    splits = []
+    for split in ("train", "test"):
+        videos = list(load_videos(data_cfg.dataset, data_cfg.data_root, split=split))
+        if data_cfg.aqa7_class:
+            videos = [v for v in videos if v.metadata.get("action_type") == data_cfg.aqa7_class]
+        if not videos:
+            only = f" of class {data_cfg.aqa7_class}" if data_cfg.aqa7_class else ""
+            raise DataError(f"{data_cfg.data_root}: no {split} videos{only} in {data_cfg.dataset} format")
+        splits.append(videos)
+    return splits[0], splits[1]
+
+
+def mask_source(data_cfg: Any, allow_missing: bool = False) -> MaskSource | None:
+    """The masks ``data`` asks for (``use_masks`` and a ``mask_store``), or None for a no-mask run."""
+    if not (data_cfg.use_masks and data_cfg.mask_store):
+        return None
+    return MaskSource(str(data_cfg.mask_store), data_cfg.mask_layer, allow_missing=allow_missing)
 
 
 def frame_shape(data_cfg: Any) -> tuple[int, int]:

@@ -1,0 +1,131 @@
+"""What masks are worth: GTM vs PM vs no masks under identical settings (the paper's Table 14).
+
+Each seed trains three runs that differ only in their masks: ground-truth masks (GTM, e.g. the
+``corrected`` layer), pseudo masks (PM, e.g. ``pseudo``) and none (no L_A). Pairs, augmentations,
+batch order and initial weights depend only on the seed, so within a seed the three runs see
+exactly the same data. Decoded frames are shared by all runs. Runs live in
+``runs_dir/<condition>_seed<k>`` and an interrupted comparison resumes them.
+
+The table reports the mean +- sample standard deviation over seeds of Spearman rho and relative
+L2 (x100) at the best epoch (highest test rho, the reference protocol behind the paper's numbers)
+and at the last epoch (no selection on the test split).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baseline_model.config import Config
+from baseline_model.data import FrameCache, MaskSource, build_splits, cache_fits, frame_shape
+from baseline_model.train import RunResult, train
+from hm_annotate.datasets.base import Video
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One row of the table: a name and the mask store layer it trains with (None: no masks)."""
+
+    name: str
+    store: str | None = None
+    layer: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace(" ", "-")
+
+
+@dataclass
+class Comparison:
+    """Every run's result by (condition name, seed), and the markdown table summarising them."""
+
+    conditions: list[Condition]
+    seeds: list[int]
+    runs: dict[tuple[str, int], RunResult] = field(default_factory=dict)
+    seconds: float = 0.0
+    note: str = ""
+
+    def values(self, name: str, metric: str, which: str) -> list[float]:
+        """``metric`` of condition ``name`` for every seed, at its ``best`` or ``last`` epoch."""
+        return [float(getattr(self.runs[(name, s)], which)[metric]) for s in self.seeds]
+
+    def table(self) -> str:
+        """A Table-14-style markdown table (mean +- std over seeds)."""
+        lines = ["| Method | rho (best) | R-l2 x100 (best) | rho (last) | R-l2 x100 (last) |",
+                 "|---|---|---|---|---|"]
+        for c in self.conditions:
+            cells = [_mean_std(self.values(c.name, m, w)) for w in ("best", "last") for m in ("rho", "rl2")]
+            lines.append(f"| Uni-FineParser ({c.name}) | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + ("\n\n" + self.note if self.note else "") + "\n"
+
+    def ordered(self, metric: str = "rho", which: str = "best") -> bool:
+        """Whether the mean ``metric`` keeps the conditions' order (higher rho is better)."""
+        means = [float(np.mean(self.values(c.name, metric, which))) for c in self.conditions]
+        return all(a >= b for a, b in zip(means, means[1:]))
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return "n/a"
+    mean = float(np.mean(finite))
+    if len(finite) == 1:
+        return f"{mean:.4f}"
+    return f"{mean:.4f} +- {float(np.std(finite, ddof=1)):.4f}"
+
+
+def with_masks(cfg: Config, condition: Condition, seed: int) -> Config:
+    """``cfg`` for one run: the condition's masks (or none) and the seed; nothing else changes."""
+    data = dataclasses.replace(cfg.data, use_masks=condition.store is not None, mask_store=condition.store,
+                               mask_layer=condition.layer or cfg.data.mask_layer)
+    return Config(model=cfg.model, data=data, train=dataclasses.replace(cfg.train, seed=seed))
+
+
+def default_conditions(gtm: str, pm: str, gtm_layer: str = "corrected",
+                       pm_layer: str = "pseudo") -> list[Condition]:
+    """GTM, PM and no masks, in the order the table expects them to rank."""
+    return [Condition("GTM", gtm, gtm_layer), Condition("PM", pm, pm_layer), Condition("no masks")]
+
+
+def compare(cfg: Config, train_videos: list[Video], test_videos: list[Video], conditions: Sequence[Condition],
+            runs_dir: str | Path, *, seeds: int = 3, allow_missing: bool = False, device: str | None = None,
+            progress: bool = True) -> Comparison:
+    """Train and evaluate every condition for ``seeds`` seeds (``cfg.train.seed``, +1, ...)."""
+    started = time.perf_counter()
+    runs_dir = Path(runs_dir)
+    shape = frame_shape(cfg.data)
+    frames = FrameCache(shape, enabled=cache_fits([*train_videos, *test_videos], shape))
+    seed_list = [cfg.train.seed + k for k in range(seeds)]
+    out = Comparison(conditions=list(conditions), seeds=seed_list)
+    for seed in seed_list:
+        for condition in conditions:
+            run_cfg = with_masks(cfg, condition, seed)
+            masks = (MaskSource(condition.store, condition.layer, allow_missing=allow_missing)
+                     if condition.store else None)
+            splits = build_splits(train_videos, test_videos, run_cfg.data, seed=seed, masks=masks,
+                                  frames=frames, progress=progress)
+            run = runs_dir / f"{condition.slug}_seed{seed}"
+            out.runs[(condition.name, seed)] = train(run_cfg, splits, run, resume=(run / "last.pt").exists(),
+                                                     device=device, progress=progress)
+    out.seconds = time.perf_counter() - started
+    out.note = (f"{len(seed_list)} seed(s) ({', '.join(map(str, seed_list))}), {cfg.train.epochs} epochs, "
+                f"{len(train_videos)} train / {len(test_videos)} test videos, "
+                f"M = {cfg.data.num_exemplars_vote} exemplars; mean +- sample std over seeds. "
+                f"best: epoch with the highest test rho "
+                f"(reference protocol); last: final epoch. Runs in {runs_dir}; {out.seconds / 60:.1f} min.")
+    return out
+
+
+def summary(comparison: Comparison) -> dict[str, Any]:
+    """The comparison as plain data (per run: best and last metrics), e.g. for JSON."""
+    return {"seeds": comparison.seeds, "seconds": round(comparison.seconds, 1),
+            "conditions": [dataclasses.asdict(c) for c in comparison.conditions],
+            "runs": [{"condition": name, "seed": seed, "best": r.best, "last": r.last, "dir": str(r.out_dir)}
+                     for (name, seed), r in comparison.runs.items()]}
