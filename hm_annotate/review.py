@@ -146,7 +146,7 @@ def _texts(s: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each signal's reason text for every row (formatted column-wise)."""
 
     def fmt(col: str, spec: str) -> pd.Series:
-        return s[col].map(lambda x: format(x, spec))
+        return s[col].map(lambda x: format(x, spec)).astype(object)
 
     return {
         "empty": np.full(len(s), "empty mask", dtype=object),

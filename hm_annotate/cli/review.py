@@ -34,6 +34,10 @@ def command(
     queue = review_queue(
         store, layer, top, list(videos) or None, components, skip_corrected=not include_corrected
     )
+    if queue.empty:
+        click.echo("no frames to rank" + ("" if include_corrected or layer != "pseudo" else
+                   " (every pseudo frame has a corrected mask; --include-corrected ranks them too)"),
+                   err=True)  # fmt: skip
     if out:
         write_queue(queue, out)
         flagged = int((queue["reasons"] != "").sum())

@@ -31,6 +31,7 @@ def masks_per_group(t: StatsTables, by: str, out: Path) -> Path:
     """Bars of masks per group, largest first, stacked individual / synchronised (Fig. 4 style)."""
     plt = _pyplot()
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
 
     table = t.videos.pivot_table(index=by, columns="athletes", values="masks", aggfunc="sum", fill_value=0)
     for col in (INDIVIDUAL, SYNCHRONISED):
@@ -55,6 +56,7 @@ def masks_per_group(t: StatsTables, by: str, out: Path) -> Path:
     ax.set_xticklabels(labels, rotation=90 if n > 8 else 0, fontsize=7 if n > 30 else 9)
     ax.set_xlim(-0.6, n - 0.4)
     ax.margins(y=0.08)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v):,}"))
     ax.set_ylabel("masks (annotated frames)")
     what = by.replace("_", " ")
     ax.set_xlabel(what)

@@ -68,3 +68,15 @@ def test_bad_input_is_one_line(data, tmp_path, capsys):
         err = capsys.readouterr().err
         assert exc.value.code == 1 and err.startswith(message) and err.count("\n") == 1
     assert not (tmp_path / "v.mp4").exists()
+
+
+def test_frames_through_the_finediving_adapter(tmp_path, capsys):
+    from hm_annotate.datasets import load_videos
+    from hm_annotate.synth import generate
+
+    out = tmp_path / "synth"
+    generate(out, videos=2, seed=2, height=64, frames=24, progress=False)
+    video = load_videos("finediving", out)[0]
+    main(["render", str(out / "gt_masks.h5"), "--video", video.id, "--dataset-format", "finediving",
+          "--data-root", str(out), "--out", str(tmp_path / "v.mp4")])  # fmt: skip
+    assert count_frames(tmp_path / "v.mp4") == len(video.frame_numbers)

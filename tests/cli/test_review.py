@@ -52,3 +52,14 @@ def test_printed_queue_and_bad_input(store, capsys):
             main(["review", str(store), *args])
         err = capsys.readouterr().err
         assert exc.value.code == 1 and err.startswith(message) and err.count("\n") == 1
+
+
+def test_nothing_left_to_review(tmp_path, capsys):
+    m = ellipses(5)
+    both = {"pseudo": layer(range(5), m), "corrected": layer(range(5), m)}
+    store = write_store(tmp_path / "s.h5", {"E/1": both})
+    main(["review", str(store), "--out", str(tmp_path / "q.csv")])
+    assert "every pseudo frame has a corrected mask" in capsys.readouterr().err
+    assert (tmp_path / "q.csv").read_text().splitlines()[0].startswith("video_id,frame,priority,reasons")
+    main(["review", str(store), "--include-corrected", "--top", "2"])
+    assert len(capsys.readouterr().out.splitlines()) == 2

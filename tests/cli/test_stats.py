@@ -85,3 +85,27 @@ def test_bad_input_is_one_line(store, tmp_path, capsys):
     assert err == f"error: {empty}: the store holds no videos\n"
     err = run(["stats", str(tmp_path / "none.h5")], capsys, code=1).err
     assert err == f"error: {tmp_path / 'none.h5'}: no such store\n"
+
+
+def test_counts_on_a_synthetic_finediving_dataset_match_its_annotation_pickles(tmp_path, capsys):
+    """Masks per action type = sum of end_frame - start_frame + 1 over the coarse annotation."""
+    import pickle
+    from collections import Counter
+
+    from hm_annotate.synth import generate
+
+    out = tmp_path / "synth"
+    generate(out, videos=6, seed=5, height=64, frames=24, sync_fraction=0.4, progress=False)
+    coarse = pickle.loads((out / "Annotations" / "FineDiving_coarse_annotation.pkl").read_bytes())
+    masks, videos = Counter(), Counter()
+    for a in coarse.values():
+        masks[a["action_type"]] += a["end_frame"] - a["start_frame"] + 1
+        videos[a["action_type"]] += 1
+    main(["stats", str(out / "gt_masks.h5"), "--json", "--dataset-format", "finediving",
+          "--data-root", str(out)])  # fmt: skip
+    r = json.loads(capsys.readouterr().out)
+    assert r["frames_counted_from"] == "dataset" and r["coverage"] == 1.0
+    assert {k: v["masks"] for k, v in r["by_action_type"].items()} == dict(masks)
+    assert {k: v["videos"] for k, v in r["by_action_type"].items()} == dict(videos)
+    sync = sum(a["end_frame"] - a["start_frame"] + 1 for (event, _), a in coarse.items() if "ynchro" in event)
+    assert r["athletes"]["synchronised"]["masks"] == sync > 0
