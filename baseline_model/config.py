@@ -246,7 +246,7 @@ def _matches(value: Any, hint: Any) -> bool:
 
 
 def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    return hint.__name__ if typing.get_origin(hint) is None else str(hint).replace("typing.", "")
 
 
 def _check_geometry(num_frames: int, num_snippets: int, snippet_len: int, stride: int, where: str) -> None:

@@ -51,21 +51,32 @@ def transitions_from_attention(attention: Any, num_transitions: int, snippet_len
                                stride: int) -> np.ndarray:
     """Step transitions read off TAP's attention A_2 (B x N x L_q): B x K frame indices.
 
-    Each query's position is its attention-weighted mean snippet centre; queries are grouped into
-    K + 1 steps as in the soft labels (L_q // (K + 1) per step, remainder to the earliest), and the
-    transition between two steps is the frame halfway between the last query of one and the first
-    of the next (minus one, as transitions name the last frame of the preceding step).
+    Inverts the soft-label layout of ``losses.step_means``: each query's position is its
+    attention-weighted mean snippet centre; queries are grouped into K + 1 steps (L_q // (K + 1)
+    per step, remainder to the earliest); a step with two or more queries has equal sub-steps, so
+    the spacing of its queries gives their width and hence where the step ends (or starts). A
+    boundary is the mean of the estimates from its two sides (the midpoint of the two queries when
+    neither side has two), and the transition is the frame before it.
     """
     attention = np.asarray(attention, dtype=float)
-    b, n, lq = attention.shape
+    _, n, lq = attention.shape
     steps = num_transitions + 1
     if lq < steps:
         raise ValueError(f"{lq} queries cannot place {num_transitions} transitions")
     centres = snippet_centres(n, snippet_len, stride).numpy()
-    position = np.einsum("bnq,n->bq", attention / attention.sum(1, keepdims=True), centres)
+    pos = np.einsum("bnq,n->bq", attention / attention.sum(1, keepdims=True), centres)
     counts = [lq // steps + (j < lq % steps) for j in range(steps)]
-    last = np.cumsum(counts)[:-1] - 1  # index of the last query of each step but the final one
-    return np.round((position[:, last] + position[:, last + 1]) / 2 - 0.5).astype(np.int64)
+    firsts = np.cumsum([0, *counts])
+    bounds = []
+    for j in range(num_transitions):
+        a, b = firsts[j + 1] - 1, firsts[j + 1]  # last query of step j, first of step j + 1
+        estimates = []
+        if counts[j] >= 2:
+            estimates.append(pos[:, a] + (pos[:, a] - pos[:, a - 1]) / 2 + 0.5)
+        if counts[j + 1] >= 2:
+            estimates.append(pos[:, b] - (pos[:, b + 1] - pos[:, b]) / 2 + 0.5)
+        bounds.append(np.mean(estimates, 0) if estimates else (pos[:, a] + pos[:, b]) / 2 + 0.5)
+    return np.round(np.stack(bounds, 1)).astype(np.int64) - 1
 
 
 def attention_iou(A: Any, target: Any, threshold: float = 0.5) -> float:

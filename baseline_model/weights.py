@@ -18,6 +18,7 @@ raises :class:`WeightsError` naming them. ``num_batches_tracked`` may be absent 
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def load_resnet34_weights(module: nn.Module, path: str | Path) -> None:
 def _read(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise WeightsError(f"{path}: cannot read checkpoint ({exc})") from exc
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

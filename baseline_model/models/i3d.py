@@ -48,13 +48,18 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pad_same(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...]) -> torch.Tensor:
-    t, h, w = x.shape[-3:]
-    pads = [_same_pad(s, k, st) for s, k, st in zip((t, h, w), kernel, stride)]
+def _same_padding(x: torch.Tensor, kernel: tuple[int, ...],
+                  stride: tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Input and symmetric padding that together give SAME padding.
+
+    When front and back padding agree in every dimension (stride-1 layers at any size), the layer
+    pads by itself, which is much cheaper than a padded copy; otherwise the input is zero-padded here.
+    """
+    pads = [_same_pad(s, k, st) for s, k, st in zip(x.shape[-3:], kernel, stride)]
+    if all(front == back for front, back in pads):
+        return x, tuple(front for front, _ in pads)
     (tf, tb), (hf, hb), (wf, wb) = pads
-    if tf == tb == hf == hb == wf == wb == 0:
-        return x
-    return F.pad(x, (wf, wb, hf, hb, tf, tb))
+    return F.pad(x, (wf, wb, hf, hb, tf, tb)), (0, 0, 0)
 
 
 class Unit3D(nn.Module):
@@ -68,16 +73,21 @@ class Unit3D(nn.Module):
         self.bn = nn.BatchNorm3d(cout, eps=1e-3, momentum=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.bn(self.conv3d(_pad_same(x, self.kernel, self.stride))))
+        x, padding = _same_padding(x, self.kernel, self.stride)
+        return F.relu(self.bn(F.conv3d(x, self.conv3d.weight, None, self.stride, padding)))
 
 
 class MaxPool3dSame(nn.Module):
+    """Max pooling with SAME padding. Its inputs are ReLU outputs (>= 0), so the pool's own -inf
+    padding and TensorFlow's zero padding give the same maxima."""
+
     def __init__(self, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> None:
         super().__init__()
         self.kernel, self.stride = kernel, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool3d(_pad_same(x, self.kernel, self.stride), self.kernel, self.stride)
+        x, padding = _same_padding(x, self.kernel, self.stride)
+        return F.max_pool3d(x, self.kernel, self.stride, padding)
 
 
 class InceptionModule(nn.Module):

@@ -1,0 +1,70 @@
+"""Uni-FineParser model figures: parameters per component and the time of one training step.
+
+Prints, for each config given (default: synthetic_cpu.yaml), the parameter summary and the median
+wall time of forward + loss + backward + Adam step on random inputs of the config's shape.
+Usage: python benchmarks/model_bench.py [config.yaml ...] [--batch 4] [--steps 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from baseline_model.config import load_config
+from baseline_model.losses import compute_loss
+from baseline_model.models import build_model
+from baseline_model.summary import parameter_summary
+
+CONFIGS = Path(__file__).resolve().parents[1] / "baseline_model" / "configs"
+
+
+def random_batch(cfg, batch: int) -> dict[str, torch.Tensor]:
+    d = cfg.data
+    shape = (batch, 3, d.num_frames, d.image_size, d.image_size)
+    mask_shape = (batch, 1, *shape[2:])
+    third = d.num_frames // 3
+    return {
+        "q_video": torch.randn(shape), "e_video": torch.randn(shape),
+        "q_mask": (torch.rand(mask_shape) > 0.7).float(), "e_mask": (torch.rand(mask_shape) > 0.7).float(),
+        "q_score": torch.rand(batch) * 100, "e_score": torch.rand(batch) * 100,
+        "q_transitions": torch.tensor([[third, 2 * third]] * batch),
+        "e_transitions": torch.tensor([[third + 1, 2 * third - 1]] * batch),
+        "q_difficulty": torch.full((batch,), 3.0), "e_difficulty": torch.full((batch,), 3.0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="*", default=[str(CONFIGS / "synthetic_cpu.yaml")])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    for path in args.configs:
+        cfg = load_config(path)
+        model = build_model(cfg.model)
+        print(f"{Path(path).name}: " + ", ".join(f"{k} {v:,}" for k, v in parameter_summary(model).items()))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        batch = random_batch(cfg, args.batch)
+        times = []
+        for _ in range(args.steps + 1):
+            start = time.perf_counter()
+            out = model(batch["q_video"], batch["e_video"], batch["q_mask"], batch["e_mask"])
+            loss = compute_loss(out, batch, cfg)["total"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
+        timed = times[1:]
+        print(f"  training step, batch {args.batch}, {torch.get_num_threads()} threads: median "
+              f"{statistics.median(timed):.3f} s, min {min(timed):.3f} s (first {times[0]:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()
