@@ -1,8 +1,8 @@
 """Read a mask store into two tables, one row per frame and one per video, without decoding masks.
 
-Everything the statistics report is a reduction of these tables: areas and boxes come from the
-store's per-frame arrays, object counts from the RLE lists, consecutive-frame and
-pseudo-vs-corrected IoUs from RLE intersections.
+Everything the statistics report is a reduction of these tables: areas, boxes and object counts
+come from the store's per-frame arrays; consecutive-frame and pseudo-vs-corrected IoUs from RLE
+intersections (pycocotools on the runs), the only reason to read RLEs at all.
 """
 
 from __future__ import annotations
