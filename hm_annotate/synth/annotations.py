@@ -61,8 +61,9 @@ def write(directory: Path, plans: Sequence[VideoPlan]) -> None:
     """Write all six pickles into ``directory`` at once: they are built in a sibling folder and
     renamed into place, so the folder either holds the complete set or does not exist."""
     directory = Path(directory)
+    for stale in directory.parent.glob(f".{directory.name}.*.tmp"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, obj in tables(plans).items():
         with open(tmp / name, "wb") as f:

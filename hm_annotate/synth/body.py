@@ -208,7 +208,7 @@ def _capsules(a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray) -> n
 
 def _shade(color: tuple[int, int, int], depth: float) -> tuple[float, float, float]:
     """Far parts darker, near parts a little brighter: the depth cue that shows a twist."""
-    k = 1.0 - 0.24 * float(np.clip(depth / 0.1, -0.3, 1.0))
+    k = 1.0 - 0.24 * min(max(depth / 0.1, -0.3), 1.0)
     return tuple(float(min(255.0, c * k)) for c in color)  # type: ignore[return-value]
 
 

@@ -123,6 +123,8 @@ def generate(
 
     ``frames`` is the typical clip length (each clip varies by about 7 %); ``height`` the frame
     height (width 16:9). Synchronised events get two athletes, both in one video's masks.
+    ``workers`` > 1 renders in spawned processes, so a calling script needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     from tqdm import tqdm
 

@@ -46,11 +46,9 @@ class Shape:
 
 
 def _bounds(shapes: Sequence[Shape], width: int, height: int, pad: int) -> tuple[int, int, int, int]:
-    lo = np.full(2, np.inf)
-    hi = np.full(2, -np.inf)
-    for s in shapes:
-        lo = np.minimum(lo, s.points.min(0) - s.radius)
-        hi = np.maximum(hi, s.points.max(0) + s.radius)
+    pts = np.concatenate([s.points for s in shapes])
+    reach = max(s.radius for s in shapes)
+    lo, hi = pts.min(0) - reach, pts.max(0) + reach
     x0 = int(np.clip(np.floor(lo[0]) - pad, 0, width))
     y0 = int(np.clip(np.floor(lo[1]) - pad, 0, height))
     x1 = int(np.clip(np.ceil(hi[0]) + pad + 1, 0, width))

@@ -52,12 +52,12 @@ class Splash:
     def __init__(
         self, rng: np.random.Generator, entry_frame: float, x: float, size: float, dt: float
     ) -> None:
-        n = int(25 + 110 * size)
+        n = int(40 + 180 * size)
         self.entry, self.x, self.size, self.dt = entry_frame, x, size, dt
         self.x0 = x + rng.normal(0.0, 0.08, n)
         self.vx = rng.normal(0.0, 0.4 + 1.1 * size, n)
         self.vy = rng.uniform(1.5, 2.5 + 5.0 * size, n)
-        self.r = rng.uniform(0.02, 0.045 + 0.04 * size, n)
+        self.r = rng.uniform(0.015, 0.035 + 0.035 * size, n)
         self.start = entry_frame + rng.uniform(0.0, 4.0, n)
         self.shade = rng.uniform(205, 255, n)
         self.arc = np.linspace(0, np.pi, 13)
@@ -133,7 +133,7 @@ class Clip:
         roots = np.mean([[p.root for p in tr.places] for tr in self.tracks], axis=0)
         self.cam = follow(roots, (plan.takeoff_end, self.tracks[0].entry_frame), self.width, self.height, rng,
                           plan.sync)  # fmt: skip
-        self.scene = Scene(rng, self.cam, plan.platform, self.tracks[0].dt, plan.takeoff_end)
+        self.scene = Scene(rng, self.cam, plan.platform, plan.sync, self.tracks[0].dt, plan.takeoff_end)
         self.splashes = [
             Splash(rng, tr.entry_frame, tr.entry_x, ex.splash, tr.dt)
             for tr, ex in zip(self.tracks, plan.athletes, strict=True)

@@ -21,7 +21,7 @@ from hm_annotate.synth.raster import Layer, Shape, rasterize
 FAR_PARALLAX = 0.55
 POOL_WALL_X = -1.5
 DECK_Y = 0.3
-ADS_TOP = 0.95
+ADS_TOP = 0.8
 BOARD_ROOT_X, FULCRUM_X, BOARD_THICK = -4.8, -2.7, 0.11
 SKIN = ((241, 194, 160), (224, 172, 140), (198, 140, 105), (160, 110, 80), (120, 80, 55))
 SUITS = (
@@ -115,7 +115,7 @@ def _stands(rng: np.random.Generator, cam: Camera) -> Panorama:
     wall = _jitter(rng, (48, 56, 78), 15)
     pano.image[:] = (*wall, 255)
     seat = _jitter(rng, (40, 70, 150), 40)
-    row_h, first = rng.uniform(0.4, 0.5), rng.uniform(1.4, 2.2)
+    row_h, first = rng.uniform(0.4, 0.5), rng.uniform(0.2, 0.9)
     dim = rng.uniform(0.55, 0.8)  # the stands are lit less than the pool
     for row, y in enumerate(np.arange(first, y1 + row_h, row_h)):
         shade = 0.8 + 0.2 * (row % 2)
@@ -141,7 +141,7 @@ def _stands(rng: np.random.Generator, cam: Camera) -> Panorama:
     return pano
 
 
-def _venue(rng: np.random.Generator, cam: Camera, platform: bool) -> Panorama:
+def _venue(rng: np.random.Generator, cam: Camera, platform: bool, pair: bool) -> Panorama:
     x0, y0, x1, y1 = _bounds(cam, 1.0)
     pano = Panorama(x0, max(y0, -1.0), x1, y1, float(cam.scale.max()))
     deck, coping = _jitter(rng, (205, 205, 200), 15), _jitter(rng, (90, 120, 150), 20)
@@ -153,11 +153,17 @@ def _venue(rng: np.random.Generator, cam: Camera, platform: bool) -> Panorama:
         w = rng.uniform(1.5, 3.5)
         color = _jitter(rng, SUITS[rng.integers(len(SUITS))], 30)
         pano.rect(x, DECK_Y, x + w - 0.05, ADS_TOP, color)
-        pano.text(x + 0.15, DECK_Y + 0.25, WORDS[rng.integers(len(WORDS))], 0.5, (250, 250, 250))
+        pano.text(x + 0.15, DECK_Y + 0.14, WORDS[rng.integers(len(WORDS))], 0.3, (250, 250, 250))
         x += w
     concrete = _jitter(rng, (185, 180, 170), 15)
     dark = tuple(int(c * 0.75) for c in concrete)
     if platform:
+        if pair:  # the platform is wide: its far half, where diver B stands, shows above it
+            dx, dy = PARTNER_SHIFT
+            pano.rect(-5.2 + dx, PLATFORM_Y - 0.35 + dy, EDGE_X + dx, PLATFORM_Y + dy, dark)
+            pano.rect(
+                EDGE_X + dx - 0.06, PLATFORM_Y - 0.35 + dy, EDGE_X + dx, PLATFORM_Y + dy, (235, 235, 230)
+            )
         pano.rect(-4.3, DECK_Y, -2.6, PLATFORM_Y + 0.3, concrete)
         for sx in (-4.0, -3.4, -2.9):
             pano.rect(sx, DECK_Y, sx + 0.04, PLATFORM_Y, dark)
@@ -230,10 +236,12 @@ class Walker:
 class Scene:
     """The venue, people, water, graphics and light of one clip."""
 
-    def __init__(self, rng: np.random.Generator, cam: Camera, platform: bool, dt: float, t1: int) -> None:
+    def __init__(
+        self, rng: np.random.Generator, cam: Camera, platform: bool, pair: bool, dt: float, t1: int
+    ) -> None:
         self.cam, self.dt = cam, dt
         self.stands = _stands(rng, cam)
-        self.venue = _venue(rng, cam, platform)
+        self.venue = _venue(rng, cam, platform, pair)
         support = PLATFORM_Y if platform else DECK_Y
         self.people = [
             Walker(

@@ -107,6 +107,7 @@ def test_write_replaces_the_folder_as_a_whole(tmp_path):
     plans = plan_dataset(5, 2)
     target = tmp_path / "Annotations"
     target.mkdir()
+    (tmp_path / ".Annotations.999999.tmp").mkdir()  # a killed run's half-written folder
     (target / "stale.pkl").write_bytes(b"old")
     annotations.write(target, plans)
     assert sorted(p.name for p in target.iterdir()) == sorted(annotations.FILES)
