@@ -147,7 +147,7 @@ def _rotation_profile(v: np.ndarray, closed: np.ndarray, wobble: float, phase: f
     return np.interp(v, grid, cum / cum[-1])
 
 
-def _grip(j: dict[str, np.ndarray], armstand: bool, scale: float) -> np.ndarray:
+def grip_point(j: dict[str, np.ndarray], armstand: bool, scale: float) -> np.ndarray:
     """The point that rests on the edge: the hands in a handstand, else the balls of the feet."""
     if armstand:
         return (j["hand_l"] + j["hand_r"]) / 2 + np.array([0.0, -0.025 * scale])
@@ -194,8 +194,10 @@ def track(
         curl_c = 0.3 + 0.35 * tight
     loose = 0.25 * (1 - tight)  # soft knees when opening out of a loose dive
 
+    # the take-off's last instant (u = 1), where the flight starts
+    end = {k: float(x[0]) for k, x in _takeoff(np.array([1.0]), dive, plan.platform, r).items()}
     start_angle = np.pi if dive.armstand else 0.0
-    angle1 = float(_takeoff(np.array([1.0]), dive, plan.platform, r)["angle"][0])
+    angle1 = end["angle"]
     angle_end = start_angle + r * (dive.half_soms * np.pi + ex.entry_error)
     turned = _rotation_profile(v, closed, ex.wobble, float(rng.uniform(0, 2 * np.pi)))
 
@@ -234,15 +236,13 @@ def track(
     # -- where the body is: pinned to the edge on the take-off, ballistic after it ------------
     def root_at(pose: Pose, angle: float, x: float, dip: float) -> np.ndarray:
         joints = world_joints(pose, look, Placement((0.0, 0.0), angle, facing))
-        grip = _grip(joints, dive.armstand, look.scale)
+        grip = grip_point(joints, dive.armstand, look.scale)
         return np.array([x, support - dip]) - grip + shift
 
     roots = np.empty((plan.n_frames, 2))
     for i in np.flatnonzero(tau <= t1):
         roots[i] = root_at(poses[i], float(angles[i]), float(anchor_x[i]), float(to["dip"][i]))
         roots[i, 1] += to["lift"][i]
-    # the flight starts where the take-off ends, computed at exactly u = 1
-    end = {k: float(x[0]) for k, x in _takeoff(np.array([1.0]), dive, plan.platform, r).items()}
     pose1 = Pose(
         hip=end["hip"], knee=end["knee"], foot=end["foot"], shoulder=end["shoulder"], elbow=end["elbow"],
         abduct=end["abduct"],

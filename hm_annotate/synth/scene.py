@@ -19,7 +19,6 @@ from hm_annotate.synth.motion import BOARD_Y, EDGE_X, PARTNER_SHIFT, PLATFORM_Y
 from hm_annotate.synth.raster import Layer, Shape, rasterize
 
 FAR_PARALLAX = 0.55
-POOL_WALL_X = -1.5
 DECK_Y = 0.3
 ADS_TOP = 0.8
 BOARD_ROOT_X, FULCRUM_X, BOARD_THICK = -4.8, -2.7, 0.11
@@ -69,10 +68,6 @@ class Panorama:
     def rect(self, x0: float, y0: float, x1: float, y1: float, color: tuple[int, int, int]) -> None:
         a, b = self.px(x0, y1), self.px(x1, y0)
         cv2.rectangle(self.image, tuple(int(v) for v in a), tuple(int(v) for v in b), (*color, 255), -1)
-
-    def poly(self, pts: np.ndarray, color: tuple[int, int, int]) -> None:
-        p = np.round(self.px(pts[:, 0], pts[:, 1]) * 16).astype(np.int32)
-        cv2.fillPoly(self.image, [p], (*color, 255), cv2.LINE_AA, 4)
 
     def disc(self, x: float, y: float, r: float, color: tuple[int, int, int]) -> None:
         c = np.round(self.px(x, y) * 16).astype(np.int32)

@@ -3,7 +3,7 @@ import pytest
 
 from hm_annotate.synth import dives
 from hm_annotate.synth.body import Look, world_joints
-from hm_annotate.synth.motion import BOARD_Y, PLATFORM_Y, _grip, ease, track
+from hm_annotate.synth.motion import BOARD_Y, PLATFORM_Y, ease, grip_point, track
 from hm_annotate.synth.plan import plan_dataset
 
 LOOK = Look(1.0, (220, 170, 140), (200, 30, 40), (30, 25, 20), 0.1)
@@ -49,7 +49,7 @@ def test_platform_take_off_keeps_feet_or_hands_on_the_edge(key):
     dive = dives.parse(plan.code)
     tr = track(plan, 0, LOOK, np.random.default_rng(0))
     for i in range(plan.takeoff_end + 1):
-        grip = _grip(world_joints(tr.poses[i], LOOK, tr.places[i]), dive.armstand, LOOK.scale)
+        grip = grip_point(world_joints(tr.poses[i], LOOK, tr.places[i]), dive.armstand, LOOK.scale)
         assert abs(grip[1] - PLATFORM_Y) < 1e-9 and -0.5 < grip[0] < 0.0
 
 
