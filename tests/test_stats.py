@@ -139,6 +139,14 @@ def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
     assert r["bbox_height"]["median"] == 21.0  # ry = 10: rows cy-10 .. cy+10
 
 
+def test_temporal_stability_leaves_out_pairs_of_empty_frames(tmp_path):
+    m = ellipses(6)
+    m[2:4] = 0
+    r = compute_stats(write_store(tmp_path / "s.h5", {"E/1": {"pseudo": layer(range(6), m)}}), progress=False)
+    assert r["temporal_iou"]["count"] == 4  # pairs 0-1, 1-2, 3-4, 4-5; 2-3 are both empty
+    assert r["temporal_iou"]["histogram"]["counts"][0] == 2  # mask -> empty and empty -> mask: IoU 0
+
+
 def test_correction_coverage_and_agreement(store):
     r = compute_stats(store, progress=False)
     c = r["correction"]

@@ -28,8 +28,9 @@ INDIVIDUAL, SYNCHRONISED = "individual", "synchronised"
 class StatsTables:
     """Per-frame rows (``frames``), per-video rows (``videos``) and pseudo-vs-corrected IoUs.
 
-    ``frames``: video_id, frame, area, x, y, w, h, objects, iou_prev (NaN on a video's first
-    frame or when temporal IoU was not computed). ``videos``: video_id, height, width, the group
+    ``frames``: video_id, frame, area, x, y, w, h, objects, iou_prev (IoU with the previous
+    frame; NaN on a video's first frame, after an empty frame when this one is empty too, or when
+    temporal IoU was not computed). ``videos``: video_id, height, width, the group
     columns, total_frames (the coverage denominator), masks, empty, corrected_frames.
     ``agreement``: video_id, frame, iou for frames having both a pseudo and a corrected mask.
     """
@@ -153,6 +154,9 @@ def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoAr
         out.iou_prev = np.full(n, np.nan)
         if temporal and n > 1:
             out.iou_prev[1:] = consecutive_iou(unions(data), data.area)
+            # two empty frames in a row (an athlete under water) say nothing about flicker
+            empty = np.asarray(data.area) == 0
+            out.iou_prev[1:][empty[1:] & empty[:-1]] = np.nan
     if len(stored) == 2:
         out.agreement = _agreement(stored["pseudo"], stored["corrected"])
     return out

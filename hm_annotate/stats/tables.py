@@ -18,7 +18,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -98,7 +98,8 @@ def _markdown(header: list[str], rows: list[list[Any]]) -> str:
 def _outlier_rows(report: dict) -> tuple[list[str], list[list[Any]]]:
     top = report["outliers"]["top"]
     header = list(top[0]) if top else []
-    return header, [list(r.values()) for r in top]
+    # frame numbers are names, not quantities: no thousands separators
+    return header, [[str(v) if k == "frame" else v for k, v in r.items()] for r in top]
 
 
 def format_report(report: dict, fmt: str = "table") -> str:
