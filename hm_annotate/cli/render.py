@@ -32,17 +32,14 @@ def command(
     fps: float,
 ) -> None:
     """Overlay the masks of one video of STORE on its frames (each athlete in its own colour)."""
+    from hm_annotate.cli.stats import load_dataset
     from hm_annotate.render import folder_frames, render_video
 
-    if (dataset_format is None) != (data_root is None):
-        raise HMError("--dataset-format and --data-root go together")
-    if (frames_root is None) == (dataset_format is None):
+    if (frames_root is None) == (dataset_format is None and data_root is None):
         raise HMError("give either --frames-root or --dataset-format with --data-root")
     if frames_root is not None:
         read_frame = folder_frames(frames_root, video_id)
     else:
-        from hm_annotate.datasets import load_videos
-
-        read_frame = load_videos(dataset_format, data_root, videos=[video_id])[0].read_frame
+        read_frame = load_dataset(dataset_format, data_root, [video_id])[0].read_frame
     n = render_video(store, video_id, out, read_frame, layer, compare_layers, fps)
     click.echo(f"wrote {n:,} frames to {out}", err=True)

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import click
 
 from hm_annotate.errors import HMError
 
 
-def load_dataset(dataset_format: str | None, data_root: str | None) -> list | None:
-    """The dataset's Video records when both options are given; neither: None; one alone: an error."""
+def load_dataset(
+    dataset_format: str | None, data_root: str | None, videos: list[str] | None = None
+) -> list | None:
+    """The dataset's Video records when both options are given; neither: None; one alone: an error.
+
+    Videos the adapter skips as bad become one ``warning:`` line each on stderr.
+    """
     if (dataset_format is None) != (data_root is None):
         raise HMError("--dataset-format and --data-root go together")
     if dataset_format is None:
         return None
-    from hm_annotate.datasets import load_videos
+    from hm_annotate.datasets import DatasetWarning, load_videos
 
-    return load_videos(dataset_format, data_root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        found = load_videos(dataset_format, data_root, videos=videos)
+    for w in caught:
+        if issubclass(w.category, DatasetWarning):
+            click.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return found
 
 
 @click.command("stats")
