@@ -222,6 +222,8 @@ def eval_command(checkpoint: str, as_json: bool, **opts: Any) -> None:
 @click.option("--gtm-layer", type=click.Choice(LAYERS), default="corrected", show_default=True)
 @click.option("--pm-layer", type=click.Choice(LAYERS), default="pseudo", show_default=True)
 @click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs trained at once, in processes of one torch thread each.")
 @click.option("--allow-missing-masks", is_flag=True, help="Empty masks where a store has none.")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False),
               help="Where the runs go (default: next to --out, else ./compare-runs); re-running resumes.")
@@ -242,7 +244,7 @@ def compare_command(config_path: str, out: str | None, json_path: str | None, ru
     runs = Path(runs_dir) if runs_dir else (Path(out).with_suffix("") if out else Path("compare-runs"))
     train_videos, test_videos = load_dataset(cfg.data)
     conditions = default_conditions(opts["gtm"], opts["pm"], opts["gtm_layer"], opts["pm_layer"])
-    result = compare(cfg, train_videos, test_videos, conditions, runs, seeds=opts["seeds"],
+    result = compare(cfg, train_videos, test_videos, conditions, runs, seeds=opts["seeds"], jobs=opts["jobs"],
                      allow_missing=opts["allow_missing_masks"], device=opts["device"],
                      progress=not opts["quiet"])
     table = result.table()

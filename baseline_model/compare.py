@@ -53,8 +53,8 @@ class Comparison:
     note: str = ""
 
     def values(self, name: str, metric: str, which: str) -> list[float]:
-        """``metric`` of condition ``name`` for every seed, at its ``best`` or ``last`` epoch."""
-        return [float(getattr(self.runs[(name, s)], which)[metric]) for s in self.seeds]
+        """``metric`` of condition ``name`` for every seed, at its ``best`` or ``last`` epoch (NaN: none)."""
+        return [float(getattr(self.runs[(name, s)], which).get(metric, math.nan)) for s in self.seeds]
 
     def table(self) -> str:
         """A Table-14-style markdown table (mean +- std over seeds)."""
@@ -94,32 +94,80 @@ def default_conditions(gtm: str, pm: str, gtm_layer: str = "corrected",
     return [Condition("GTM", gtm, gtm_layer), Condition("PM", pm, pm_layer), Condition("no masks")]
 
 
+# What forked worker processes inherit instead of receiving it pickled: the config, the videos, the
+# decoded frames and the loaded masks (hundreds of MB that copy-on-write shares for free).
+_SHARED: dict[str, Any] = {}
+
+
+def _run(seed: int, index: int, threads: int | None) -> RunResult:
+    """Train one (seed, condition) run from the shared state, resuming it when it has a last.pt."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    s = _SHARED
+    condition = s["conditions"][index]
+    run_cfg = with_masks(s["cfg"], condition, seed)
+    splits = build_splits(s["train"], s["test"], run_cfg.data, seed=seed, masks=s["masks"][index],
+                          frames=s["frames"], progress=s["progress"])
+    run = s["runs_dir"] / f"{condition.slug}_seed{seed}"
+    return train(run_cfg, splits, run, resume=(run / "last.pt").exists(), device=s["device"],
+                 progress=s["progress"])
+
+
 def compare(cfg: Config, train_videos: list[Video], test_videos: list[Video], conditions: Sequence[Condition],
-            runs_dir: str | Path, *, seeds: int = 3, allow_missing: bool = False, device: str | None = None,
-            progress: bool = True) -> Comparison:
-    """Train and evaluate every condition for ``seeds`` seeds (``cfg.train.seed``, +1, ...)."""
+            runs_dir: str | Path, *, seeds: int = 3, jobs: int = 1, allow_missing: bool = False,
+            device: str | None = None, progress: bool = True) -> Comparison:
+    """Train and evaluate every condition for ``seeds`` seeds (``cfg.train.seed``, +1, ...).
+
+    ``jobs`` > 1 trains that many runs at once in forked processes of one torch thread each
+    (on a few CPU cores that beats one run on all of them); frames and masks are decoded once,
+    here, before the processes start. Results do not depend on ``jobs``.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
     started = time.perf_counter()
-    runs_dir = Path(runs_dir)
+    every = [*train_videos, *test_videos]
     shape = frame_shape(cfg.data)
-    frames = FrameCache(shape, enabled=cache_fits([*train_videos, *test_videos], shape))
+    frames = FrameCache(shape, enabled=cache_fits(every, shape))
+    frames.preload(every, progress=progress)
+    masks = []
+    for condition in conditions:
+        source = (MaskSource(condition.store, condition.layer, allow_missing=allow_missing)
+                  if condition.store else None)
+        if source is not None:
+            source.check(every)
+            if frames.enabled:
+                for video in tqdm(every, desc=f"load {condition.name} masks", unit="video", leave=False,
+                                  disable=None if progress else True):
+                    source.get(video, shape)
+        masks.append(source)
     seed_list = [cfg.train.seed + k for k in range(seeds)]
+    _SHARED.update(cfg=cfg, train=train_videos, test=test_videos, conditions=list(conditions), masks=masks,
+                   frames=frames, runs_dir=Path(runs_dir), device=device, progress=progress and jobs == 1)
+    tasks = [(seed, i) for seed in seed_list for i in range(len(conditions))]
     out = Comparison(conditions=list(conditions), seeds=seed_list)
-    for seed in seed_list:
-        for condition in conditions:
-            run_cfg = with_masks(cfg, condition, seed)
-            masks = (MaskSource(condition.store, condition.layer, allow_missing=allow_missing)
-                     if condition.store else None)
-            splits = build_splits(train_videos, test_videos, run_cfg.data, seed=seed, masks=masks,
-                                  frames=frames, progress=progress)
-            run = runs_dir / f"{condition.slug}_seed{seed}"
-            out.runs[(condition.name, seed)] = train(run_cfg, splits, run, resume=(run / "last.pt").exists(),
-                                                     device=device, progress=progress)
+    try:
+        if jobs == 1:
+            results = [_run(seed, i, None) for seed, i in tasks]
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+                futures = [pool.submit(_run, seed, i, 1) for seed, i in tasks]
+                results = [f.result() for f in tqdm(futures, desc="runs", unit="run",
+                                                     disable=None if progress else True)]
+    finally:
+        _SHARED.clear()
+    for (seed, i), result in zip(tasks, results):
+        out.runs[(conditions[i].name, seed)] = result
     out.seconds = time.perf_counter() - started
     out.note = (f"{len(seed_list)} seed(s) ({', '.join(map(str, seed_list))}), {cfg.train.epochs} epochs, "
                 f"{len(train_videos)} train / {len(test_videos)} test videos, "
                 f"M = {cfg.data.num_exemplars_vote} exemplars; mean +- sample std over seeds. "
-                f"best: epoch with the highest test rho "
-                f"(reference protocol); last: final epoch. Runs in {runs_dir}; {out.seconds / 60:.1f} min.")
+                f"best: epoch with the highest test rho (reference protocol); last: final epoch. "
+                f"Runs in {runs_dir}; {out.seconds / 60:.1f} min with {jobs} job(s).")
     return out
 
 

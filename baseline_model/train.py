@@ -395,7 +395,7 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
     use_amp = cfg.train.amp and dist.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    start, step, history, best = 0, 0, [], {"rho": -math.inf, "epoch": 0}
+    start, step, history, best = 0, 0, [], {"epoch": 0}  # best: metrics of the best epoch so far
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -430,7 +430,7 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
                    **dict(zip(LOSS_KEYS, sums.tolist())), "train_rho": train_rho, **metrics,
                    "seconds": round(time.time() - t0, 3)}
             history.append(row)
-            improved = not math.isnan(row["rho"]) and row["rho"] > best["rho"]
+            improved = not math.isnan(row["rho"]) and row["rho"] > best.get("rho", -math.inf)
             if improved:
                 best = {**metrics, "epoch": epoch + 1}
             rng = dist.gather(_rng_state(dist.device))

@@ -47,6 +47,18 @@ def test_same_pairs_and_order_for_every_condition(tmp_path, stores):
             assert a["rho"] == pytest.approx(b["rho"], nan_ok=True)
 
 
+def test_parallel_jobs_give_the_same_runs(tmp_path, stores):
+    train_v, test_v, gtm, pm = stores
+    cfg = tiny_config(train={"epochs": 1})
+    conditions = default_conditions(gtm, pm)
+    one = compare(cfg, train_v, test_v, conditions, tmp_path / "one", seeds=1, progress=False)
+    two = compare(cfg, train_v, test_v, conditions, tmp_path / "two", seeds=1, jobs=2, progress=False)
+    for key, run in one.runs.items():
+        assert run.history[0]["L_E"] == pytest.approx(two.runs[key].history[0]["L_E"], rel=1e-5)
+        assert run.history[0]["L_A"] == pytest.approx(two.runs[key].history[0]["L_A"], rel=1e-5)
+        assert two.runs[key].out_dir.parent == tmp_path / "two"
+
+
 def test_table_over_seeds_and_resuming(tmp_path, stores):
     train_v, test_v, gtm, pm = stores
     cfg = tiny_config(train={"epochs": 1, "seed": 3})
