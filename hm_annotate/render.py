@@ -29,26 +29,34 @@ class RenderError(HMError):
 
 
 def folder_frames(frames_root: str | os.PathLike, video_id: str) -> Callable[[int], np.ndarray]:
-    """A frame-number -> RGB reader over ``<frames_root>/<video_id>/``, numbers from the file names."""
+    """A frame-number -> RGB reader over ``<frames_root>/<video_id>/``, numbers from the file names.
+
+    The folder is listed on the first read, so a store error (unknown video) is reported first.
+    """
     folder = Path(frames_root) / video_id
-    if not folder.is_dir():
-        raise RenderError(f"no frames folder {folder} for video {video_id!r}")
     paths: dict[int, Path] = {}
-    for p in folder.iterdir():
-        m = re.search(r"(\d+)$", p.stem)
-        if m and p.suffix.lower() in IMAGE_EXTENSIONS:
-            paths[int(m.group(1))] = p
-    if not paths:
-        raise RenderError(f"frames folder {folder} holds no numbered images")
+
+    def index() -> dict[int, Path]:
+        if not paths:
+            if not folder.is_dir():
+                raise RenderError(f"no frames folder {folder} for video {video_id!r}")
+            for p in folder.iterdir():
+                m = re.search(r"(\d+)$", p.stem)
+                if m and p.suffix.lower() in IMAGE_EXTENSIONS:
+                    paths[int(m.group(1))] = p
+            if not paths:
+                raise RenderError(f"frames folder {folder} holds no numbered images")
+        return paths
 
     def read(n: int) -> np.ndarray:
         import cv2
 
-        if n not in paths:
+        found = index()
+        if n not in found:
             raise RenderError(f"video {video_id!r}: no image for frame {n} in {folder}")
-        img = cv2.imread(str(paths[n]), cv2.IMREAD_COLOR)
+        img = cv2.imread(str(found[n]), cv2.IMREAD_COLOR)
         if img is None:
-            raise RenderError(f"video {video_id!r}: cannot read frame image {paths[n]}")
+            raise RenderError(f"video {video_id!r}: cannot read frame image {found[n]}")
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
     return read

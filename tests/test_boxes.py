@@ -18,7 +18,7 @@ from hm_annotate.boxes import (
     xywh_to_xyxy,
 )
 from hm_annotate.errors import HMError
-from hm_annotate.store import StoreError
+from hm_annotate.store import MaskStore, StoreError
 from tests.mask_stores import H, W, ellipses, layer, write_store
 
 
@@ -120,3 +120,6 @@ def test_store_boxes_bad_input(store, tmp_path):
         list(iter_store_boxes(store, "corrected"))
     with pytest.raises(StoreError, match="no such store"):
         list(iter_store_boxes(tmp_path / "missing.h5"))
+    MaskStore.open(tmp_path / "empty.h5", mode="a").close()
+    with pytest.raises(StoreError, match="holds no videos"):
+        list(iter_store_boxes(tmp_path / "empty.h5"))

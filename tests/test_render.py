@@ -50,7 +50,7 @@ def test_folder_frames_reads_by_number(data):
     with pytest.raises(RenderError, match="no image for frame 5"):
         read(5)
     with pytest.raises(RenderError, match="no frames folder"):
-        folder_frames(root, "other/1")
+        folder_frames(root, "other/1")(489)
 
 
 def test_mp4_is_playable_with_every_frame(data, tmp_path):

@@ -58,7 +58,8 @@ def test_bad_input_is_one_line(data, tmp_path, capsys):
     store, frames = data
     base = ["render", str(store), "--out", str(tmp_path / "v.mp4")]
     for args, message in [
-        (["--video", "x/1", "--frames-root", str(frames)], f"error: no frames folder {frames / 'x/1'}"),
+        (["--video", "x/1", "--frames-root", str(frames)], f"error: {store}: no video 'x/1' in the store"),
+        (["--video", VID, "--frames-root", str(tmp_path)], f"error: no frames folder {tmp_path / VID}"),
         (["--video", VID, "--frames-root", str(frames), "--layer", "corrected"],
          f"error: {store}: video '{VID}' has no 'corrected' layer"),
         (["--video", VID], "error: give either --frames-root or --dataset-format with --data-root"),
@@ -67,7 +68,7 @@ def test_bad_input_is_one_line(data, tmp_path, capsys):
             main([*base, *args])
         err = capsys.readouterr().err
         assert exc.value.code == 1 and err.startswith(message) and err.count("\n") == 1
-    assert not (tmp_path / "v.mp4").exists()
+    assert not (tmp_path / "v.mp4").exists() and not list(tmp_path.glob(".v.part*"))
 
 
 def test_frames_through_the_finediving_adapter(tmp_path, capsys):
