@@ -69,6 +69,44 @@ def align(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
     return np.array([[1, 0, -warp[0, 2]], [0, 1, -warp[1, 2]], [0, 0, 1]], np.float64)
 
 
+def background_difference(
+    frame: np.ndarray, neighbours: Sequence[np.ndarray], max_side: int = 320
+) -> tuple[np.ndarray, float]:
+    """Per-pixel difference from the camera-compensated background, and the scale it was made at.
+
+    The background is the per-pixel median of the neighbours warped onto this frame: where
+    the athlete has moved on, most neighbours show background there, so the whole body stands
+    out and not just its moving edges (which is all plain frame differencing sees of a body of
+    even colour). The result is float32 at ``scale`` times the frame size (largest side at most
+    ``max_side``); pixels no neighbour covers count as unchanged.
+    """
+    h, w = frame.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    small = (round(w * scale), round(h * scale))
+
+    def shrink(f: np.ndarray) -> np.ndarray:
+        f = cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale != 1.0 else f
+        return cv2.GaussianBlur(f, (5, 5), 0)
+
+    cur = shrink(frame)
+    cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
+    if not neighbours:
+        return np.zeros(cur_gray.shape, np.float32), scale
+    stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
+    for i, other in enumerate(neighbours):
+        o = shrink(other)
+        hom = align(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), cur_gray)
+        warped = cv2.warpPerspective(o, hom, small, flags=cv2.INTER_LINEAR).astype(np.float32)
+        valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
+        warped[valid == 0] = np.nan
+        stack[i] = warped
+    with warnings.catch_warnings():  # pixels no neighbour covers stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        background = np.nanmedian(stack, axis=0)
+    diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
+    return np.nan_to_num(diff, nan=0.0), scale
+
+
 class MotionDetector(Detector):
     """Moving-athlete detector: background subtraction against camera-motion-compensated neighbours."""
 
@@ -109,38 +147,7 @@ class MotionDetector(Detector):
         }
 
     def motion(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
-        """Per-pixel difference from the aligned background (downscaled, float32) and the scale.
-
-        The background is the per-pixel median of the neighbours warped onto this frame: where
-        the athlete has moved on, most neighbours show background there, so the whole body stands
-        out and not just its moving edges (which is all plain frame differencing sees of a body
-        of even colour).
-        """
-        h, w = frame.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        small = (round(w * scale), round(h * scale))
-
-        def shrink(f: np.ndarray) -> np.ndarray:
-            f = cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale != 1.0 else f
-            return cv2.GaussianBlur(f, (5, 5), 0)
-
-        cur = shrink(frame)
-        cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
-        if not neighbours:
-            return np.zeros(cur_gray.shape, np.float32), scale
-        stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
-        for i, other in enumerate(neighbours):
-            o = shrink(other)
-            hom = align(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), cur_gray)
-            warped = cv2.warpPerspective(o, hom, small, flags=cv2.INTER_LINEAR).astype(np.float32)
-            valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
-            warped[valid == 0] = np.nan
-            stack[i] = warped
-        with warnings.catch_warnings():  # pixels no neighbour covers stay NaN, then count as still
-            warnings.simplefilter("ignore", RuntimeWarning)
-            background = np.nanmedian(stack, axis=0)
-        diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
-        return np.nan_to_num(diff, nan=0.0), scale
+        return background_difference(frame, neighbours, self.max_side)
 
     def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
         motion, scale = self.motion(frame, neighbours)

@@ -33,7 +33,7 @@ from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
-from hm_annotate.pseudo.detectors import DETECTORS, Detector
+from hm_annotate.pseudo.detectors import DETECTORS, Detector, background_difference
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
 from hm_annotate.pseudo.quality import frame_flags
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
@@ -220,7 +220,22 @@ class _VideoLabeller:
             del self.cache[p]
 
     def _offsets(self) -> tuple[int, ...]:
-        return self.parts.detector.offsets if self.parts.detector else ()
+        return (
+            self.parts.detector.offsets if self.parts.detector else ()
+        ) + self.parts.segmenter.motion_offsets
+
+    def _motion(self, position: int, frame: np.ndarray) -> np.ndarray | None:
+        """The frame's difference from its camera-compensated background, for segmenters that use it."""
+        offsets = self.parts.segmenter.motion_offsets
+        if not offsets:
+            return None
+        n = len(self.video.frame_numbers)
+        around = [self.read(position + o) for o in offsets if 0 <= position + o < n]
+        with self.timings.stage("segmenter"):
+            diff, scale = background_difference(frame, around)
+            if scale != 1.0:
+                diff = cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return diff
 
     # -- boxes ----------------------------------------------------------------------------------
 
@@ -231,19 +246,16 @@ class _VideoLabeller:
             target.tracker.start(frame, box)
         target.lost = False
 
-    def _track(self, target: _Target, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def _track(self, target: _Target, frame: np.ndarray) -> tuple[np.ndarray, Any, bool] | None:
+        """The tracker's box and prior for this frame and whether to trust it; None when it has none."""
         with self.timings.stage("tracking"):
             track = target.tracker.update(frame)
         h, w = frame.shape[:2]
-        if (
-            track is None
-            or track.confidence < self.rules.min_confidence
-            or boxes.inside_fraction(track.box, h, w) < self.rules.min_inside
-        ):
+        if track is None or boxes.inside_fraction(track.box, h, w) < self.rules.min_inside:
             return None
         box = boxes.clip(track.box, h, w)
         prior = track.mask if track.mask is not None else moved(target.mask, target.box, box)
-        return box, prior
+        return box, prior, track.confidence >= self.rules.min_confidence
 
     def _detect(self, position: int, frame: np.ndarray) -> np.ndarray:
         n = len(self.video.frame_numbers)
@@ -272,50 +284,65 @@ class _VideoLabeller:
         return out
 
     def _boxes(self, position: int, frame: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, Any], bool]:
-        """Box and prior per target for one frame; whether a lost target was picked up again."""
+        """Box and prior per target for one frame; whether a lost target was started again.
+
+        A lost target keeps its tracker running: when no detection places it, the tracker's
+        guess is still the best box, and only a tracker with no guess at all falls back on the
+        last good box.
+        """
         h, w = frame.shape[:2]
         here = self.prompts.get(self.video.frame_numbers[position], {})
         out: dict[int, np.ndarray] = {}
-        priors: dict[int, np.ndarray | None] = {}
+        priors: dict[int, Any] = {}
+        guesses: dict[int, tuple[np.ndarray, Any]] = {}
         for t in self.targets:
             if t.object_id in here:
                 out[t.object_id] = boxes.clip(here[t.object_id], h, w)
                 priors[t.object_id] = None
                 self._start(t, frame, out[t.object_id])
-            elif not t.lost:
-                tracked = self._track(t, frame)
-                if tracked is None:
-                    t.lost = True
-                else:
-                    out[t.object_id], priors[t.object_id] = tracked
+                continue
+            if t.tracker is None:
+                continue
+            tracked = self._track(t, frame)
+            if tracked is None or not tracked[2]:
+                t.lost = True
+            if tracked is not None:
+                guesses[t.object_id] = tracked[:2]
+            if not t.lost:
+                out[t.object_id], priors[t.object_id] = guesses[t.object_id]
         lost = [t for t in self.targets if t.lost and t.object_id not in out]
         if not lost:
             return out, priors, False
-        found = (
-            self._assign(self._detect(position, frame), lost, list(out.values()))
-            if self.parts.detector
-            else {}
-        )
+        found = {}
+        if self.parts.detector is not None:
+            found = self._assign(self._detect(position, frame), lost, list(out.values()))
+        restarted = False
         for t in lost:
             if t.object_id in found:
                 box, prior = boxes.clip(found[t.object_id], h, w), None
+            elif t.object_id in guesses:
+                out[t.object_id], priors[t.object_id] = guesses[t.object_id]
+                continue
             elif t.box is not None:  # nothing better: hold the last good box and look again
                 box, prior = t.box, t.mask
             else:
                 continue
             out[t.object_id], priors[t.object_id] = box, prior
             self._start(t, frame, box)
-        return out, priors, True
+            t.lost = True  # until a mask is accepted there
+            restarted = True
+        return out, priors, restarted
 
     # -- masks ----------------------------------------------------------------------------------
 
-    def _accept(self, target: _Target, frame: np.ndarray, mask: np.ndarray, prompted: bool) -> None:
-        """Keep a healthy mask as the target's reference; a collapsed one, or one whose colours are
-        not the athlete's (the tracker slid onto background), marks the target lost."""
+    def _accept(self, target: _Target, frame: np.ndarray, mask: np.ndarray, prompted: bool) -> bool:
+        """Keep a healthy mask as the target's reference and say so; a collapsed one, or one whose
+        colours are not the athlete's (the tracker slid onto background, or the athlete is gone),
+        marks the target lost and is not kept."""
         area = int(mask.sum())
         if area == 0:
             target.lost = True
-            return
+            return False
         colours = appearance(frame, mask)
         if not prompted:
             recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
@@ -323,15 +350,17 @@ class _VideoLabeller:
                 target.colours is not None and similarity(colours, target.colours) < self.rules.min_similarity
             ):
                 target.lost = True
-                return
+                return False
         if prompted or target.colours is None:
             target.colours = colours
         else:  # follow slow changes of light and pose
             target.colours = cv2.addWeighted(target.colours, 0.9, colours, 0.1, 0)
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.areas.append(area)
+        target.lost = False
         with self.timings.stage("tracking"):
             target.tracker.correct(frame, mask)
+        return True
 
     def _frame(self, position: int, frame: np.ndarray, image: Any) -> tuple[list[np.ndarray], float]:
         cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
@@ -341,17 +370,22 @@ class _VideoLabeller:
         scores: list[float] = []
         ids = sorted(chosen)
         if ids:
+            motion = self._motion(position, frame)
             with self.timings.stage("segmenter"):
                 result = self.parts.segmenter.segment(
-                    image, np.stack([chosen[i] for i in ids]), [priors[i] for i in ids], self.seed + position
+                    image,
+                    np.stack([chosen[i] for i in ids]),
+                    [priors[i] for i in ids],
+                    self.seed + position,
+                    motion,
                 )
             here = self.prompts.get(self.video.frame_numbers[position], {})
             for t in self.targets:
                 if t.object_id in chosen:
                     seg = result[ids.index(t.object_id)]
-                    masks[t.object_id] = seg.mask
                     scores.append(seg.score)
-                    self._accept(t, frame, seg.mask, t.object_id in here)
+                    if self._accept(t, frame, seg.mask, t.object_id in here):
+                        masks[t.object_id] = seg.mask
         finite = [s for s in scores if np.isfinite(s)]
         return [masks[t.object_id] for t in self.targets], float(np.mean(finite)) if finite else float("nan")
 

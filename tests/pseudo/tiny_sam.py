@@ -3,6 +3,8 @@ saved as a real checkpoint, so the SAM code path runs in tests without the 375 M
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TINY_CONFIG = {
@@ -49,3 +51,17 @@ def tiny_pipeline_yaml(path: Path, checkpoint: Path) -> Path:
     }
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the tiny SAM on one torch thread: on busy shared cores torch's thread pool spends far
+    longer waiting for a second core than the tiny model needs to compute."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

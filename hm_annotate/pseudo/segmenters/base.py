@@ -27,6 +27,8 @@ class Segmenter(ABC):
     """
 
     name: str = ""
+    # frames (as offsets) whose camera-compensated difference the segmenter wants as a cue; () = none
+    motion_offsets: tuple[int, ...] = ()
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
         """Per-frame state for ``segment`` from H x W x 3 uint8 RGB frames; by default the frames."""
@@ -39,12 +41,14 @@ class Segmenter(ABC):
         boxes: np.ndarray,
         priors: Sequence[np.ndarray | None],
         seed: int,
+        motion: np.ndarray | None = None,
     ) -> list[Segmentation]:
         """Masks for ``boxes`` (k x 4 ``x0, y0, x1, y1`` pixels) in one prepared frame.
 
         ``priors`` holds, per object, the previous mask moved to this frame (or None), which
         segmenters may use as a hint; ``seed`` makes randomised segmenters reproducible no matter
-        what ran before.
+        what ran before; ``motion`` is the frame's per-pixel difference from the
+        camera-compensated background (H x W float32) when ``motion_offsets`` asked for it.
         """
 
     def describe(self) -> dict[str, Any]:

@@ -54,7 +54,18 @@ class GrabCutSegmenter(Segmenter):
         core_erode: float = 0.08,
         cleanup: float = 0.03,
         keep_ratio: float = 0.15,
+        motion_step: int = 3,
+        still_below: float = 8.0,
+        moving_above: float = 25.0,
     ) -> None:
+        if not 0 <= margin < context:
+            raise ValueError(
+                f"GrabCut needs 0 <= margin < context (background around the box), got {margin}, {context}"
+            )
+        self.motion_step = motion_step
+        self.motion_offsets = tuple(motion_step * k for k in (-3, -2, -1, 1, 2, 3)) if motion_step else ()
+        self.still_below = still_below
+        self.moving_above = moving_above
         self.iterations = iterations
         self.margin = margin
         self.context = context
@@ -71,16 +82,31 @@ class GrabCutSegmenter(Segmenter):
             "core_erode": self.core_erode,
             "cleanup": self.cleanup,
             "keep_ratio": self.keep_ratio,
+            "motion_step": self.motion_step,
+            "still_below": self.still_below,
+            "moving_above": self.moving_above,
         }
 
     def segment(
-        self, image: np.ndarray, boxes_: np.ndarray, priors: Sequence[np.ndarray | None], seed: int
+        self,
+        image: np.ndarray,
+        boxes_: np.ndarray,
+        priors: Sequence[np.ndarray | None],
+        seed: int,
+        motion: np.ndarray | None = None,
     ) -> list[Segmentation]:
         return [
-            self._one(image, np.asarray(b, np.float64), p, seed) for b, p in zip(boxes_, priors, strict=True)
+            self._one(image, np.asarray(b, np.float64), p, seed, motion)
+            for b, p in zip(boxes_, priors, strict=True)
         ]
 
-    def _labels(self, box: np.ndarray, prior: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    def _labels(
+        self,
+        box: np.ndarray,
+        prior: np.ndarray | None,
+        shape: tuple[int, int],
+        motion: np.ndarray | None = None,
+    ) -> np.ndarray:
         """GrabCut's initial labels in crop coordinates (``box`` is already crop-relative).
 
         Outside the box (grown by ``margin``): background. Inside: probable foreground, as in
@@ -94,16 +120,32 @@ class GrabCutSegmenter(Segmenter):
         inside = np.zeros(shape, bool)
         inside[oy : oy + oh, ox : ox + ow] = True
         labels[inside] = cv2.GC_PR_FGD
-        if prior is None or not (prior & inside).any():
-            return labels
-        k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
-        p = prior.astype(np.uint8)
-        near = cv2.dilate(p, disk).astype(bool)
-        core = cv2.erode(p, disk).astype(bool)
-        labels[inside & ~near] = cv2.GC_PR_BGD
-        labels[inside & core] = cv2.GC_FGD
+        still = self._still(motion, inside)
+        has_prior = prior is not None and bool((prior & inside).any())
+        if has_prior:
+            k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
+            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
+            p = prior.astype(np.uint8)
+            near = cv2.dilate(p, disk).astype(bool)
+            core = cv2.erode(p, disk).astype(bool)
+            labels[inside & ~near] = cv2.GC_PR_BGD
+            labels[inside & core & (True if still is None else ~still)] = cv2.GC_FGD
+        if still is not None:
+            labels[inside & still & (labels != cv2.GC_FGD)] = cv2.GC_PR_BGD
+            if has_prior:
+                labels[inside & still & ~near] = cv2.GC_BGD
         return labels
+
+    def _still(self, motion: np.ndarray | None, inside: np.ndarray) -> np.ndarray | None:
+        """Pixels that match the camera-compensated background, when that cue can be trusted here:
+        the camera motion was compensated (little moves outside the box) and the athlete moves
+        (much moves inside it). A still athlete, or a failed alignment, gives None."""
+        if motion is None:
+            return None
+        moving = motion > self.moving_above
+        if not (~inside).any() or moving[~inside].mean() > 0.05 or moving[inside].mean() < 0.1:
+            return None
+        return motion < self.still_below
 
     def _clean(self, fg: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Opening + closing, then the components that overlap the box and are not specks."""
@@ -137,7 +179,9 @@ class GrabCutSegmenter(Segmenter):
         chosen = np.where(fg[decided], post_fg, 1.0 - post_fg)
         return float(chosen.mean())
 
-    def _one(self, rgb: np.ndarray, box: np.ndarray, prior: np.ndarray | None, seed: int) -> Segmentation:
+    def _one(
+        self, rgb: np.ndarray, box: np.ndarray, prior: np.ndarray | None, seed: int, motion: np.ndarray | None
+    ) -> Segmentation:
         h, w = rgb.shape[:2]
         out = np.zeros((h, w), bool)
         box = boxes.clip(box, h, w)
@@ -147,7 +191,8 @@ class GrabCutSegmenter(Segmenter):
         crop = np.ascontiguousarray(rgb[cy : cy + ch, cx : cx + cw, ::-1])
         local = box - np.array([cx, cy, cx, cy])
         local_prior = None if prior is None else prior[cy : cy + ch, cx : cx + cw]
-        gc = self._labels(local, local_prior, (ch, cw))
+        local_motion = None if motion is None else motion[cy : cy + ch, cx : cx + cw]
+        gc = self._labels(local, local_prior, (ch, cw), local_motion)
         decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
         is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
         if not decided.any() or not is_bg.any():

@@ -229,12 +229,12 @@ class SamSegmenter(Segmenter):
         device: str = "auto",
         multimask: bool = True,
     ) -> None:
+        path, sha = locate_checkpoint(model, checkpoint)  # before the heavy imports: fail fast
         import torch
         from segment_anything.utils.transforms import ResizeLongestSide
 
         from hm_annotate import weights
 
-        path, sha = locate_checkpoint(model, checkpoint)
         self.device = resolve_device(device)
         self.model_name = model
         self.model_config = dict(model_config) if model_config is not None else None
@@ -274,7 +274,12 @@ class SamSegmenter(Segmenter):
         return [_Encoded(features[i : i + 1], input_size, original) for i in range(len(frames))]
 
     def segment(
-        self, image: _Encoded, boxes_: np.ndarray, priors: Sequence[np.ndarray | None], seed: int
+        self,
+        image: _Encoded,
+        boxes_: np.ndarray,
+        priors: Sequence[np.ndarray | None],
+        seed: int,
+        motion: np.ndarray | None = None,
     ) -> list[Segmentation]:
         torch = self._torch
         sam = self._sam
