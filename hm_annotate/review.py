@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate import rle
+from hm_annotate.rle import consecutive_iou
 from hm_annotate.stats.collect import check_layer, select_videos, unions
-from hm_annotate.stats.measures import consecutive_iou, touches_border
+from hm_annotate.stats.measures import touches_border
 from hm_annotate.store import LayerData, MaskStore, StoreError
 
 WEIGHTS = {

@@ -163,6 +163,57 @@ def iou(a: RLE, b: RLE) -> float:
     return float(_coco.iou([ca], [cb], [0])[0, 0])
 
 
+def _as_coco_list(rles: Sequence[RLE]) -> list[dict]:
+    return [_as_coco(r) for r in rles]
+
+
+def _iou_from(
+    ca: list[dict], cb: list[dict], same: np.ndarray, area_a: np.ndarray, area_b: np.ndarray
+) -> np.ndarray:
+    """IoUs of pycocotools RLE pairs: one intersection per pair, areas given."""
+    n = len(ca)
+    todo = np.flatnonzero(~same & (area_a > 0) & (area_b > 0))
+    inter = np.zeros(n, np.int64)
+    for start in range(0, todo.size, _BATCH):
+        chunk = todo[start : start + _BATCH]
+        merged = [_coco.merge([ca[i], cb[i]], intersect=True) for i in chunk]
+        inter[chunk] = _coco.area(merged)
+    union = area_a + area_b - inter
+    out = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    out[same] = 1.0
+    return out
+
+
+def pair_iou(
+    a: Sequence[RLE], b: Sequence[RLE], area_a: np.ndarray | None = None, area_b: np.ndarray | None = None
+) -> np.ndarray:
+    """IoU of ``a[i]`` with ``b[i]`` for every i; two empty masks count as a perfect match (1.0).
+
+    Pass the masks' areas when known (the store has them) to skip recomputing them. Identical
+    counts strings short-cut to 1.0 without touching pycocotools.
+    """
+    n = len(a)
+    if len(b) != n:
+        raise ValueError(f"pair_iou needs equal lengths, got {n} and {len(b)}")
+    if n == 0:
+        return np.zeros(0, np.float64)
+    area_a = area(a) if area_a is None else np.asarray(area_a, np.int64)
+    area_b = area(b) if area_b is None else np.asarray(area_b, np.int64)
+    same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(a, b)), bool, n)
+    return _iou_from(_as_coco_list(a), _as_coco_list(b), same, area_a, area_b)
+
+
+def consecutive_iou(unions: Sequence[RLE], areas: np.ndarray | None = None) -> np.ndarray:
+    """IoU of each frame's mask with the previous frame's (length F - 1), areas reused when given."""
+    if len(unions) < 2:
+        return np.zeros(0, np.float64)
+    areas = area(unions) if areas is None else np.asarray(areas, np.int64)
+    coco = _as_coco_list(unions)
+    pairs = zip(unions[:-1], unions[1:])
+    same = np.fromiter((x["counts"] == y["counts"] for x, y in pairs), bool, len(coco) - 1)
+    return _iou_from(coco[:-1], coco[1:], same, areas[:-1], areas[1:])
+
+
 def resize(rle: RLE, size: Sequence[int]) -> RLE:
     """Resize a mask to (h, w) with nearest-neighbour sampling, for consumers at another resolution."""
     import cv2

@@ -13,8 +13,9 @@ import pytest
 from hm_annotate import rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
+from hm_annotate.rle import consecutive_iou, pair_iou
 from hm_annotate.stats import collect_tables, compute_stats, summarise
-from hm_annotate.stats.measures import consecutive_iou, distribution, pair_iou, robust_z, touches_border
+from hm_annotate.stats.measures import distribution, robust_z, touches_border
 from hm_annotate.stats.plots import write_plots
 from hm_annotate.stats.tables import format_report
 from hm_annotate.store import MaskStore, StoreError

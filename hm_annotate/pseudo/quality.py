@@ -22,8 +22,7 @@ def frame_flags(unions: Sequence[RLE], height: int, width: int) -> dict[str, np.
     area = rle.area(unions).astype(np.float64)
     x, y, w, h = rle.bbox(unions).T if n else np.zeros((4, 0))
     iou_prev = np.full(n, np.nan)
-    for i in range(1, n):
-        iou_prev[i] = rle.iou(unions[i - 1], unions[i])
+    iou_prev[1:] = rle.consecutive_iou(unions, area.astype(np.int64))
     jump = np.zeros(n)
     if n > 1:
         prev, cur = area[:-1], area[1:]

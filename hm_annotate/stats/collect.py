@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate import rle
-from hm_annotate.rle import RLE
-from hm_annotate.stats.measures import consecutive_iou, pair_iou
+from hm_annotate.rle import RLE, consecutive_iou, pair_iou
 from hm_annotate.store import VIEWS, LayerData, MaskStore, StoreError, overlay
 
 GROUPS = ("action_type", "event", "split", "athletes")

@@ -7,13 +7,7 @@ pycocotools ``iou`` call per pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-from pycocotools import mask as _coco
-
-from hm_annotate import rle
-from hm_annotate.rle import RLE
 
 # MAD -> standard deviation of a normal distribution; mean absolute deviation -> std likewise
 _MAD_SCALE = 1.4826
@@ -61,58 +55,6 @@ def robust_z(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     ok = scale > 0
     out[ok] = diff[ok] / scale[ok]
     return out
-
-
-def _coco_rles(rles: Sequence[RLE]) -> list[dict]:
-    """pycocotools' form (bytes counts) of our RLEs, made once per mask."""
-    return [{"size": r["size"], "counts": r["counts"].encode("ascii")} for r in rles]
-
-
-def _iou_from(
-    ca: list[dict], cb: list[dict], same: np.ndarray, area_a: np.ndarray, area_b: np.ndarray
-) -> np.ndarray:
-    """IoUs of pycocotools RLE pairs: one intersection per pair, areas given."""
-    n = len(ca)
-    todo = np.flatnonzero(~same & (area_a > 0) & (area_b > 0))
-    inter = np.zeros(n, np.int64)
-    for start in range(0, todo.size, _AREA_BATCH):
-        chunk = todo[start : start + _AREA_BATCH]
-        merged = [_coco.merge([ca[i], cb[i]], intersect=True) for i in chunk]
-        inter[chunk] = _coco.area(merged)
-    union = area_a + area_b - inter
-    out = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
-    out[same] = 1.0
-    return out
-
-
-def pair_iou(
-    a: Sequence[RLE], b: Sequence[RLE], area_a: np.ndarray | None = None, area_b: np.ndarray | None = None
-) -> np.ndarray:
-    """IoU of ``a[i]`` with ``b[i]`` for every i; two empty masks count as a perfect match (1.0).
-
-    Pass the masks' areas when known (the store has them) to skip recomputing them. Identical
-    counts strings short-cut to 1.0 without touching pycocotools.
-    """
-    n = len(a)
-    if len(b) != n:
-        raise ValueError(f"pair_iou needs equal lengths, got {n} and {len(b)}")
-    if n == 0:
-        return np.zeros(0, np.float64)
-    area_a = rle.area(a) if area_a is None else np.asarray(area_a, np.int64)
-    area_b = rle.area(b) if area_b is None else np.asarray(area_b, np.int64)
-    same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(a, b)), bool, n)
-    return _iou_from(_coco_rles(a), _coco_rles(b), same, area_a, area_b)
-
-
-def consecutive_iou(unions: Sequence[RLE], area: np.ndarray | None = None) -> np.ndarray:
-    """IoU of each frame's mask with the previous stored frame's (length F - 1)."""
-    if len(unions) < 2:
-        return np.zeros(0, np.float64)
-    area = rle.area(unions) if area is None else np.asarray(area, np.int64)
-    coco = _coco_rles(unions)
-    same = np.fromiter((x["counts"] == y["counts"] for x, y in zip(unions[:-1], unions[1:])), bool,
-                       len(unions) - 1)  # fmt: skip
-    return _iou_from(coco[:-1], coco[1:], same, area[:-1], area[1:])
 
 
 def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
