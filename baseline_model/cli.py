@@ -257,6 +257,31 @@ def compare_command(config_path: str, out: str | None, json_path: str | None, ru
     click.echo(f"GTM >= PM >= no masks (mean rho, best epoch): {held}")
 
 
+@cli.command("degrade-masks")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Store to write.")
+@click.option("--src-layer", type=click.Choice(LAYERS), default="corrected", show_default=True)
+@click.option("--layer", type=click.Choice(("pseudo", "corrected")), default="pseudo", show_default=True,
+              help="Layer to write.")
+@click.option("--max-radius", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Largest dilation / erosion, pixels.")
+@click.option("--max-shift", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Largest drift, pixels.")
+@click.option("--drop", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Share of frames that lose the athlete.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def degrade_command(src: str, out: str, src_layer: str, layer: str, max_radius: int, max_shift: int,
+                    drop: float, seed: int, quiet: bool) -> None:
+    """Make stand-in pseudo masks from SRC's masks: grown/shrunk, drifting, some frames lost."""
+    from baseline_model.degrade import Degradation, degrade_store
+
+    stats = degrade_store(src, out, Degradation(max_radius, max_shift, drop, seed=seed), src_layer=src_layer,
+                          dst_layer=layer, progress=not quiet)
+    click.echo(f"{out}: {stats['videos']} videos, {stats['frames']} frames in layer {layer}; mean IoU with "
+               f"{src_layer} {stats['mean_iou']:.3f}, {stats['lost_frames']} frames lost")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: library errors become one line on stderr and exit status 1."""
     try:

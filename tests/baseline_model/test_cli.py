@@ -123,3 +123,12 @@ def test_console_script_trains_by_subprocess(tmp_path, dataset, config):
     assert "1/1 epochs" in proc.stdout and (run / "last.pt").exists()
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["data"]["use_masks"] is False  # no store given: the run records it trained without masks
+
+
+def test_degrade_masks_makes_a_pseudo_layer(capsys, tmp_path, dataset):
+    code, out, err = _run(capsys, "degrade-masks", str(dataset / "gt_masks.h5"),
+                          "--out", str(tmp_path / "pm.h5"), "--seed", "3", "--quiet")
+    assert code == 0, err
+    assert "10 videos" in out and "layer pseudo" in out and "mean IoU with corrected" in out
+    with MaskStore.open(tmp_path / "pm.h5") as st:
+        assert len(st.videos()) == 10 and all(st.has(v, "pseudo") for v in st.videos())
