@@ -16,7 +16,6 @@ Detectors return boxes as an m x 5 array ``x0, y0, x1, y1, score``, best first.
 
 from __future__ import annotations
 
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -32,10 +31,18 @@ class Detector(ABC):
 
     name: str = ""
     offsets: tuple[int, ...] = ()
+    # whether ``detect`` works from ``background_difference`` (the pipeline then shares its copy)
+    uses_background: bool = False
 
     @abstractmethod
-    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
-        """Boxes in ``frame`` (H x W x 3 RGB) given the frames at ``offsets`` that exist."""
+    def detect(
+        self,
+        frame: np.ndarray,
+        neighbours: Sequence[np.ndarray],
+        background: tuple[np.ndarray, float] | None = None,
+    ) -> np.ndarray:
+        """Boxes in ``frame`` (H x W x 3 RGB) given the frames at ``offsets`` that exist, and
+        ``background_difference(frame, neighbours)`` when the caller already has it."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -69,19 +76,20 @@ def align(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
     return np.array([[1, 0, -warp[0, 2]], [0, 1, -warp[1, 2]], [0, 0, 1]], np.float64)
 
 
-def background_difference(
-    frame: np.ndarray, neighbours: Sequence[np.ndarray], max_side: int = 320
-) -> tuple[np.ndarray, float]:
+BACKGROUND_SIDE = 320  # background differences are made at this size (longest side, pixels)
+
+
+def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
     """Per-pixel difference from the camera-compensated background, and the scale it was made at.
 
     The background is the per-pixel median of the neighbours warped onto this frame: where
     the athlete has moved on, most neighbours show background there, so the whole body stands
     out and not just its moving edges (which is all plain frame differencing sees of a body of
     even colour). The result is float32 at ``scale`` times the frame size (largest side at most
-    ``max_side``); pixels no neighbour covers count as unchanged.
+    ``BACKGROUND_SIDE``); pixels no neighbour covers count as unchanged.
     """
     h, w = frame.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
+    scale = min(1.0, BACKGROUND_SIDE / max(h, w))
     small = (round(w * scale), round(h * scale))
 
     def shrink(f: np.ndarray) -> np.ndarray:
@@ -100,11 +108,13 @@ def background_difference(
         valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
         warped[valid == 0] = np.nan
         stack[i] = warped
-    with warnings.catch_warnings():  # pixels no neighbour covers stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        background = np.nanmedian(stack, axis=0)
+    # per-pixel (lower) median of the neighbours that cover the pixel: sorting puts NaN last
+    covered = np.isfinite(stack[..., 0]).sum(axis=0)
+    middle = np.maximum(covered - 1, 0) // 2
+    background = np.take_along_axis(np.sort(stack, axis=0), middle[None, ..., None], axis=0)[0]
     diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
-    return np.nan_to_num(diff, nan=0.0), scale
+    diff[covered == 0] = 0.0
+    return diff, scale
 
 
 class MotionDetector(Detector):
@@ -116,7 +126,6 @@ class MotionDetector(Detector):
         self,
         step: int = 3,
         neighbours: int = 3,
-        max_side: int = 320,
         min_threshold: float = 14.0,
         noise_sigmas: float = 4.0,
         min_area: float = 0.002,
@@ -126,7 +135,6 @@ class MotionDetector(Detector):
         self.step = step
         self.neighbours = neighbours
         self.offsets = tuple(sorted(s * step for s in range(-neighbours, neighbours + 1) if s != 0))
-        self.max_side = max_side
         self.min_threshold = min_threshold
         self.noise_sigmas = noise_sigmas
         self.min_area = min_area
@@ -138,7 +146,6 @@ class MotionDetector(Detector):
             "detector": self.name,
             "step": self.step,
             "neighbours": self.neighbours,
-            "max_side": self.max_side,
             "min_threshold": self.min_threshold,
             "noise_sigmas": self.noise_sigmas,
             "min_area": self.min_area,
@@ -146,11 +153,15 @@ class MotionDetector(Detector):
             "join": self.join,
         }
 
-    def motion(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
-        return background_difference(frame, neighbours, self.max_side)
+    uses_background = True
 
-    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
-        motion, scale = self.motion(frame, neighbours)
+    def detect(
+        self,
+        frame: np.ndarray,
+        neighbours: Sequence[np.ndarray],
+        background: tuple[np.ndarray, float] | None = None,
+    ) -> np.ndarray:
+        motion, scale = background if background is not None else background_difference(frame, neighbours)
         if not motion.any():
             return np.zeros((0, 5))
         med = float(np.median(motion))
@@ -225,7 +236,12 @@ class HOGDetector(Detector):
             "min_weight": self.min_weight,
         }
 
-    def detect(self, frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
+    def detect(
+        self,
+        frame: np.ndarray,
+        neighbours: Sequence[np.ndarray],
+        background: tuple[np.ndarray, float] | None = None,
+    ) -> np.ndarray:
         f = max(1.0, self.height / frame.shape[0])
         big = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) if f > 1 else frame
         rects, weights = self._hog.detectMultiScale(

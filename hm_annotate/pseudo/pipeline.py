@@ -40,7 +40,7 @@ from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
 from hm_annotate.pseudo.trackers import TRACKERS, Tracker
 from hm_annotate.store import LayerData, MaskStore
 
-STAGES = ("decode", "tracking", "detection", "segmenter", "rle", "store")
+STAGES = ("decode", "tracking", "detection", "motion", "segmenter", "rle", "store")
 LAYER = "pseudo"
 
 
@@ -187,6 +187,7 @@ class _VideoLabeller:
         ]
         self.seed = video_seed(parts.config.seed, video.id)
         self.cache: dict[int, np.ndarray] = {}
+        self._backgrounds: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, float]] = {}
         self.size: tuple[int, int] | None = None
         self.reacquired: list[bool] = []
 
@@ -224,18 +225,28 @@ class _VideoLabeller:
             self.parts.detector.offsets if self.parts.detector else ()
         ) + self.parts.segmenter.motion_offsets
 
+    def _background(self, position: int, offsets: tuple[int, ...]) -> tuple[np.ndarray, float]:
+        """``background_difference`` of a frame against the frames at ``offsets``, made once per frame
+        however many stages ask for it."""
+        key = (position, offsets)
+        if key not in self._backgrounds:
+            n = len(self.video.frame_numbers)
+            around = [self.read(position + o) for o in offsets if 0 <= position + o < n]
+            with self.timings.stage("motion"):
+                self._backgrounds = {key: background_difference(self.read(position), around)}
+        return self._backgrounds[key]
+
     def _motion(self, position: int, frame: np.ndarray) -> np.ndarray | None:
-        """The frame's difference from its camera-compensated background, for segmenters that use it."""
+        """The frame's difference from its camera-compensated background at full size, for
+        segmenters that use it."""
         offsets = self.parts.segmenter.motion_offsets
         if not offsets:
             return None
-        n = len(self.video.frame_numbers)
-        around = [self.read(position + o) for o in offsets if 0 <= position + o < n]
-        with self.timings.stage("segmenter"):
-            diff, scale = background_difference(frame, around)
-            if scale != 1.0:
-                diff = cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
-        return diff
+        diff, scale = self._background(position, offsets)
+        if scale == 1.0:
+            return diff
+        with self.timings.stage("motion"):
+            return cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
 
     # -- boxes ----------------------------------------------------------------------------------
 
@@ -258,10 +269,12 @@ class _VideoLabeller:
         return box, prior, track.confidence >= self.rules.min_confidence
 
     def _detect(self, position: int, frame: np.ndarray) -> np.ndarray:
+        detector = self.parts.detector
         n = len(self.video.frame_numbers)
-        around = [self.read(position + o) for o in self._offsets() if 0 <= position + o < n]
+        around = [self.read(position + o) for o in detector.offsets if 0 <= position + o < n]
+        background = self._background(position, detector.offsets) if detector.uses_background else None
         with self.timings.stage("detection"):
-            return self.parts.detector.detect(frame, around)
+            return detector.detect(frame, around, background)
 
     @staticmethod
     def _assign(found: np.ndarray, lost: list[_Target], taken: list[np.ndarray]) -> dict[int, np.ndarray]:

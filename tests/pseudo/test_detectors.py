@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from hm_annotate.pseudo import boxes
-from hm_annotate.pseudo.detectors import DETECTORS, HOGDetector, MotionDetector, align
+from hm_annotate.pseudo.detectors import DETECTORS, HOGDetector, MotionDetector, align, background_difference
 from tests.pseudo.scenes import first_box, scene
 
 
@@ -81,3 +81,17 @@ def test_hog_finds_a_standing_figure_and_nothing_in_an_empty_frame():
     x0, y0, x1, y1 = found[0, :4]
     assert x0 < 110 and x1 > 146 and y0 < 52 and y1 > 190  # the box holds the whole figure
     assert len(det.detect(np.full((256, 256, 3), 200, np.uint8), [])) == 0
+
+
+def test_background_difference_shows_the_whole_moving_body_and_not_the_pan():
+    video, gt = scene(frames=40, pan=2.0)
+    i = 20
+    offsets = (-9, -6, -3, 3, 6, 9)
+    diff, scale = background_difference(video.read_frame(video.frame_numbers[i]), around(video, i, offsets))
+    assert scale == 1.0 and diff.shape == gt[i].shape and diff.dtype == np.float32
+    body = gt[i].astype(bool)
+    far = ~cv2.dilate(gt[i], np.ones((15, 15), np.uint8)).astype(bool)
+    assert np.median(diff[body]) > 40  # the inside of the body, not only its edges
+    assert np.percentile(diff[far], 99) < 12  # the panned background cancels out
+    empty, _ = background_difference(video.read_frame(video.frame_numbers[i]), [])
+    assert not empty.any()

@@ -130,3 +130,13 @@ def test_run_commits_each_video_and_reports_failures(tmp_path):
         assert st.read("v/2", "pseudo").provenance[0]["time"] == first
     redo = run(videos[2:], out, p, progress=False, overwrite=True)
     assert redo.labelled == ["v/2"]
+
+
+def test_masks_stop_when_the_athlete_is_gone(tmp_path):
+    """After the body leaves (like a diver under water) the masks found there are not the athlete's
+    (wrong colours, collapsed) and are left empty, flagged as such."""
+    video, gt = scene(frames=24, jump=(14, 1000))
+    assert not gt[14:].any()
+    data = label_video(video, parts(tmp_path, [("v/1", 100, first_box(gt[0]), 1)]))
+    assert np.mean([rle.iou(data.union(i), rle.encode(gt[i])) for i in range(14)]) > 0.85
+    assert data.quality["empty"][16:].all()

@@ -4,10 +4,14 @@ Per object, GrabCut runs on a crop around the box. Outside the box (grown by ``m
 certain background and inside is probable foreground, as in GrabCut's rectangle mode. When the
 previous frame's mask, moved to this frame, is at hand, it says more: its eroded core is certain
 foreground and the part of the box well away from it probable background, so the colour models
-start from the right pixels. After a few iterations the result is cleaned with a morphological
-opening and closing, and only the connected components that overlap the box and are large
-enough next to the largest one are kept (limbs can come apart from the body, specks of similar
-colour should not stay).
+start from the right pixels. Broadcast cameras follow the athlete across a static venue, so
+the frame's difference from its camera-compensated background (``motion``) marks what did not
+move: such pixels cannot be certain foreground, and away from the previous mask they are
+certain background (only while the athlete visibly moves and the camera motion was
+compensated; a standing athlete is left to colour alone). After a few iterations the result is
+cleaned with a morphological opening and closing, and only the connected components that
+overlap the box and are large enough next to the largest one are kept (limbs can come apart
+from the body, specks of similar colour should not stay).
 
 The score is how confidently the two colour models GrabCut fitted separate the pixels it had
 to decide: the mean posterior of each pixel's chosen label, 0.5 for a coin toss, 1 for certain.
@@ -109,14 +113,19 @@ class GrabCutSegmenter(Segmenter):
     ) -> np.ndarray:
         """GrabCut's initial labels in crop coordinates (``box`` is already crop-relative).
 
-        Outside the box (grown by ``margin``): background. Inside: probable foreground, as in
-        GrabCut's rectangle mode. With a prior, the box away from the prior (beyond a band of
-        ``core_erode`` of the box size) becomes probable background, and the prior's eroded core
-        certain foreground, so the colour models start from the right pixels.
+        Outside the box (grown by ``margin``, unless that leaves too little background to learn
+        its colours from): background. Inside: probable foreground, as in GrabCut's rectangle
+        mode. With a prior, the box away from the prior (beyond a band of ``core_erode`` of the
+        box size) becomes probable background, and the prior's eroded core certain foreground, so
+        the colour models start from the right pixels. Where the background difference says a
+        pixel is still (see ``_still``), it cannot be certain foreground and, away from the
+        prior, is certain background: the static venue around a moving athlete stops leaking in.
         """
         ch, cw = shape
         labels = np.full(shape, cv2.GC_BGD, np.uint8)
         ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, self.margin), ch, cw)
+        if ch * cw - ow * oh < 0.1 * ch * cw:  # a box filling the frame: keep some background to learn from
+            ox, oy, ow, oh = boxes.to_xywh(box, ch, cw)
         inside = np.zeros(shape, bool)
         inside[oy : oy + oh, ox : ox + ow] = True
         labels[inside] = cv2.GC_PR_FGD

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from hm_annotate.pseudo.segmenters.grabcut import GrabCutSegmenter
 from tests.pseudo.scenes import first_box, scene
@@ -50,6 +51,33 @@ def test_prior_sets_the_initial_labels():
     assert labels[12, 12] == cv2.GC_PR_BGD
     assert labels[30, 36] == cv2.GC_PR_FGD  # in the band just outside the prior
     assert (seg._labels(np.array([10, 10, 50, 50.0]), None, (60, 60))[10:50, 10:50] == cv2.GC_PR_FGD).all()
+
+
+def test_still_pixels_are_background_while_the_athlete_moves():
+    """The static venue next to a moving athlete cannot become certain foreground."""
+    seg = GrabCutSegmenter(margin=0.0, core_erode=0.1)
+    prior = np.zeros((60, 60), bool)
+    prior[20:40, 25:35] = True
+    motion = np.zeros((60, 60), np.float32)
+    motion[14:46, 28:40] = 60.0  # the moving body; the left strip of the prior (x 25-27) is still
+    labels = seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60), motion)
+    assert labels[30, 30] == cv2.GC_FGD
+    assert labels[30, 26] == cv2.GC_PR_BGD  # in the prior but still: no longer certain foreground
+    assert labels[12, 12] == cv2.GC_BGD  # still and away from the prior
+    # a still athlete (or a failed alignment, which makes everything "move") leaves the cue out
+    assert (
+        seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60), np.zeros((60, 60), np.float32))
+        == seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60))
+    ).all()
+    assert (
+        seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60), np.full((60, 60), 60, np.float32))
+        == seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60))
+    ).all()
+
+
+def test_margin_must_leave_background():
+    with pytest.raises(ValueError, match="margin < context"):
+        GrabCutSegmenter(margin=0.5, context=0.5)
 
 
 def test_moved_prior_keeps_a_loose_box_on_the_body():

@@ -1,0 +1,145 @@
+"""Where pseudo-labelling spends its time: per stage, and frames per second.
+
+Runs the real pipeline (``hm_annotate.pseudo.pipeline.run``: frame decode, tracking, segmenter,
+RLE + quality flags, one store commit per video) on a synthetic FineDiving-format dataset, once
+with GrabCut and once with a small random-weight Segment Anything built from segment_anything's
+modeling classes and loaded from a checkpoint file like the official ones. The goal: everything
+but the segmenter and the tracker (decode, RLE, store, the rest of the loop) under 10 % of wall
+time.
+
+    .venv/bin/python benchmarks/pseudo_label_bench.py [--videos 3] [--frames 60] [--height 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from hm_annotate import rle
+from hm_annotate.datasets import load_videos
+from hm_annotate.pseudo.config import PipelineConfig, Stage, load_pipeline
+from hm_annotate.pseudo.pipeline import STAGES, Components, run
+from hm_annotate.store import MaskStore
+from hm_annotate.synth import generate
+
+# a small SAM: same code path as ViT-B/L/H, a fraction of the compute (random weights)
+SMALL_SAM = {
+    "image_size": 256,
+    "patch_size": 16,
+    "encoder_embed_dim": 96,
+    "encoder_depth": 4,
+    "encoder_num_heads": 4,
+    "encoder_global_attn_indexes": [1, 3],
+    "window_size": 8,
+    "prompt_embed_dim": 64,
+    "decoder_depth": 2,
+    "decoder_mlp_dim": 256,
+    "decoder_num_heads": 4,
+    "iou_head_hidden_dim": 64,
+}
+CORE = ("tracking", "detection", "motion", "segmenter")  # the work itself; the rest is overhead
+
+
+def prompts_from_reference(reference: Path, out: Path) -> Path:
+    """First-frame box of every athlete, as a user would draw them."""
+    rows = ["video_id,frame,x0,y0,x1,y1,object_id"]
+    with MaskStore.open(reference) as st:
+        for vid in st.videos():
+            d = st.read(vid, "corrected")
+            i = next(i for i in range(len(d)) if d.masks[i])
+            for oid, m in zip(d.object_ids[i], d.masks[i]):
+                x, y, w, h = rle.bbox([m])[0]
+                rows.append(f"{vid},{d.frames[i]},{x:g},{y:g},{x + w:g},{y + h:g},{oid}")
+    out.write_text("\n".join(rows) + "\n")
+    return out
+
+
+def small_sam_checkpoint(path: Path) -> Path:
+    import torch
+
+    from hm_annotate.pseudo.segmenters.sam import build_custom_sam
+
+    torch.manual_seed(0)
+    torch.save(build_custom_sam(SMALL_SAM).state_dict(), path)
+    return path
+
+
+def report(label: str, timings, frames: int) -> None:
+    wall = timings.wall
+    accounted = sum(timings.seconds.values())
+    print(f"\n{label}: {frames} frames in {wall:.1f} s = {frames / wall:.1f} frames/s")
+    print(f"  {'stage':<10} {'seconds':>8} {'share':>7} {'ms/frame':>9}")
+    for name in (*STAGES, "other"):
+        sec = timings.seconds[name] if name in STAGES else wall - accounted
+        print(f"  {name:<10} {sec:8.2f} {100 * sec / wall:6.1f}% {1000 * sec / frames:9.2f}")
+    overhead = wall - sum(timings.seconds[k] for k in CORE)
+    verdict = "meets" if overhead <= 0.10 * wall else "misses"
+    share = 100 * overhead / wall
+    print(f"  everything but segmenter and tracker: {share:.1f}% of wall ({verdict} the 10% goal)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the dataset and stores here")
+    opts = parser.parse_args()
+    import cv2
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = opts.workdir or Path(tmp)
+        data = work / "data"
+        if not (data / "gt_masks.h5").exists():
+            generate(data, videos=opts.videos, seed=7, height=opts.height, frames=opts.frames, progress=False)
+        videos = load_videos("finediving", data)
+        frames = sum(len(v.frame_numbers) for v in videos)
+        prompts = prompts_from_reference(data / "gt_masks.h5", work / "prompts.csv")
+        print(
+            f"{len(videos)} videos, {frames} frames of {opts.height} px; cv2 threads 1 while labelling "
+            f"(as the pipeline sets), {cv2.getNumberOfCPUs()} CPUs"
+        )
+        demo = load_pipeline("synthetic-demo")
+        grabcut = PipelineConfig(
+            name="bench-grabcut",
+            segmenter=demo.segmenter,
+            tracker=demo.tracker,
+            detector=demo.detector,
+            prompts=str(prompts),
+            batch_size=opts.batch_size,
+            device="cpu",
+        )
+        sam = PipelineConfig(
+            name="bench-small-sam",
+            segmenter=Stage(
+                "sam",
+                {
+                    "model": "small-random",
+                    "checkpoint": str(small_sam_checkpoint(work / "small_sam.pth")),
+                    "model_config": SMALL_SAM,
+                },
+            ),
+            tracker=demo.tracker,
+            detector=demo.detector,
+            prompts=str(prompts),
+            batch_size=opts.batch_size,
+            device="cpu",
+        )
+        for cfg in (grabcut, sam):
+            out = work / f"{cfg.name}.h5"
+            for stale in (out, Path(f"{out}.lock")):
+                stale.unlink(missing_ok=True)
+            start = time.perf_counter()
+            result = run(videos, out, Components.build(cfg), progress=False)
+            assert not result.failed, result.failed
+            report(f"{cfg.name} ({cfg.segmenter.name} + {cfg.tracker.name})", result.timings, frames)
+            print(
+                f"  (build and run: {time.perf_counter() - start:.1f} s; store {out.stat().st_size:,} bytes)"
+            )
+
+
+if __name__ == "__main__":
+    main()
