@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -39,7 +40,7 @@ class Detector(ABC):
         self,
         frame: np.ndarray,
         neighbours: Sequence[np.ndarray],
-        background: tuple[np.ndarray, float] | None = None,
+        background: Background | None = None,
     ) -> np.ndarray:
         """Boxes in ``frame`` (H x W x 3 RGB) given the frames at ``offsets`` that exist, and
         ``background_difference(frame, neighbours)`` when the caller already has it."""
@@ -79,14 +80,37 @@ def align(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
 BACKGROUND_SIDE = 320  # background differences are made at this size (longest side, pixels)
 
 
-def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
-    """Per-pixel difference from the camera-compensated background, and the scale it was made at.
+@dataclass(frozen=True)
+class Background:
+    """How a frame differs from its neighbours, at ``scale`` times the frame size.
+
+    ``diff``: from the camera-compensated background (what moved in the world);
+    ``screen``: from the neighbours as they are, unaligned (what changed on screen; near zero on
+    captions and logos laid over a panning picture, which ``diff`` shows as moving).
+    """
+
+    diff: np.ndarray
+    screen: np.ndarray
+    scale: float
+
+
+def _median(stack: np.ndarray) -> np.ndarray:
+    """Per-pixel (lower) median over the first axis of the values that are not NaN (sorting puts
+    NaN last), and how many there were."""
+    covered = np.isfinite(stack[..., 0]).sum(axis=0)
+    middle = np.maximum(covered - 1, 0) // 2
+    return np.take_along_axis(np.sort(stack, axis=0), middle[None, ..., None], axis=0)[0], covered
+
+
+def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> Background:
+    """Per-pixel difference from the camera-compensated background (and from the unaligned
+    neighbours), at a reduced scale.
 
     The background is the per-pixel median of the neighbours warped onto this frame: where
     the athlete has moved on, most neighbours show background there, so the whole body stands
     out and not just its moving edges (which is all plain frame differencing sees of a body of
-    even colour). The result is float32 at ``scale`` times the frame size (largest side at most
-    ``BACKGROUND_SIDE``); pixels no neighbour covers count as unchanged.
+    even colour). Differences are float32 at ``scale`` times the frame size (largest side at
+    most ``BACKGROUND_SIDE``); pixels no neighbour covers count as unchanged.
     """
     h, w = frame.shape[:2]
     scale = min(1.0, BACKGROUND_SIDE / max(h, w))
@@ -99,22 +123,23 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
     cur = shrink(frame)
     cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
     if not neighbours:
-        return np.zeros(cur_gray.shape, np.float32), scale
+        zeros = np.zeros(cur_gray.shape, np.float32)
+        return Background(zeros, zeros, scale)
     stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
+    raw = np.empty((len(neighbours), *cur.shape), np.float32)
     for i, other in enumerate(neighbours):
         o = shrink(other)
+        raw[i] = o
         hom = align(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), cur_gray)
         warped = cv2.warpPerspective(o, hom, small, flags=cv2.INTER_LINEAR).astype(np.float32)
         valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
         warped[valid == 0] = np.nan
         stack[i] = warped
-    # per-pixel (lower) median of the neighbours that cover the pixel: sorting puts NaN last
-    covered = np.isfinite(stack[..., 0]).sum(axis=0)
-    middle = np.maximum(covered - 1, 0) // 2
-    background = np.take_along_axis(np.sort(stack, axis=0), middle[None, ..., None], axis=0)[0]
+    background, covered = _median(stack)
     diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
     diff[covered == 0] = 0.0
-    return diff, scale
+    screen = np.abs(cur.astype(np.float32) - _median(raw)[0]).max(axis=2)
+    return Background(diff, screen, scale)
 
 
 class MotionDetector(Detector):
@@ -159,9 +184,10 @@ class MotionDetector(Detector):
         self,
         frame: np.ndarray,
         neighbours: Sequence[np.ndarray],
-        background: tuple[np.ndarray, float] | None = None,
+        background: Background | None = None,
     ) -> np.ndarray:
-        motion, scale = background if background is not None else background_difference(frame, neighbours)
+        bg = background if background is not None else background_difference(frame, neighbours)
+        motion, scale = bg.diff, bg.scale
         if not motion.any():
             return np.zeros((0, 5))
         med = float(np.median(motion))
@@ -188,6 +214,11 @@ class MotionDetector(Detector):
         np.maximum.at(y1, lab, ys + 1)
         count = np.bincount(lab, minlength=n).astype(np.float64)
         energy = np.bincount(lab, weights=motion[ys, xs], minlength=n)
+        # captions and logos ride with the screen: they "move" against the compensated background
+        # but not on screen
+        on_screen = np.bincount(lab, weights=bg.screen[ys, xs], minlength=n) / np.maximum(
+            np.bincount(lab, minlength=n), 1
+        )
         box_area = np.clip((x1 - x0) * (y1 - y0), 1, None)
         total = motion.shape[0] * motion.shape[1]
         fill = count / box_area
@@ -198,13 +229,20 @@ class MotionDetector(Detector):
             & (box_area <= self.max_area * total)
             & (aspect > 0.2)
             & (aspect < 6.0)
+            & (on_screen >= self.min_threshold)
         )
         ok[0] = False
         idx = np.flatnonzero(ok)
         if idx.size == 0:
             return np.zeros((0, 5))
-        # a body is one dense blob: favour groups with much motion that fill their box
-        score = energy[idx] * np.sqrt(fill[idx])
+        # a body is one dense blob: favour groups with much motion that fill their box; broadcast
+        # framing keeps the athlete off the frame edges, while boards, captions and crowd bands
+        # run into them and are wide
+        hs, ws = motion.shape
+        edge = (x0[idx] <= 1) | (y0[idx] <= 1) | (x1[idx] >= ws - 1) | (y1[idx] >= hs - 1)
+        score = (
+            energy[idx] * np.sqrt(fill[idx]) * np.where(edge, 0.25, 1.0) * np.minimum(1.0, 1.5 * aspect[idx])
+        )
         rank = np.argsort(-score, kind="stable")
         order = idx[rank]
         out = np.stack([x0[order], y0[order], x1[order], y1[order], score[rank]], axis=1)
@@ -240,7 +278,7 @@ class HOGDetector(Detector):
         self,
         frame: np.ndarray,
         neighbours: Sequence[np.ndarray],
-        background: tuple[np.ndarray, float] | None = None,
+        background: Background | None = None,
     ) -> np.ndarray:
         f = max(1.0, self.height / frame.shape[0])
         big = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR) if f > 1 else frame

@@ -33,7 +33,7 @@ from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
-from hm_annotate.pseudo.detectors import DETECTORS, Detector, background_difference
+from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, background_difference
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
 from hm_annotate.pseudo.quality import frame_flags
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
@@ -187,7 +187,7 @@ class _VideoLabeller:
         ]
         self.seed = video_seed(parts.config.seed, video.id)
         self.cache: dict[int, np.ndarray] = {}
-        self._backgrounds: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, float]] = {}
+        self._backgrounds: dict[tuple[int, tuple[int, ...]], Background] = {}
         self.size: tuple[int, int] | None = None
         self.reacquired: list[bool] = []
 
@@ -225,7 +225,7 @@ class _VideoLabeller:
             self.parts.detector.offsets if self.parts.detector else ()
         ) + self.parts.segmenter.motion_offsets
 
-    def _background(self, position: int, offsets: tuple[int, ...]) -> tuple[np.ndarray, float]:
+    def _background(self, position: int, offsets: tuple[int, ...]) -> Background:
         """``background_difference`` of a frame against the frames at ``offsets``, made once per frame
         however many stages ask for it."""
         key = (position, offsets)
@@ -242,7 +242,8 @@ class _VideoLabeller:
         offsets = self.parts.segmenter.motion_offsets
         if not offsets:
             return None
-        diff, scale = self._background(position, offsets)
+        bg = self._background(position, offsets)
+        diff, scale = bg.diff, bg.scale
         if scale == 1.0:
             return diff
         with self.timings.stage("motion"):
