@@ -253,8 +253,9 @@ def compare_command(config_path: str, out: str | None, json_path: str | None, ru
     if json_path:
         Path(json_path).write_text(json.dumps(summary(result), indent=2, default=float))
     click.echo(table, nl=False)
-    held = "held" if result.ordered("rho", "best") else "did not hold"
-    click.echo(f"GTM >= PM >= no masks (mean rho, best epoch): {held}")
+    verdicts = [f"{which} epoch {'held' if result.ordered('rho', which) else 'did not hold'}"
+                for which in ("best", "last")]
+    click.echo(f"GTM >= PM >= no masks by mean rho: {'; '.join(verdicts)}")
 
 
 @cli.command("degrade-masks")

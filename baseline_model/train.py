@@ -4,8 +4,8 @@ A run directory holds ``last.pt`` (written after every epoch: model, optimizer, 
 scaler, RNG states of every rank, epoch, history), ``best.pt`` (the epoch with the best test
 Spearman rho, as the reference code selects), ``log.csv`` (one row per epoch), ``config.yaml``
 and TensorBoard events under ``tb/``. A checkpoint records its config; resuming or evaluating
-with a different one is refused, except for the fields in ``MAY_DIFFER`` (more epochs, other
-worker counts).
+with a different one is refused, except for the fields in ``MAY_DIFFER`` (more epochs - the
+cosine schedule then stretches to the new end -, other worker counts, a moved dataset).
 
 Reproducibility: pairs, augmentations and batch order depend only on (seed, epoch, index), and
 checkpoints carry the RNG state, so a resumed run continues the same loss trajectory as an
@@ -43,7 +43,7 @@ from hm_annotate.errors import HMError
 CHECKPOINT_FORMAT = "hm-baseline-checkpoint"
 CHECKPOINT_VERSION = 1
 # config fields a resumed run may change: they do not alter what one epoch computes
-MAY_DIFFER = frozenset({"train.epochs", "train.num_workers", "train.eval_batch_size"})
+MAY_DIFFER = frozenset({"train.epochs", "train.num_workers", "train.eval_batch_size", "data.data_root"})
 LOSS_KEYS = ("L_A", "L_T", "L_E", "total")
 LOG_FIELDS = ("epoch", "step", "lr", *LOSS_KEYS, "train_rho", "rho", "rl2", "tiou", "attention_iou",
               "seconds")
