@@ -100,3 +100,18 @@ def test_decode_packed_matches_pycocotools_on_varied_masks():
     np.testing.assert_array_equal(rle.decode_packed(blob, offsets, (37, 53)), masks)
     np.testing.assert_array_equal(rle.decode_packed(blob, offsets[3:6], (37, 53)), masks[3:5])
     assert rle.decode_packed(blob, offsets[:1], (37, 53)).shape == (0, 37, 53)
+
+
+def test_pair_iou_matches_pycocotools_iou_and_handles_empties():
+    a = rle.encode_batch(ellipse_masks(6, seed=1))
+    b = rle.encode_batch(np.roll(ellipse_masks(6, seed=2), 5, axis=2))
+    empty = rle.empty((48, 64))
+    a += [empty, empty, a[0]]
+    b += [empty, b[0], a[0]]
+    got = rle.pair_iou(a, b)
+    assert got == pytest.approx([rle.iou(x, y) for x, y in zip(a, b)])
+    assert got[-3:].tolist() == [1.0, 0.0, 1.0]
+    unions = rle.encode_batch(ellipse_masks(5))
+    want = [rle.iou(x, y) for x, y in zip(unions[:-1], unions[1:])]
+    assert rle.consecutive_iou(unions) == pytest.approx(want)
+    assert rle.consecutive_iou(unions, rle.area(unions)) == pytest.approx(want)

@@ -13,7 +13,6 @@ import pytest
 from hm_annotate import rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
-from hm_annotate.rle import consecutive_iou, pair_iou
 from hm_annotate.stats import collect_tables, compute_stats, summarise
 from hm_annotate.stats.measures import distribution, robust_z, touches_border
 from hm_annotate.stats.plots import write_plots
@@ -42,20 +41,6 @@ def test_robust_z_flags_the_odd_value_of_its_own_group_only():
     z = robust_z(np.array([5, 5, 5, 5, 9]), np.zeros(5))
     assert z[4] > 2 and np.all(z[:4] == 0)
     assert np.all(robust_z(np.array([3, 3, 3]), np.zeros(3)) == 0)
-
-
-def test_pair_iou_matches_pycocotools_iou_and_handles_empties():
-    a = rle.encode_batch(ellipses(6, dx=3))
-    b = rle.encode_batch(ellipses(6, cx0=23, dx=1))
-    empty = rle.empty((H, W))
-    a += [empty, empty, a[0]]
-    b += [empty, b[0], a[0]]
-    got = pair_iou(a, b)
-    want = [rle.iou(x, y) for x, y in zip(a, b)]
-    assert got == pytest.approx(want)
-    assert got[-3:].tolist() == [1.0, 0.0, 1.0]
-    unions = rle.encode_batch(ellipses(5, dx=2))
-    assert consecutive_iou(unions) == pytest.approx([rle.iou(x, y) for x, y in zip(unions[:-1], unions[1:])])
 
 
 def test_touches_border_from_boxes():
