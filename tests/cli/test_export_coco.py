@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hm_annotate.cli import main
+from tests.console import run
 from tests.masks import make_store
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEOS = {"FINADivingWorldCup2021_Men3m_final_r1/8": 6, "Ev_synchro/2": 4}
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from hm_annotate.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
 
 
 def test_review_queue_frames_through_the_console_script(tmp_path: Path) -> None:

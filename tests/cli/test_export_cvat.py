@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,20 +13,12 @@ import pytest
 from hm_annotate.cli import main
 from hm_annotate.io.cvat import ANNOTATIONS_NAME
 from hm_annotate.store import MaskStore
+from tests.console import run
 from tests.io.test_coco import as_cvat_export
 from tests.masks import make_store
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEO = "FINADivingWorldCup2021_Men3m_final_r1/8"
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from hm_annotate.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
 
 
 def _dataset(tmp_path: Path) -> tuple[Path, Path]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +12,11 @@ from hm_annotate import rle
 from hm_annotate.cli import main
 from hm_annotate.io.coco import export_coco, write_coco
 from hm_annotate.store import MaskStore
+from tests.console import run
 from tests.masks import make_store
 
 REPO = Path(__file__).resolve().parents[2]
 VIDEOS = {"FINADivingWorldCup2021_Men3m_final_r1/8": 5, "Ev_synchro/2": 4}
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from hm_annotate.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """info, validate, import-masks and export-masks through the real console entry point."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -11,18 +9,10 @@ import numpy as np
 import pytest
 
 from hm_annotate.store import MaskStore
+from tests.console import run
 from tests.masks import ellipse_masks, make_store
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", "from hm_annotate.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
 
 
 def _mask_tree(root: Path) -> None:
