@@ -11,7 +11,6 @@ from hm_annotate.cli import main
 from tests.console import run
 from tests.masks import make_store
 
-REPO = Path(__file__).resolve().parents[2]
 VIDEOS = {"FINADivingWorldCup2021_Men3m_final_r1/8": 6, "Ev_synchro/2": 4}
 
 

@@ -17,7 +17,6 @@ from tests.console import run
 from tests.io.test_coco import as_cvat_export
 from tests.masks import make_store
 
-REPO = Path(__file__).resolve().parents[2]
 VIDEO = "FINADivingWorldCup2021_Men3m_final_r1/8"
 
 

@@ -12,8 +12,6 @@ from hm_annotate.store import MaskStore
 from tests.console import run
 from tests.masks import ellipse_masks, make_store
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _mask_tree(root: Path) -> None:
     """A FineDiving-HM-like tree: two videos, gray JPGs named by absolute frame numbers."""
