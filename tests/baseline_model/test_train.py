@@ -106,6 +106,14 @@ def test_short_last_accumulation_group_still_steps(tmp_path, videos):
     assert train(cfg, _splits(cfg, videos), tmp_path / "run", progress=False).history[0]["step"] == 2  # 4 + 2
 
 
+def test_loader_workers_do_not_change_the_run(tmp_path, videos):
+    plain = tiny_config(train={"epochs": 1})
+    workers = tiny_config(train={"epochs": 1, "num_workers": 2})
+    a = train(plain, _splits(plain, videos), tmp_path / "a", progress=False).history[0]
+    b = train(workers, _splits(workers, videos), tmp_path / "b", progress=False).history[0]
+    assert a["L_E"] == pytest.approx(b["L_E"], rel=1e-6) and a["rho"] == pytest.approx(b["rho"], nan_ok=True)
+
+
 def test_scheduler_warms_up_then_decays_to_zero():
     cfg = tiny_config(train={"epochs": 4, "warmup_epochs": 1, "lr": 1.0})
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
