@@ -97,14 +97,14 @@ def _setup_torch(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _splits(cfg: Any, opts: dict[str, Any], main_process: bool = True) -> Any:
+def _splits(cfg: Any, opts: dict[str, Any], main_process: bool = True, test_only: bool = False) -> Any:
     """The run's pair datasets; the main process shows progress and warns about missing masks."""
     from baseline_model.data import build_splits, load_dataset, mask_source
 
     train_videos, test_videos = load_dataset(cfg.data)
     splits = build_splits(train_videos, test_videos, cfg.data, seed=cfg.train.seed,
                           masks=mask_source(cfg.data, opts["allow_missing_masks"]),
-                          progress=main_process and not opts["quiet"])
+                          progress=main_process and not opts["quiet"], test_only=test_only)
     if main_process:
         _warn_missing(splits)
     return splits
@@ -198,7 +198,7 @@ def eval_command(checkpoint: str, as_json: bool, **opts: Any) -> None:
     dev = torch.device(opts["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, cfg, ckpt = load_model(checkpoint, dev)
     cfg = _data_overrides(cfg, opts)
-    splits = _splits(cfg, opts)
+    splits = _splits(cfg, opts, test_only=True)
     result = evaluate(model, splits.test, cfg, device=dev, amp=cfg.train.amp, progress=not opts["quiet"])
     metrics = {k: (None if math.isnan(v) else v) for k, v in result.metrics().items()}
     if as_json:

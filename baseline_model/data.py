@@ -453,12 +453,13 @@ def frame_shape(data_cfg: Any) -> tuple[int, int]:
 
 def build_splits(train_videos: Sequence[Video], test_videos: Sequence[Video], data_cfg: Any, *, seed: int,
                  masks: MaskSource | None = None, frames: FrameCache | None = None,
-                 cache: bool | None = None, progress: bool = True) -> Splits:
+                 cache: bool | None = None, progress: bool = True, test_only: bool = False) -> Splits:
     """Pair datasets for a run: training queries paired within the training split, test queries with
     training exemplars; masks checked up front; frames decoded into the cache now when enabled.
 
     ``cache=None`` caches when all frames fit ``DEFAULT_CACHE_BYTES``; pass ``frames`` to share
-    decoded frames between runs (e.g. the GTM / PM / no-mask comparison).
+    decoded frames between runs (e.g. the GTM / PM / no-mask comparison). ``test_only`` (for
+    evaluation) checks and decodes only the test queries and the exemplars they vote with.
     """
     every = [*train_videos, *test_videos]
     if frames is None:
@@ -467,6 +468,8 @@ def build_splits(train_videos: Sequence[Video], test_videos: Sequence[Video], da
     common = dict(frames=frames, masks=masks, seed=seed)
     train = PairDataset(train_videos, train_videos, data_cfg, train=True, **common)
     test = PairDataset(test_videos, train_videos, data_cfg, train=False, **common)
+    if test_only:
+        every = [*test.queries, *(test.pool[j] for j in sorted({e for _, e in test.pairs}))]
     if masks is not None:
         masks.check(every)
     frames.preload(every, progress=progress)
