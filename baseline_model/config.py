@@ -41,6 +41,7 @@ class ModelConfig:
     # I3D backbone B1..B4; width scales every I3D channel count (1.0 = Inception-I3D).
     i3d_width: float = 1.0
     i3d_weights: str | None = None  # model_rgb.pth or piergiaj rgb_imagenet.pt
+    i3d_bn_momentum: float = 0.01  # BatchNorm running-stat momentum; ~0.1 when training from scratch
     # Spatial action parsing (SAP): mask-guided attention after stage sap_stage (Table 9).
     sap: bool = True
     sap_stage: int = 2
@@ -73,6 +74,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _require(self.i3d_width > 0, "model.i3d_width must be > 0")
+        _require(0 < self.i3d_bn_momentum <= 1, "model.i3d_bn_momentum must be in (0, 1]")
         _require(self.sve_width > 0, "model.sve_width must be > 0")
         _require(self.sap_stage in (1, 2, 3), f"model.sap_stage must be 1, 2 or 3, not {self.sap_stage}")
         _require(len(self.sve_layers) == 4 and min(self.sve_layers) >= 1,

@@ -48,8 +48,9 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _same_padding(x: torch.Tensor, kernel: tuple[int, ...],
-                  stride: tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
+def _same_padding(
+    x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...]
+) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Input and symmetric padding that together give SAME padding.
 
     When front and back padding agree in every dimension (stride-1 layers at any size), the layer
@@ -65,8 +66,13 @@ def _same_padding(x: torch.Tensor, kernel: tuple[int, ...],
 class Unit3D(nn.Module):
     """Conv3d (no bias) + BatchNorm + ReLU with SAME padding; parameters named conv3d / bn."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int] = (1, 1, 1),
-                 stride: tuple[int, int, int] = (1, 1, 1)) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int, int] = (1, 1, 1),
+        stride: tuple[int, int, int] = (1, 1, 1),
+    ) -> None:
         super().__init__()
         self.kernel, self.stride = kernel, stride
         self.conv3d = nn.Conv3d(cin, cout, kernel, stride=stride, bias=False)
@@ -110,7 +116,7 @@ class InceptionModule(nn.Module):
 class InceptionI3d(nn.Module):
     """The I3D feature extractor; ``stage(x, k)`` runs stage B_k, ``forward`` runs B1..B4."""
 
-    def __init__(self, width: float = 1.0, in_channels: int = 3) -> None:
+    def __init__(self, width: float = 1.0, in_channels: int = 3, bn_momentum: float = 0.01) -> None:
         super().__init__()
         self.width = width
         self.stage_layers: dict[int, list[str]] = {k: [] for k in STAGE_ENDS}
@@ -132,6 +138,11 @@ class InceptionI3d(nn.Module):
                 self.stage_channels[stage] = channels
                 stage += 1
         self.out_channels = channels  # C_4
+        # 0.01 suits fine-tuning pretrained weights (the reference); from scratch the running
+        # statistics then lag far behind the weights and eval-mode outputs blow up, so it is settable
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm3d):
+                m.momentum = bn_momentum
 
     def _scale(self, channels: int) -> int:
         return max(2, math.floor(channels * self.width + 0.5))

@@ -31,13 +31,21 @@ class UniFineParser(nn.Module):
         super().__init__()
         self.cfg = cfg
         # channels-last 3D convolutions measured ~20% faster per training step on CPU
-        self.i3d = InceptionI3d(cfg.i3d_width).to(memory_format=torch.channels_last_3d)
+        self.i3d = InceptionI3d(cfg.i3d_width, bn_momentum=cfg.i3d_bn_momentum).to(
+            memory_format=torch.channels_last_3d
+        )
         c4 = self.i3d.out_channels
         self.sap = SpatialActionParsing(cfg.sap_plus_one) if cfg.sap else None
-        self.sve = (StaticVisualEncoder(cfg.sve_layers, cfg.sve_width, c4, cfg.input_normalisation)
-                    if cfg.sve else None)
-        self.tap = (TemporalActionParsing(c4, cfg.query_dim, cfg.num_queries, cfg.num_heads, cfg.tau_init)
-                    if cfg.tap else None)
+        self.sve = (
+            StaticVisualEncoder(cfg.sve_layers, cfg.sve_width, c4, cfg.input_normalisation)
+            if cfg.sve
+            else None
+        )
+        self.tap = (
+            TemporalActionParsing(c4, cfg.query_dim, cfg.num_queries, cfg.num_heads, cfg.tau_init)
+            if cfg.tap
+            else None
+        )
         step_dim = cfg.query_dim if cfg.tap else c4
         self.regressor = ContrastiveRegressor(step_dim, cfg.encoder_dims, cfg.regressor_dims)
 
@@ -66,8 +74,13 @@ class UniFineParser(nn.Module):
         """Per-step deltas (B x L) between two encoded batches."""
         return self.regressor(query["X"], exemplar["X"])
 
-    def forward(self, q_video: torch.Tensor, e_video: torch.Tensor, q_mask: torch.Tensor | None = None,
-                e_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        q_video: torch.Tensor,
+        e_video: torch.Tensor,
+        q_mask: torch.Tensor | None = None,
+        e_mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Score difference of each (query, exemplar) pair plus everything the losses need.
 
         Videos: B x 3 x T x H x W, normalised; masks: B x 1 x T x H x W in [0, 1] or None. Returns
@@ -86,8 +99,9 @@ class UniFineParser(nn.Module):
         if self.sap is not None:
             for side, mask in (("q", q_mask), ("e", e_mask)):
                 if mask is not None:
-                    snippets = cut_snippets(mask, self.cfg.num_snippets, self.cfg.snippet_len,
-                                            self.cfg.snippet_stride).squeeze(2)
+                    snippets = cut_snippets(
+                        mask, self.cfg.num_snippets, self.cfg.snippet_len, self.cfg.snippet_stride
+                    ).squeeze(2)
                     out[f"M_{side}"] = mask_target(snippets, out[f"A_{side}"].shape[-3:])
         return out
 
@@ -112,19 +126,25 @@ def build_model(cfg: ModelConfig) -> UniFineParser:
     if cfg.i3d_weights:
         expected = load_i3d_weights(model, cfg.i3d_weights)
         if expected != cfg.input_normalisation:
-            raise WeightsError(f"{cfg.i3d_weights}: these I3D weights expect data.normalisation "
-                               f"{expected!r}, the config says {cfg.input_normalisation!r}")
+            raise WeightsError(
+                f"{cfg.i3d_weights}: these I3D weights expect data.normalisation "
+                f"{expected!r}, the config says {cfg.input_normalisation!r}"
+            )
     if cfg.sve_weights and model.sve is not None:
         load_resnet34_weights(model, cfg.sve_weights)
     return model
 
 
 @torch.no_grad()
-def vote(model: UniFineParser, q_video: torch.Tensor, q_mask: torch.Tensor | None,
-         exemplar_videos: torch.Tensor | Sequence[torch.Tensor],
-         exemplar_masks: torch.Tensor | Sequence[torch.Tensor | None] | None,
-         exemplar_scores: torch.Tensor,
-         dd: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def vote(
+    model: UniFineParser,
+    q_video: torch.Tensor,
+    q_mask: torch.Tensor | None,
+    exemplar_videos: torch.Tensor | Sequence[torch.Tensor],
+    exemplar_masks: torch.Tensor | Sequence[torch.Tensor | None] | None,
+    exemplar_scores: torch.Tensor,
+    dd: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Multi-exemplar voting (Eq. 10): y_X = mean_j (F(X, Z_j) + y_Zj); returns B predicted scores.
 
     ``exemplar_videos``: B x M x 3 x T x H x W, or M tensors of B x 3 x T x H x W; ``exemplar_scores``:

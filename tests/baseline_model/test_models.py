@@ -240,3 +240,10 @@ def test_vote_equals_the_mean_of_pairwise_forwards_in_eval_mode():
     torch.testing.assert_close(pred, (scores + deltas).mean(1))
     with pytest.raises(ValueError, match="2 exemplar videos but 3"):
         vote(model, batch["q_video"], None, [batch["e_video"], other], None, torch.ones(2, 3))
+
+
+def test_i3d_batchnorm_momentum_follows_the_config():
+    for momentum in (0.01, 0.1):
+        model = build_model(tiny_config(i3d_bn_momentum=momentum).model)
+        bns = [m for m in model.i3d.modules() if isinstance(m, torch.nn.BatchNorm3d)]
+        assert bns and all(m.momentum == momentum for m in bns)
