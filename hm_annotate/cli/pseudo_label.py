@@ -22,28 +22,41 @@ def _frame_size(video) -> tuple[int, int] | None:
 
 @click.command("pseudo-label")
 @click.option(
-    "--dataset-format", help="Dataset adapter: finediving, mtl-aqa, aqa7, videos (default: the pipeline's)."
+    "--dataset-format",
+    metavar="NAME",
+    help="Dataset adapter: finediving, mtl-aqa, aqa7, videos (default: the pipeline's).",
 )
 @click.option(
     "--data-root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
 )
 @click.option(
-    "--out", required=True, help="Mask store to write (layer 'pseudo'); {shard} becomes the shard number."
+    "--out",
+    required=True,
+    metavar="STORE",
+    help="Mask store to write (layer 'pseudo'); {shard} becomes the shard number.",
 )
-@click.option("--pipeline", help="Pipeline YAML or shipped name (default: <format>-hm, else synthetic-demo).")
-@click.option("--segmenter", help="sam or grabcut (or an installed plug-in).")
+@click.option(
+    "--pipeline",
+    metavar="YAML",
+    help="Pipeline YAML or shipped name (default: <format>-hm, else synthetic-demo).",
+)
+@click.option("--segmenter", metavar="NAME", help="sam or grabcut (or an installed plug-in).")
 @click.option("--sam-model", type=click.Choice(["vit_h", "vit_l", "vit_b"]), help="SAM architecture.")
 @click.option(
     "--sam-checkpoint", type=click.Path(dir_okay=False), help="SAM checkpoint (default: weights cache)."
 )
-@click.option("--tracker", help="csrt, kcf, mil or mask-flow (or an installed plug-in).")
+@click.option("--tracker", metavar="NAME", help="csrt, kcf, mil or mask-flow (or an installed plug-in).")
 @click.option("--prompts", type=click.Path(dir_okay=False), help="Prompt boxes, CSV or JSON.")
-@click.option("--detector", help="motion, hog or none: finds athletes no prompt places, and lost ones.")
+@click.option(
+    "--detector", metavar="NAME", help="motion, hog or none: finds athletes no prompt places, and lost ones."
+)
 @click.option("--videos", "video_ids", multiple=True, metavar="ID", help="Only these videos (repeatable).")
 @click.option(
     "--split", type=click.Choice(["train", "test", "all"]), help="Dataset split (default: the pipeline's)."
 )
-@click.option("--shard", help="K/N: the K-th of N disjoint parts (default: RANK/WORLD_SIZE if set).")
+@click.option(
+    "--shard", metavar="K/N", help="The K-th of N disjoint parts (default: RANK/WORLD_SIZE if set)."
+)
 @click.option("--resume", is_flag=True, help="Keep videos the store already has; label the rest.")
 @click.option("--overwrite", is_flag=True, help="Redo videos the store already has.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where SAM runs.")
