@@ -204,7 +204,7 @@ class GrabCutSegmenter(Segmenter):
         gc = self._labels(local, local_prior, (ch, cw), local_motion)
         decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
         is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
-        if not decided.any() or not is_bg.any():
+        if not decided.any() or is_bg.all() or not is_bg.any():  # GrabCut needs both kinds of samples
             return Segmentation(out, float("nan"))
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)

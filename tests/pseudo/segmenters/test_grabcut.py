@@ -75,6 +75,18 @@ def test_still_pixels_are_background_while_the_athlete_moves():
     ).all()
 
 
+def test_no_foreground_left_gives_an_empty_mask():
+    """The previous mask sits on still pixels and all the motion is far from it: nothing may be
+    foreground, which GrabCut cannot start from; the answer is an empty mask, not an error."""
+    frame = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    prior = np.zeros((80, 80), bool)
+    prior[30:50, 30:36] = True
+    motion = np.zeros((80, 80), np.float32)
+    motion[22:58, 50:62] = 90.0
+    [out] = GrabCutSegmenter().segment(frame, np.array([[22, 22, 62, 58]]), [prior], seed=0, motion=motion)
+    assert not out.mask.any() and np.isnan(out.score)
+
+
 def test_margin_must_leave_background():
     with pytest.raises(ValueError, match="margin < context"):
         GrabCutSegmenter(margin=0.5, context=0.5)
