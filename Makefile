@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# Each script prints its figures; the FineDiving-HM-scale ones take tens of minutes.
+BENCHES := store datasets pseudo_label stats coco model train
 bench: $(STAMP)
-	$(BIN)/python benchmarks/store_bench.py
+	for b in $(BENCHES); do echo "== $$b"; $(BIN)/python benchmarks/$${b}_bench.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
