@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 step() { printf '\n== %s\n' "$*"; }
 
 step "1. synthetic FineDiving-format dataset: frames, annotation pickles, exact masks (gt_masks.h5)"
-$HM synth "$OUT/data" --videos "${DEMO_VIDEOS:-8}" --seed 7 --frames 48 --height 160 --hm-jpg
+$HM synth "$OUT/data" --videos "${DEMO_VIDEOS:-24}" --seed 7 --frames 40 --hm-jpg
 $HM list-videos --dataset-format finediving --data-root "$OUT/data"
 $HM info "$OUT/data/gt_masks.h5"
 $HM validate "$OUT/data/gt_masks.h5"
@@ -21,8 +21,10 @@ $HM import-masks "$OUT/data/diving_mask_annotation_gray" --format finediving-hm 
 $HM export-masks "$OUT/hm_import.h5" --format finediving-hm --out "$OUT/hm_export"
 $HM validate "$OUT/hm_import.h5"
 
-step "3. pseudo masks (PM): GrabCut + mask-flow tracker + motion detector, no weights, no prompts"
-$HM pseudo-label --dataset-format finediving --data-root "$OUT/data" --out "$OUT/pm.h5" --pipeline synthetic-demo
+step "3. pseudo masks (PM): one box per athlete on the first frame, then GrabCut + mask-flow tracker"
+.venv/bin/python tools/first_frame_prompts.py "$OUT/data/gt_masks.h5" "$OUT/prompts.csv"
+$HM pseudo-label --dataset-format finediving --data-root "$OUT/data" --out "$OUT/pm.h5" --pipeline synthetic-demo \
+    --prompts "$OUT/prompts.csv"
 
 step "4. PM against the exact masks: DAVIS J, F, J&F"
 $HM evaluate "$OUT/pm.h5" --reference "$OUT/data/gt_masks.h5"
@@ -35,9 +37,9 @@ $HM review "$OUT/pm.h5" --top 20 --out "$OUT/queue.csv"
 $HM export-coco "$OUT/pm.h5" --layer pseudo --out "$OUT/pm_queue_coco.json" --frames-from "$OUT/queue.csv"
 $HM export-coco "$OUT/pm.h5" --layer pseudo --out "$OUT/pm_coco.json"
 
-step "7. Uni-FineParser baseline: GTM vs PM vs no masks (tiny CPU run; see README for real settings)"
+step "7. Uni-FineParser baseline: GTM vs PM vs no masks (a smoke-scale run: at this size the figures are noise; the README has a 120-video result)"
 $HB compare --config baseline_model/configs/synthetic_cpu.yaml --dataset-format finediving \
     --data-root "$OUT/data" --gtm "$OUT/data/gt_masks.h5" --pm "$OUT/pm.h5" \
-    --seeds 1 --epochs "${DEMO_EPOCHS:-2}" --threads 1 --runs "$OUT/compare-runs" --out "$OUT/compare.md"
+    --seeds 1 --epochs "${DEMO_EPOCHS:-3}" --threads 1 --runs "$OUT/compare-runs" --out "$OUT/compare.md"
 
 printf '\nEverything is in %s/.\n' "$OUT"
