@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from hm_annotate.errors import HMError
+from hm_annotate.errors import run_cli
 
 LAYERS = ("corrected", "pseudo", "curated")
 
@@ -285,20 +284,7 @@ def degrade_command(src: str, out: str, src_layer: str, layer: str, max_radius: 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: library errors become one line on stderr and exit status 1."""
-    try:
-        cli.main(args=argv, prog_name="hm-baseline", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (HMError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    run_cli(cli, "hm-baseline", argv)
 
 
 if __name__ == "__main__":

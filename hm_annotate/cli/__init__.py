@@ -8,12 +8,11 @@ and torch is never imported for commands that do not need it.
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
 from hm_annotate import __version__
-from hm_annotate.errors import HMError
+from hm_annotate.errors import run_cli
 
 # command name -> (module under hm_annotate.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,21 +67,5 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run a command; library errors become one line on stderr and exit 1."""
-    try:
-        cli.main(args=argv, prog_name="hm-annotate", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except HMError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    """Entry point: library errors become one line on stderr and exit 1."""
+    run_cli(cli, "hm-annotate", argv)
