@@ -16,24 +16,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scale import H, W, diver_masks  # benchmarks/ is on sys.path when a script runs
 
 from hm_annotate import rle
 from hm_annotate.io.coco import export_coco, import_coco, write_coco
 from hm_annotate.store import LayerData, MaskStore
-
-H, W = 256, 456
-
-
-def diver_masks(seed: int, n: int) -> np.ndarray:
-    """n x H x W masks of an ellipse (a stand-in athlete) falling and changing shape."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    t = np.arange(n, dtype=np.float32)[:, None, None]
-    cx = rng.uniform(100, 300) + t * rng.uniform(0.5, 1.5)
-    cy = rng.uniform(60, 120) + 0.01 * (t - n / 2) ** 2
-    ry = 25 + 10 * np.sin(t / 7)
-    rx = 10 + 5 * np.cos(t / 5)
-    return (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1).astype(np.uint8)
 
 
 def build(store: Path, n_videos: int, n_frames: int) -> int:

@@ -18,23 +18,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scale import H, W, diver_masks  # benchmarks/ is on sys.path when a script runs
 
 from hm_annotate import rle
 from hm_annotate.store import LayerData, MaskStore
-
-H, W = 256, 456
-
-
-def video_masks(i: int, n: int) -> np.ndarray:
-    """n x H x W masks of an ellipse (a stand-in athlete) moving and changing shape."""
-    rng = np.random.default_rng(i)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    t = np.arange(n, dtype=np.float32)[:, None, None]
-    cx = rng.uniform(100, 200) + t * rng.uniform(0.5, 1.5)
-    cy = rng.uniform(60, 120) + 0.02 * (t - n / 2) ** 2
-    ry = 25 + 10 * np.sin(t / 7)
-    rx = 10 + 5 * np.cos(t / 5)
-    return (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1).astype(np.uint8)
 
 
 def disk_bytes(path: Path) -> int:
@@ -49,7 +36,7 @@ def write_all(workdir: Path, n_videos: int, n_frames: int) -> dict[str, float]:
     times = {"store": 0.0, "png": 0.0, "jpg": 0.0}
     with MaskStore.open(store, "a") as st:
         for i in range(n_videos):
-            masks = video_masks(i, n_frames)
+            masks = diver_masks(i, n_frames)
             vid = f"event_{i // 30:03d}/{i % 30}"
             t0 = time.perf_counter()
             data = LayerData(
