@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from hm_annotate.datasets.base import DatasetError
-from hm_annotate.datasets.problems import report
+from hm_annotate.datasets.problems import BadVideo, report
 
 # (module, name) pairs an annotation pickle may refer to; numpy.core.* is numpy 1's spelling.
 _ALLOWED_GLOBALS = {
@@ -117,8 +117,22 @@ def split_members(
     for split_name, keys in splits.items():
         for key in keys:
             if key in seen:
-                report(f"video {describe(key)}: listed in the {seen[key]} split and again in {split_name}",
-                       strict, f"kept in {seen[key]}")
+                report(
+                    f"video {describe(key)}: listed in the {seen[key]} split and again in {split_name}",
+                    strict,
+                    f"kept in {seen[key]}",
+                )
                 continue
             seen[key] = split_name
     return [(key, s) for key, s in seen.items() if wanted in ("all", s)]
+
+
+def video_entry(table: dict, key: Any, video_id: str, path: Path, required: Iterable[str]) -> dict:
+    """A video's annotation entry, with every required field; BadVideo names what is missing."""
+    entry = table.get(key)
+    if entry is None:
+        raise BadVideo(f"video {video_id}: no entry in {path}")
+    absent = [f for f in required if f not in entry]
+    if absent:
+        raise BadVideo(f"video {video_id}: its entry in {path} lacks {', '.join(absent)}")
+    return entry

@@ -16,10 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hm_annotate.datasets.annotations import load_pickle, number_list, require_mapping, split_members
+from hm_annotate.datasets.annotations import (
+    load_pickle,
+    number_list,
+    require_mapping,
+    split_members,
+    video_entry,
+)
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.frames import annotated_clip, frame_folder, image_video
-from hm_annotate.datasets.problems import BadVideo, build_each, report
+from hm_annotate.datasets.problems import build_each, report
 
 FRAMES_DIR = "FINADiving_MTL_256s"
 ANNOTATIONS_DIR = "Annotations"
@@ -61,12 +67,7 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
     def build(member: tuple[tuple[str, int], str]) -> Video:
         key, split_name = member
         vid = video_id(key)
-        entry = coarse.get(key)
-        if entry is None:
-            raise BadVideo(f"video {vid}: no entry in {ann_dir / COARSE_FILE}")
-        absent = [f for f in _COARSE_FIELDS if f not in entry]
-        if absent:
-            raise BadVideo(f"video {vid}: its entry in {ann_dir / COARSE_FILE} lacks {', '.join(absent)}")
+        entry = video_entry(coarse, key, vid, ann_dir / COARSE_FILE, _COARSE_FIELDS)
         start, end = int(entry["start_frame"]), int(entry["end_frame"])
         folder = frame_folder(vid, frames_root / vid)
         frame_paths = annotated_clip(vid, folder, vid, start, end, strict)

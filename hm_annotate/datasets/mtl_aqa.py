@@ -17,10 +17,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hm_annotate.datasets.annotations import load_pickle, number_list, plain, require_mapping, split_members
+from hm_annotate.datasets.annotations import (
+    load_pickle,
+    number_list,
+    plain,
+    require_mapping,
+    split_members,
+    video_entry,
+)
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.frames import FrameFolder, annotated_clip, frame_folder, image_video
-from hm_annotate.datasets.problems import BadVideo, build_each
+from hm_annotate.datasets.problems import build_each
 
 FRAMES_DIR = "new_total_frames_256s"
 INFO_DIR = "info"
@@ -62,12 +69,7 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
     def build(member: tuple[tuple[int, int], str]) -> Video:
         key, split_name = member
         vid = video_id(key)
-        entry = annotations.get(key)
-        if entry is None:
-            raise BadVideo(f"video {vid}: no entry in {annotations_path}")
-        absent = [f for f in _REQUIRED if f not in entry]
-        if absent:
-            raise BadVideo(f"video {vid}: its entry in {annotations_path} lacks {', '.join(absent)}")
+        entry = video_entry(annotations, key, vid, annotations_path, _REQUIRED)
         video_dir = f"{key[0]:02d}"
         if key[0] not in folders:
             folders[key[0]] = frame_folder(vid, frames_root / video_dir)

@@ -27,6 +27,15 @@ def _pyplot():
     return plt
 
 
+
+def _save(plt, fig, ax, out: Path) -> Path:
+    """Every chart's finish: no top/right frame, tight layout, written to ``out`` and closed."""
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
 def masks_per_group(t: StatsTables, by: str, out: Path) -> Path:
     """Bars of masks per group, largest first, stacked individual / synchronised (Fig. 4 style)."""
     plt = _pyplot()
@@ -66,11 +75,7 @@ def masks_per_group(t: StatsTables, by: str, out: Path) -> Path:
         label = f"{int(table['total'].iloc[i]):,}"
         ax.annotate(label, (x[i], bottom[i]), ha="center", va="bottom", fontsize=7)
     ax.legend(handles=handles, frameon=False, loc="upper right")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, ax, out)
 
 
 def area_histogram(t: StatsTables, out: Path) -> Path:
@@ -92,11 +97,7 @@ def area_histogram(t: StatsTables, out: Path) -> Path:
     ax.set_ylabel("masks")
     ax.set_title(f"Mask area ({len(frac):,} non-empty masks, {t.layer} layer)")
     ax.legend(frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, ax, out)
 
 
 def coverage_per_video(t: StatsTables, out: Path) -> Path:
@@ -120,11 +121,7 @@ def coverage_per_video(t: StatsTables, out: Path) -> Path:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"frames with a mask / frames ({t.frames_source})")
     ax.set_title(f"Coverage per video: {full:,} of {n:,} fully covered ({t.layer} layer)")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, ax, out)
 
 
 def temporal_iou_histogram(t: StatsTables, out: Path) -> Path:
@@ -139,11 +136,7 @@ def temporal_iou_histogram(t: StatsTables, out: Path) -> Path:
     ax.set_xlabel("IoU with the previous frame's mask")
     ax.set_ylabel("frame pairs")
     ax.set_title(f"Temporal stability ({iou.size:,} consecutive pairs, {t.layer} layer)")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, ax, out)
 
 
 def write_plots(t: StatsTables, by: str, out_dir: str | os.PathLike) -> list[Path]:
