@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import pickle
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from baseline_model.evaluate import evaluate
 from baseline_model.losses import compute_loss
 from baseline_model.metrics import spearman
 from hm_annotate.errors import HMError
+from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
 CHECKPOINT_FORMAT = "hm-baseline-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -179,10 +179,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: cannot read checkpoint ({reason})") from exc
+        ckpt = load_torch_file(path)
+    except UnreadableTorchFile as exc:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({exc.reason})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an hm-baseline checkpoint")
     if ckpt.get("version", 0) > CHECKPOINT_VERSION:

@@ -18,7 +18,6 @@ raises :class:`WeightsError` naming them. ``num_batches_tracked`` may be absent 
 
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from hm_annotate.errors import HMError
+from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
 MODEL_RGB, PIERGIAJ = "model_rgb", "i3d_rgb_imagenet"  # format names = input normalisation names
 _BN_EPS = {MODEL_RGB: 1e-5, PIERGIAJ: 1e-3}
@@ -71,9 +71,9 @@ def load_resnet34_weights(module: nn.Module, path: str | Path) -> None:
 
 def _read(path: str | Path) -> dict[str, torch.Tensor]:
     try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise WeightsError(f"{path}: cannot read checkpoint ({exc})") from exc
+        state = load_torch_file(path)
+    except UnreadableTorchFile as exc:
+        raise WeightsError(f"{path}: cannot read checkpoint ({exc.reason})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

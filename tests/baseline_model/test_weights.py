@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -116,6 +117,9 @@ def test_files_that_are_not_i3d_checkpoints(tmp_path):
         load_i3d_weights(InceptionI3d(0.125), path)
     with pytest.raises(WeightsError, match="cannot read checkpoint"):
         load_i3d_weights(InceptionI3d(0.125), tmp_path / "absent.pt")
+    path.write_bytes(np.random.default_rng(198).bytes(2048))  # makes torch's unpickler raise KeyError
+    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+        load_i3d_weights(InceptionI3d(0.125), path)
 
 
 def test_torchvision_resnet34_weights_load_into_the_sve(tmp_path):

@@ -24,6 +24,7 @@ import numpy as np
 
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
 # encoder width and depth of the official models, to recognise a checkpoint before loading it
 ARCHITECTURES = {"vit_h": (1280, 32), "vit_l": (1024, 24), "vit_b": (768, 12)}
@@ -97,21 +98,11 @@ def locate_checkpoint(model: str, checkpoint: str | Path | None) -> tuple[Path, 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
     """Open a checkpoint lazily (memory-mapped) and check that it is a SAM state dict."""
-    import pickle
-
-    import torch
-
     try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) file
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        state = load_torch_file(path, mmap=True)
+    except UnreadableTorchFile as exc:
         raise SamCheckpointError(
-            f"{path} is not a SAM checkpoint (not a PyTorch state dict: {first})"
+            f"{path} is not a SAM checkpoint (not a PyTorch state dict: {exc.reason})"
         ) from None
     if not isinstance(state, Mapping) or not all(k in state for k in _REQUIRED_KEYS):
         what = f"keys like {sorted(state)[:3]}" if isinstance(state, Mapping) else type(state).__name__

@@ -106,6 +106,13 @@ def test_a_file_that_is_not_sam_is_refused(tmp_path, tiny):
         SamSegmenter(model="vit_b", checkpoint=str(other), device="cpu")
 
 
+def test_random_bytes_are_refused_with_one_clear_error(tmp_path):
+    blob = tmp_path / "blob.pth"
+    blob.write_bytes(np.random.default_rng(198).bytes(2048))  # this seed made torch raise KeyError
+    with pytest.raises(SamCheckpointError, match="blob.pth is not a SAM checkpoint"):
+        read_state_dict(blob)
+
+
 def test_a_sam_of_another_size_is_named(tiny):
     state = read_state_dict(tiny)
     assert architecture_of(state) == (32, 2)
