@@ -32,6 +32,7 @@ from hm_annotate import __version__, rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo import colours as palette
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
 from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, background_difference
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
@@ -168,6 +169,7 @@ class _Target:
     mask: np.ndarray | None = None  # last accepted mask
     areas: deque = field(default_factory=lambda: deque(maxlen=10))
     colours: np.ndarray | None = None  # appearance of the athlete, from prompts and accepted masks
+    model: np.ndarray | None = None  # fine colour histogram of the athlete, for the segmenter
     lost: bool = True
 
 
@@ -367,14 +369,19 @@ class _VideoLabeller:
                 return False
         if prompted or target.colours is None:
             target.colours = colours
+            target.model = None
         else:  # follow slow changes of light and pose
             target.colours = cv2.addWeighted(target.colours, 0.9, colours, 0.1, 0)
+        target.model = palette.blend(target.model, palette.of_mask(frame, mask), palette.RATE)
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.areas.append(area)
         target.lost = False
         with self.timings.stage("tracking"):
             target.tracker.correct(frame, mask)
         return True
+
+    def _model(self, object_id: int) -> np.ndarray | None:
+        return next(t.model for t in self.targets if t.object_id == object_id)
 
     def _frame(self, position: int, frame: np.ndarray, image: Any) -> tuple[list[np.ndarray], float]:
         cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
@@ -392,6 +399,7 @@ class _VideoLabeller:
                     [priors[i] for i in ids],
                     self.seed + position,
                     motion,
+                    [self._model(i) for i in ids],
                 )
             here = self.prompts.get(self.video.frame_numbers[position], {})
             for t in self.targets:

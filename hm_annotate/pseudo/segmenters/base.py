@@ -42,13 +42,16 @@ class Segmenter(ABC):
         priors: Sequence[np.ndarray | None],
         seed: int,
         motion: np.ndarray | None = None,
+        appearance: Sequence[np.ndarray | None] | None = None,
     ) -> list[Segmentation]:
         """Masks for ``boxes`` (k x 4 ``x0, y0, x1, y1`` pixels) in one prepared frame.
 
         ``priors`` holds, per object, the previous mask moved to this frame (or None), which
         segmenters may use as a hint; ``seed`` makes randomised segmenters reproducible no matter
         what ran before; ``motion`` is the frame's per-pixel difference from the
-        camera-compensated background (H x W float32) when ``motion_offsets`` asked for it.
+        camera-compensated background (H x W float32) when ``motion_offsets`` asked for it;
+        ``appearance`` holds, per object, the athlete's colours learned over the video so far
+        (a ``colours`` histogram, or None before the first mask).
         """
 
     def describe(self) -> dict[str, Any]:

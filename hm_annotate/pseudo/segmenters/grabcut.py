@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo import boxes, colours
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
 
 _COMPONENTS = 5  # GrabCut's GMMs have five components: 5 weights, 5x3 means, 5x3x3 covariances
@@ -61,6 +61,8 @@ class GrabCutSegmenter(Segmenter):
         motion_step: int = 3,
         still_below: float = 8.0,
         moving_above: float = 25.0,
+        sure: float = 0.8,
+        bootstrap: int = 3,
     ) -> None:
         if not 0 <= margin < context:
             raise ValueError(
@@ -76,6 +78,8 @@ class GrabCutSegmenter(Segmenter):
         self.core_erode = core_erode
         self.cleanup = cleanup
         self.keep_ratio = keep_ratio
+        self.sure = sure
+        self.bootstrap = bootstrap
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -89,6 +93,8 @@ class GrabCutSegmenter(Segmenter):
             "motion_step": self.motion_step,
             "still_below": self.still_below,
             "moving_above": self.moving_above,
+            "sure": self.sure,
+            "bootstrap": self.bootstrap,
         }
 
     def segment(
@@ -98,10 +104,12 @@ class GrabCutSegmenter(Segmenter):
         priors: Sequence[np.ndarray | None],
         seed: int,
         motion: np.ndarray | None = None,
+        appearance: Sequence[np.ndarray | None] | None = None,
     ) -> list[Segmentation]:
+        models = appearance if appearance is not None else [None] * len(boxes_)
         return [
-            self._one(image, np.asarray(b, np.float64), p, seed, motion)
-            for b, p in zip(boxes_, priors, strict=True)
+            self._one(image, np.asarray(b, np.float64), p, seed, motion, m)
+            for b, p, m in zip(boxes_, priors, models, strict=True)
         ]
 
     def _labels(
@@ -110,40 +118,55 @@ class GrabCutSegmenter(Segmenter):
         prior: np.ndarray | None,
         shape: tuple[int, int],
         motion: np.ndarray | None = None,
+        odds: np.ndarray | None = None,
     ) -> np.ndarray:
         """GrabCut's initial labels in crop coordinates (``box`` is already crop-relative).
 
         Outside the box (grown by ``margin``, unless that leaves too little background to learn
         its colours from): background. Inside: probable foreground, as in GrabCut's rectangle
-        mode. With a prior, the box away from the prior (beyond a band of ``core_erode`` of the
-        box size) becomes probable background, and the prior's eroded core certain foreground, so
-        the colour models start from the right pixels. Where the background difference says a
-        pixel is still (see ``_still``), it cannot be certain foreground and, away from the
-        prior, is certain background: the static venue around a moving athlete stops leaking in.
+        mode, or, given the colour ``odds`` (P(athlete | colour) per pixel), foreground or
+        background as the odds say, certain beyond ``sure`` either way. Without odds but with a
+        prior, the box away from the prior (beyond a band of ``core_erode`` of the box size)
+        becomes probable background and the prior's eroded core certain foreground. Where the
+        background difference says a pixel is still (see ``_still``), it cannot be certain
+        foreground and, away from the prior, is certain background: the static venue around a
+        moving athlete stops leaking in.
         """
-        ch, cw = shape
         labels = np.full(shape, cv2.GC_BGD, np.uint8)
+        inside = self._inside(box, shape)
+        labels[inside] = cv2.GC_PR_FGD
+        still = self._still(motion, inside)
+        has_prior = prior is not None and bool((prior & inside).any())
+        near = self._near(prior, box) if has_prior else None
+        if odds is not None:
+            labels[inside & (odds <= 0.5)] = cv2.GC_PR_BGD
+            labels[inside & (odds > self.sure)] = cv2.GC_FGD
+            labels[inside & (odds < 1.0 - self.sure)] = cv2.GC_BGD
+        elif has_prior:
+            k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
+            core = cv2.erode(prior.astype(np.uint8), _disk(k)).astype(bool)
+            labels[inside & ~near] = cv2.GC_PR_BGD
+            labels[inside & core & (True if still is None else ~still)] = cv2.GC_FGD
+        if still is not None:
+            labels[inside & still & (labels != cv2.GC_BGD)] = cv2.GC_PR_BGD
+            if has_prior:
+                labels[inside & still & ~near] = cv2.GC_BGD
+        return labels
+
+    def _inside(self, box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The box grown by ``margin``: where the athlete may be."""
+        ch, cw = shape
         ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, self.margin), ch, cw)
         if ch * cw - ow * oh < 0.1 * ch * cw:  # a box filling the frame: keep some background to learn from
             ox, oy, ow, oh = boxes.to_xywh(box, ch, cw)
         inside = np.zeros(shape, bool)
         inside[oy : oy + oh, ox : ox + ow] = True
-        labels[inside] = cv2.GC_PR_FGD
-        still = self._still(motion, inside)
-        has_prior = prior is not None and bool((prior & inside).any())
-        if has_prior:
-            k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
-            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
-            p = prior.astype(np.uint8)
-            near = cv2.dilate(p, disk).astype(bool)
-            core = cv2.erode(p, disk).astype(bool)
-            labels[inside & ~near] = cv2.GC_PR_BGD
-            labels[inside & core & (True if still is None else ~still)] = cv2.GC_FGD
-        if still is not None:
-            labels[inside & still & (labels != cv2.GC_FGD)] = cv2.GC_PR_BGD
-            if has_prior:
-                labels[inside & still & ~near] = cv2.GC_BGD
-        return labels
+        return inside
+
+    def _near(self, prior: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """The prior grown by a band of ``core_erode`` of the box size: where the athlete may have moved."""
+        k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
+        return cv2.dilate(prior.astype(np.uint8), _disk(k)).astype(bool)
 
     def _still(self, motion: np.ndarray | None, inside: np.ndarray) -> np.ndarray | None:
         """Pixels that match the camera-compensated background, when that cue can be trusted here:
@@ -189,7 +212,13 @@ class GrabCutSegmenter(Segmenter):
         return float(chosen.mean())
 
     def _one(
-        self, rgb: np.ndarray, box: np.ndarray, prior: np.ndarray | None, seed: int, motion: np.ndarray | None
+        self,
+        rgb: np.ndarray,
+        box: np.ndarray,
+        prior: np.ndarray | None,
+        seed: int,
+        motion: np.ndarray | None,
+        model: np.ndarray | None,
     ) -> Segmentation:
         h, w = rgb.shape[:2]
         out = np.zeros((h, w), bool)
@@ -197,20 +226,56 @@ class GrabCutSegmenter(Segmenter):
         if box[2] - box[0] < 2 or box[3] - box[1] < 2:
             return Segmentation(out, float("nan"))
         cx, cy, cw, ch = boxes.to_xywh(boxes.expand(box, self.context), h, w)
-        crop = np.ascontiguousarray(rgb[cy : cy + ch, cx : cx + cw, ::-1])
+        rgb_crop = rgb[cy : cy + ch, cx : cx + cw]
+        crop = np.ascontiguousarray(rgb_crop[..., ::-1])
         local = box - np.array([cx, cy, cx, cy])
         local_prior = None if prior is None else prior[cy : cy + ch, cx : cx + cw]
+        if local_prior is not None and not local_prior.any():
+            local_prior = None
         local_motion = None if motion is None else motion[cy : cy + ch, cx : cx + cw]
-        gc = self._labels(local, local_prior, (ch, cw), local_motion)
-        decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
-        is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
-        if not decided.any() or is_bg.all() or not is_bg.any():  # GrabCut needs both kinds of samples
-            return Segmentation(out, float("nan"))
+        index = colours.cells(rgb_crop)
+        # the background's colours: the crop away from where the athlete is or may be
+        away = ~(self._near(local_prior, local) if local_prior is not None else self._inside(local, (ch, cw)))
+        background = colours.histogram(index[away])
+        # without a model of the athlete, learn one from this box: start from all of it, then
+        # from what GrabCut keeps, a few times over
+        rounds = 1 if model is not None else max(1, self.bootstrap)
+        if model is None and background is not None:
+            start = ~away if local_prior is not None else self._box_cells(local, (ch, cw))
+            model = colours.histogram(index[start])
+        fg = np.zeros((ch, cw), bool)
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)
-        cv2.setRNGSeed(seed)
-        cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-        score = self._score(crop, decided, fg, bgd, fgd)
+        decided = np.zeros((ch, cw), bool)
+        for _ in range(rounds):
+            odds = None
+            if model is not None and background is not None:
+                odds = colours.posterior(index, model, background)
+            gc = self._labels(local, local_prior, (ch, cw), local_motion, odds)
+            decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+            is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
+            if is_bg.all() or not is_bg.any():  # GrabCut needs both kinds of samples
+                return Segmentation(out, float("nan"))
+            if decided.any():
+                bgd[:] = 0
+                fgd[:] = 0
+                cv2.setRNGSeed(seed)
+                cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+            fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+            if not fg.any():
+                break
+            model = colours.histogram(index[fg])
+        score = self._score(crop, decided, fg, bgd, fgd) if decided.any() and fgd.any() else float("nan")
         out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
         return Segmentation(out, score)
+
+    @staticmethod
+    def _box_cells(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        x, y, bw, bh = boxes.to_xywh(box, *shape)
+        inside = np.zeros(shape, bool)
+        inside[y : y + bh, x : x + bw] = True
+        return inside
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)

@@ -271,6 +271,7 @@ class SamSegmenter(Segmenter):
         priors: Sequence[np.ndarray | None],
         seed: int,
         motion: np.ndarray | None = None,
+        appearance: Sequence[np.ndarray | None] | None = None,
     ) -> list[Segmentation]:
         torch = self._torch
         sam = self._sam
