@@ -42,7 +42,7 @@ class LossRules:
     area_collapse: float = 0.3
     min_inside: float = 0.5
     history: int = 10
-    min_similarity: float = 0.3
+    min_similarity: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class GrabCutSegmenter(Segmenter):
         moving_above: float = 25.0,
         sure: float = 0.8,
         bootstrap: int = 3,
+        box_background: float = 0.0,
     ) -> None:
         if not 0 <= margin < context:
             raise ValueError(
@@ -80,6 +81,7 @@ class GrabCutSegmenter(Segmenter):
         self.keep_ratio = keep_ratio
         self.sure = sure
         self.bootstrap = bootstrap
+        self.box_background = box_background
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class GrabCutSegmenter(Segmenter):
             "moving_above": self.moving_above,
             "sure": self.sure,
             "bootstrap": self.bootstrap,
+            "box_background": self.box_background,
         }
 
     def segment(
@@ -243,6 +246,9 @@ class GrabCutSegmenter(Segmenter):
         if model is None and background is not None:
             start = ~away if local_prior is not None else self._box_cells(local, (ch, cw))
             model = colours.histogram(index[start])
+            if model is not None and self.box_background > 0:  # take out the background's share
+                model = np.clip(model - self.box_background * background, 0, None)
+                model = model / model.sum() if model.sum() > 0 else None
         fg = np.zeros((ch, cw), bool)
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)
