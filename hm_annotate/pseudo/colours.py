@@ -14,7 +14,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 BINS = 32  # cells per channel
-RATE = 0.03  # weight of each accepted mask in the running model of the athlete
+RATE = 0.05  # weight of each accepted mask in the running model of the athlete
 SMOOTH = 0.7  # Gaussian smoothing of the histogram, in cells: neighbouring shades share evidence
 
 

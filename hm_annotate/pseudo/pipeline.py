@@ -41,6 +41,8 @@ from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
 from hm_annotate.pseudo.trackers import TRACKERS, Tracker
 from hm_annotate.store import LayerData, MaskStore
 
+MAX_SIZE_CHANGE = 3.0  # box area ratio beyond which a detection is not the lost athlete
+ESTABLISHED = 5  # accepted masks after which a target's size is known
 STAGES = ("decode", "tracking", "detection", "motion", "segmenter", "rle", "store")
 LAYER = "pseudo"
 
@@ -285,15 +287,25 @@ class _VideoLabeller:
         free = [d[:4] for d in found if all(boxes.iou(d[:4], t) < 0.3 for t in taken)]
         out: dict[int, np.ndarray] = {}
         for target in [t for t in lost if t.box is not None]:
-            if not free:
-                break
+            # an athlete followed for a while does not change size several times over while lost:
+            # such a detection is something else (or the athlete merged with the venue in the
+            # difference); a target found only just now may have been found in part
+            size = max(boxes.area(target.box), 1.0)
+            established = len(target.areas) >= ESTABLISHED
+            fits = [
+                d for d in free
+                if not established or 1 / MAX_SIZE_CHANGE <= boxes.area(d) / size <= MAX_SIZE_CHANGE
+            ]
+            if not fits:
+                continue
             diag = float(np.hypot(*(target.box[2:] - target.box[:2])))
-            dist = [float(np.hypot(*(boxes.center(d) - boxes.center(target.box)))) for d in free]
+            dist = [float(np.hypot(*(boxes.center(d) - boxes.center(target.box)))) for d in fits]
             best = int(
-                np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(free, dist)])
+                np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(fits, dist)])
             )
             if dist[best] <= 4 * diag:
-                out[target.object_id] = free.pop(best)
+                out[target.object_id] = fits[best]
+                free = [d for d in free if d is not fits[best]]
         fresh = [t for t in lost if t.box is None]
         picked = sorted(free[: len(fresh)], key=lambda b: (b[0], b[1]))
         out.update({t.object_id: b for t, b in zip(fresh, picked)})

@@ -61,7 +61,7 @@ class GrabCutSegmenter(Segmenter):
         motion_step: int = 3,
         still_below: float = 8.0,
         moving_above: float = 25.0,
-        sure: float = 0.8,
+        sure: float = 0.9,
         bootstrap: int = 3,
         box_background: float = 0.0,
     ) -> None:

@@ -3,7 +3,9 @@
 Points inside the previous mask are followed into the new frame (pyramidal Lucas-Kanade with a
 forward-backward check, or dense Farneback flow sampled on a grid), a similarity transform
 (shift, scale, rotation) is fitted to them with RANSAC, and the mask and its box are moved with
-it. The segmenter then refines the moved mask, and ``correct`` hands the refined mask back, so
+it (a scale change beyond ``max_scale_step`` in one frame is not believed: then the mask
+moves by the median flow only). The segmenter then refines the moved mask, and ``correct`` hands
+the refined mask back, so
 the tracker never drifts further than one frame's flow error. Confidence is the share of points
 that agree with the fitted motion.
 """
@@ -34,6 +36,7 @@ class MaskFlowTracker(Tracker):
         fb_threshold: float = 1.0,
         min_points: int = 6,
         context: float = 0.5,
+        max_scale_step: float = 1.25,
     ) -> None:
         if method not in _METHODS:
             raise ValueError(f"mask-flow method must be one of {_METHODS}, got {method!r}")
@@ -43,6 +46,7 @@ class MaskFlowTracker(Tracker):
         self.fb_threshold = fb_threshold
         self.min_points = min_points
         self.context = context
+        self.max_scale_step = max_scale_step
         self._gray: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._box: np.ndarray | None = None
@@ -114,6 +118,12 @@ class MaskFlowTracker(Tracker):
         if transform is None:
             return None
         confidence = float(inliers.sum()) / n
+        scale = float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))
+        if not 1 / self.max_scale_step <= scale <= self.max_scale_step:
+            # a body does not grow or shrink that much between frames: the fit took in points on
+            # the venue (rails, board edges); move the mask by the median flow instead
+            shift = np.median(dst - src, axis=0)
+            transform = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float64)
         # express the ROI-local transform in frame coordinates and move the whole mask with it
         shift = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
         full = (shift @ np.vstack([transform, [0, 0, 1]]) @ np.linalg.inv(shift))[:2]
@@ -133,4 +143,5 @@ class MaskFlowTracker(Tracker):
             "fb_threshold": self.fb_threshold,
             "min_points": self.min_points,
             "context": self.context,
+            "max_scale_step": self.max_scale_step,
         }
