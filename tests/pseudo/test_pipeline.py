@@ -140,3 +140,22 @@ def test_masks_stop_when_the_athlete_is_gone(tmp_path):
     data = label_video(video, parts(tmp_path, [("v/1", 100, first_box(gt[0]), 1)]))
     assert np.mean([rle.iou(data.union(i), rle.encode(gt[i])) for i in range(14)]) > 0.85
     assert data.quality["empty"][16:].all()
+
+
+def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
+    from collections import deque
+
+    from hm_annotate.pseudo.pipeline import ESTABLISHED, _Target, _VideoLabeller
+
+    def target(accepted: int) -> _Target:
+        t = _Target(1, box=np.array([100, 50, 120, 100.0]), areas=deque([1000] * accepted, maxlen=10))
+        t.lost = True
+        return t
+
+    huge_near = np.array([0, 40, 300, 240.0])  # the athlete merged with the venue in the difference
+    same_far = np.array([150, 60, 172, 112.0])
+    found = np.array([huge_near, same_far])
+    assert _VideoLabeller._assign(found, [target(ESTABLISHED)], [])[1].tolist() == same_far.tolist()
+    assert _VideoLabeller._assign(found[:1], [target(ESTABLISHED)], []) == {}
+    # a target found only just now may have been found in part (a moving arm): it may grow
+    assert _VideoLabeller._assign(found[:1], [target(1)], [])[1].tolist() == huge_near.tolist()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -43,3 +44,21 @@ def test_a_blank_frame_loses_the_target():
 def test_unknown_method():
     with pytest.raises(ValueError, match="lk"):
         MaskFlowTracker(method="dis")
+
+
+def test_a_zoom_beyond_max_scale_step_moves_the_mask_by_the_median_flow_only():
+    """A 1.5x zoom of the whole picture in one frame is not believed: the box keeps its size."""
+    rng = np.random.default_rng(0)
+    texture = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    texture = np.ascontiguousarray(np.repeat(np.repeat(texture[::4, ::4], 4, 0), 4, 1))
+    mask = np.zeros((120, 160), bool)
+    mask[40:80, 60:100] = True
+    zoomed = cv2.resize(texture[20:100, 27:133], (160, 120), interpolation=cv2.INTER_LINEAR)
+    for step, grows in ((2.0, True), (1.25, False)):
+        tracker = MaskFlowTracker(max_scale_step=step)
+        tracker.start(texture, np.array([60, 40, 100, 80.0]))
+        tracker.correct(texture, mask)
+        track = tracker.update(zoomed)
+        assert track is not None
+        area = boxes.area(track.box)
+        assert (area > 1.8 * 40 * 40) == grows, (step, area)
