@@ -348,6 +348,9 @@ class _VideoLabeller:
         for t in lost:
             if t.object_id in found:
                 box, prior = boxes.clip(found[t.object_id], h, w), None
+                if len(t.areas) < ESTABLISHED:  # what was found before was not followed for long
+                    t.colours, t.model = None, None
+                    t.areas.clear()
             elif t.object_id in guesses:
                 out[t.object_id], priors[t.object_id] = guesses[t.object_id]
                 continue
@@ -374,8 +377,9 @@ class _VideoLabeller:
         colours = appearance(frame, mask)
         if not prompted:
             recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
+            known = target.colours is not None and len(target.areas) >= ESTABLISHED
             if area < self.rules.area_collapse * recent or (
-                target.colours is not None and similarity(colours, target.colours) < self.rules.min_similarity
+                known and similarity(colours, target.colours) < self.rules.min_similarity
             ):
                 target.lost = True
                 return False

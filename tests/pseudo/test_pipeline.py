@@ -159,3 +159,23 @@ def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
     assert _VideoLabeller._assign(found[:1], [target(ESTABLISHED)], []) == {}
     # a target found only just now may have been found in part (a moving arm): it may grow
     assert _VideoLabeller._assign(found[:1], [target(1)], [])[1].tolist() == huge_near.tolist()
+
+
+def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
+    """A target found just now may have been found in part (an arm): a mask of other colours
+    replaces it; once followed for ESTABLISHED frames, such a mask is refused as not the athlete."""
+    from hm_annotate.pseudo.pipeline import ESTABLISHED, _VideoLabeller
+
+    video, gt = scene(frames=2)
+    labeller = _VideoLabeller(video, parts(), Timings())
+    [target] = labeller.targets
+    target.tracker = labeller.parts.new_tracker()
+    frame = video.read_frame(video.frame_numbers[0])
+    body = gt[0].astype(bool)
+    red = frame.copy()
+    red[body] = (230, 20, 20)
+    assert labeller._accept(target, frame, body, prompted=False)
+    assert labeller._accept(target, red, body, prompted=False)  # not established: colours may change
+    for _ in range(ESTABLISHED):
+        assert labeller._accept(target, frame, body, prompted=False)
+    assert not labeller._accept(target, red, body, prompted=False) and target.lost
