@@ -1,14 +1,18 @@
 """GrabCut from a box: the weight-free segmenter for CPUs and demos.
 
 Per object, GrabCut runs on a crop around the box. Outside the box (grown by ``margin``) is
-certain background and inside is probable foreground, as in GrabCut's rectangle mode. When the
-previous frame's mask, moved to this frame, is at hand, it says more: its eroded core is certain
-foreground and the part of the box well away from it probable background, so the colour models
-start from the right pixels. Broadcast cameras follow the athlete across a static venue, so
-the frame's difference from its camera-compensated background (``motion``) marks what did not
-move: such pixels cannot be certain foreground, and away from the previous mask they are
-certain background (only while the athlete visibly moves and the camera motion was
-compensated; a standing athlete is left to colour alone). After a few iterations the result is
+certain background. Inside, the initial labels come from colour: the pipeline hands over a fine
+colour histogram of the athlete learned from the masks accepted so far in the video
+(``appearance``; see ``colours``), which is set against the colours of the crop away from the
+previous mask, and each pixel starts as foreground or background as the odds say, certain beyond
+``sure`` either way. GrabCut's own five-component colour models cannot keep a thin athlete
+apart from a crowd of every colour; seeded this way it only settles the ambiguous pixels. With
+no model yet (a prompt box, a fresh detection) one is learned from the box itself: all of it at
+first, then what GrabCut kept, ``bootstrap`` times over. Broadcast cameras follow the athlete
+across a static venue, so the frame's difference from its camera-compensated background
+(``motion``) marks what did not move: such pixels cannot be certain foreground, and away from
+the previous mask they are certain background (only while the athlete visibly moves and the
+camera motion was compensated; a standing athlete is left to colour alone). The result is
 cleaned with a morphological opening and closing, and only the connected components that
 overlap the box and are large enough next to the largest one are kept (limbs can come apart
 from the body, specks of similar colour should not stay).
@@ -63,7 +67,6 @@ class GrabCutSegmenter(Segmenter):
         moving_above: float = 25.0,
         sure: float = 0.9,
         bootstrap: int = 3,
-        box_background: float = 0.0,
     ) -> None:
         if not 0 <= margin < context:
             raise ValueError(
@@ -81,7 +84,6 @@ class GrabCutSegmenter(Segmenter):
         self.keep_ratio = keep_ratio
         self.sure = sure
         self.bootstrap = bootstrap
-        self.box_background = box_background
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -97,7 +99,6 @@ class GrabCutSegmenter(Segmenter):
             "moving_above": self.moving_above,
             "sure": self.sure,
             "bootstrap": self.bootstrap,
-            "box_background": self.box_background,
         }
 
     def segment(
@@ -246,9 +247,6 @@ class GrabCutSegmenter(Segmenter):
         if model is None and background is not None:
             start = ~away if local_prior is not None else self._box_cells(local, (ch, cw))
             model = colours.histogram(index[start])
-            if model is not None and self.box_background > 0:  # take out the background's share
-                model = np.clip(model - self.box_background * background, 0, None)
-                model = model / model.sum() if model.sum() > 0 else None
         fg = np.zeros((ch, cw), bool)
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)
