@@ -19,6 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cv2
@@ -86,12 +87,20 @@ class Background:
 
     ``diff``: from the camera-compensated background (what moved in the world);
     ``screen``: from the neighbours as they are, unaligned (what changed on screen; near zero on
-    captions and logos laid over a panning picture, which ``diff`` shows as moving).
+    captions and logos laid over a panning picture, which ``diff`` shows as moving). Only the
+    detector needs ``screen``, so it is worked out from ``frame`` and ``raw`` when first asked for.
     """
 
     diff: np.ndarray
-    screen: np.ndarray
     scale: float
+    frame: np.ndarray  # the frame at ``scale``, float32
+    raw: np.ndarray  # the neighbours at ``scale``, unaligned, float32, stacked
+
+    @cached_property
+    def screen(self) -> np.ndarray:
+        if len(self.raw) == 0:
+            return np.zeros(self.diff.shape, np.float32)
+        return np.abs(self.frame - _median(self.raw)[0]).max(axis=2)
 
 
 def _median(stack: np.ndarray) -> np.ndarray:
@@ -124,7 +133,7 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
     cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
     if not neighbours:
         zeros = np.zeros(cur_gray.shape, np.float32)
-        return Background(zeros, zeros, scale)
+        return Background(zeros, scale, cur.astype(np.float32), np.zeros((0, *cur.shape), np.float32))
     stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
     raw = np.empty((len(neighbours), *cur.shape), np.float32)
     for i, other in enumerate(neighbours):
@@ -138,8 +147,7 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
     background, covered = _median(stack)
     diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
     diff[covered == 0] = 0.0
-    screen = np.abs(cur.astype(np.float32) - _median(raw)[0]).max(axis=2)
-    return Background(diff, screen, scale)
+    return Background(diff, scale, cur.astype(np.float32), raw)
 
 
 class MotionDetector(Detector):
