@@ -223,14 +223,17 @@ def _write_layer(group: h5py.Group, data: LayerData) -> None:
         "object_ids", data=np.fromiter((i for ids in data.object_ids for i in ids), np.int16, len(counts))
     )
     group.create_dataset("counts_offsets", data=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
-    group.create_dataset(
-        "counts",
-        data=blob,
-        chunks=(min(max(len(blob), 1), _COUNTS_CHUNK),),
-        compression="gzip",
-        compression_opts=6,
-        shuffle=False,
-    )
+    if len(blob):
+        group.create_dataset(
+            "counts",
+            data=blob,
+            chunks=(min(len(blob), _COUNTS_CHUNK),),
+            compression="gzip",
+            compression_opts=6,
+            shuffle=False,
+        )
+    else:  # a layer of frames without objects (h5py refuses chunks larger than an empty array)
+        group.create_dataset("counts", data=blob)
     group.create_dataset("area", data=np.asarray(data.area, np.int64))
     group.create_dataset("bbox", data=np.asarray(data.bbox, np.float32).reshape(-1, 4))
     group.create_dataset("score", data=np.asarray(data.scores, np.float32))

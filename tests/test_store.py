@@ -237,3 +237,17 @@ def test_store_never_written_in_place(tmp_path):
         assert path.stat().st_ino == inode  # live file untouched while writing
     assert path.stat().st_ino != inode  # replaced whole on close
     assert json.loads(json.dumps(validate(path))) == []
+
+
+def test_a_layer_of_frames_without_objects_round_trips(tmp_path):
+    """Frames marked as having no athlete at all (no RLE anywhere) are a valid layer."""
+    data = LayerData(frames=np.array([3, 4, 5]), masks=[[], [], []], height=48, width=64)
+    path = tmp_path / "empty.h5"
+    with MaskStore.open(path, mode="a") as st:
+        st.put("v/0", "corrected", data)
+    with MaskStore.open(path) as st:
+        back = st.read("v/0", "corrected")
+        assert back.frames.tolist() == [3, 4, 5] and back.masks == [[], [], []]
+        frames, masks = st.masks("v/0", "corrected")
+        assert masks.shape == (3, 48, 64) and not masks.any()
+    assert validate(path) == []
