@@ -17,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from hm_annotate import rle
 from hm_annotate.datasets import load_videos
 from hm_annotate.pseudo.config import PipelineConfig, Stage, load_pipeline
 from hm_annotate.pseudo.pipeline import STAGES, Components, run
-from hm_annotate.store import MaskStore
+from hm_annotate.pseudo.prompts import write_first_frame_prompts
 from hm_annotate.synth import generate
 
 # a small SAM: same code path as ViT-B/L/H, a fraction of the compute (random weights)
@@ -40,20 +39,6 @@ SMALL_SAM = {
     "iou_head_hidden_dim": 64,
 }
 CORE = ("tracking", "detection", "motion", "segmenter")  # the work itself; the rest is overhead
-
-
-def prompts_from_reference(reference: Path, out: Path) -> Path:
-    """First-frame box of every athlete, as a user would draw them."""
-    rows = ["video_id,frame,x0,y0,x1,y1,object_id"]
-    with MaskStore.open(reference) as st:
-        for vid in st.videos():
-            d = st.read(vid, "corrected")
-            i = next(i for i in range(len(d)) if d.masks[i])
-            for oid, m in zip(d.object_ids[i], d.masks[i]):
-                x, y, w, h = rle.bbox([m])[0]
-                rows.append(f"{vid},{d.frames[i]},{x:g},{y:g},{x + w:g},{y + h:g},{oid}")
-    out.write_text("\n".join(rows) + "\n")
-    return out
 
 
 def small_sam_checkpoint(path: Path) -> Path:
@@ -97,7 +82,8 @@ def main() -> None:
             generate(data, videos=opts.videos, seed=7, height=opts.height, frames=opts.frames, progress=False)
         videos = load_videos("finediving", data)
         frames = sum(len(v.frame_numbers) for v in videos)
-        prompts = prompts_from_reference(data / "gt_masks.h5", work / "prompts.csv")
+        prompts = work / "prompts.csv"
+        write_first_frame_prompts(data / "gt_masks.h5", prompts)
         print(
             f"{len(videos)} videos, {frames} frames of {opts.height} px; cv2 threads 1 while labelling "
             f"(as the pipeline sets), {cv2.getNumberOfCPUs()} CPUs"

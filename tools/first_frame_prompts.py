@@ -10,10 +10,8 @@ store of a few hand-drawn keyframe masks.
 from __future__ import annotations
 
 import argparse
-import csv
 
-from hm_annotate import rle
-from hm_annotate.store import MaskStore
+from hm_annotate.pseudo.prompts import write_first_frame_prompts
 
 
 def main() -> None:
@@ -22,19 +20,7 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--layer", default="corrected")
     args = ap.parse_args()
-    rows = 0
-    with MaskStore.open(args.store) as st, open(args.out, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["video_id", "frame", "x0", "y0", "x1", "y1", "object_id"])
-        for vid in st.videos():
-            data = st.read(vid, args.layer)
-            first = next((i for i, objs in enumerate(data.masks) if objs), None)
-            if first is None:
-                continue
-            for mask, oid in zip(data.masks[first], data.object_ids[first]):
-                x, y, w, h = rle.bbox([mask])[0]
-                out.writerow([vid, int(data.frames[first]), int(x), int(y), int(x + w), int(y + h), oid])
-                rows += 1
+    rows = write_first_frame_prompts(args.store, args.out, args.layer)
     print(f"wrote {rows} prompt boxes to {args.out}")
 
 

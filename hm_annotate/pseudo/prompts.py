@@ -192,3 +192,30 @@ def load_prompts(path: str | Path) -> Prompts:
     if not items:
         raise PromptError(f"{path}: the prompts file holds no prompt")
     return Prompts(items, str(path), hashlib.sha256(raw).hexdigest())
+
+
+def write_first_frame_prompts(store_path: str | Path, out: str | Path, layer: str = "corrected") -> int:
+    """Write a prompts CSV with each object's box on its video's first frame with masks in a store
+    layer, and return how many boxes were written.
+
+    It stands in for an annotator drawing one box per athlete on the first frame (how the paper
+    prompted SAM): on a synthetic dataset from the exact masks, on real data from a store of a
+    few hand-drawn keyframe masks.
+    """
+    from hm_annotate import rle
+    from hm_annotate.store import MaskStore
+
+    rows = 0
+    with MaskStore.open(store_path) as st, open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video_id", "frame", "x0", "y0", "x1", "y1", "object_id"])
+        for vid in st.videos():
+            data = st.read(vid, layer)
+            first = next((i for i, objs in enumerate(data.masks) if objs), None)
+            if first is None:
+                continue
+            for mask, oid in zip(data.masks[first], data.object_ids[first], strict=True):
+                x, y, w, h = rle.bbox([mask])[0]
+                writer.writerow([vid, int(data.frames[first]), int(x), int(y), int(x + w), int(y + h), oid])
+                rows += 1
+    return rows

@@ -103,3 +103,24 @@ def test_unreadable_file(tmp_path):
     bad.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(PromptError, match="not UTF-8"):
         load_prompts(bad)
+
+
+def test_first_frame_prompts_from_a_store_read_back(tmp_path):
+    from hm_annotate.pseudo.prompts import write_first_frame_prompts
+    from tests.mask_stores import ellipses, layer, write_store
+
+    left, right = ellipses(4, cx0=20), ellipses(4, cx0=55)
+    left[0] = right[0] = 0  # nothing on the first frame: the box comes from the second
+    store = write_store(
+        tmp_path / "gt.h5",
+        {"a/0": {"corrected": layer([10, 11, 12, 13], left, right)},
+         "b/0": {"corrected": layer([5, 6], np.zeros_like(left[:2]))}},
+    )
+    out = tmp_path / "prompts.csv"
+    assert write_first_frame_prompts(store, out) == 2
+    prompts = load_prompts(out)
+    assert prompts.videos() == ["a/0"]
+    boxes = prompts.for_video("a/0")[11]
+    ys, xs = np.nonzero(left[1])
+    assert boxes[1].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    assert boxes[2][0] > boxes[1][2]
