@@ -131,9 +131,10 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
 
     cur = shrink(frame)
     cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
+    cur_f = cur.astype(np.float32)
     if not neighbours:
         zeros = np.zeros(cur_gray.shape, np.float32)
-        return Background(zeros, scale, cur.astype(np.float32), np.zeros((0, *cur.shape), np.float32))
+        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.float32))
     stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
     raw = np.empty((len(neighbours), *cur.shape), np.float32)
     for i, other in enumerate(neighbours):
@@ -145,9 +146,9 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
         warped[valid == 0] = np.nan
         stack[i] = warped
     background, covered = _median(stack)
-    diff = np.abs(cur.astype(np.float32) - background).max(axis=2)
+    diff = np.abs(cur_f - background).max(axis=2)
     diff[covered == 0] = 0.0
-    return Background(diff, scale, cur.astype(np.float32), raw)
+    return Background(diff, scale, cur_f, raw)
 
 
 class MotionDetector(Detector):

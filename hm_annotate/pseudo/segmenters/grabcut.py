@@ -137,7 +137,7 @@ class GrabCutSegmenter(Segmenter):
         moving athlete stops leaking in.
         """
         labels = np.full(shape, cv2.GC_BGD, np.uint8)
-        inside = self._inside(box, shape)
+        inside = self._inside(box, shape, self.margin)
         labels[inside] = cv2.GC_PR_FGD
         still = self._still(motion, inside)
         has_prior = prior is not None and bool((prior & inside).any())
@@ -157,10 +157,11 @@ class GrabCutSegmenter(Segmenter):
                 labels[inside & still & ~near] = cv2.GC_BGD
         return labels
 
-    def _inside(self, box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    @staticmethod
+    def _inside(box: np.ndarray, shape: tuple[int, int], margin: float) -> np.ndarray:
         """The box grown by ``margin``: where the athlete may be."""
         ch, cw = shape
-        ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, self.margin), ch, cw)
+        ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, margin), ch, cw)
         if ch * cw - ow * oh < 0.1 * ch * cw:  # a box filling the frame: keep some background to learn from
             ox, oy, ow, oh = boxes.to_xywh(box, ch, cw)
         inside = np.zeros(shape, bool)
@@ -239,13 +240,16 @@ class GrabCutSegmenter(Segmenter):
         local_motion = None if motion is None else motion[cy : cy + ch, cx : cx + cw]
         index = colours.cells(rgb_crop)
         # the background's colours: the crop away from where the athlete is or may be
-        away = ~(self._near(local_prior, local) if local_prior is not None else self._inside(local, (ch, cw)))
+        if local_prior is not None:
+            away = ~self._near(local_prior, local)
+        else:
+            away = ~self._inside(local, (ch, cw), self.margin)
         background = colours.histogram(index[away])
         # without a model of the athlete, learn one from this box: start from all of it, then
         # from what GrabCut keeps, a few times over
         rounds = 1 if model is not None else max(1, self.bootstrap)
         if model is None and background is not None:
-            start = ~away if local_prior is not None else self._box_cells(local, (ch, cw))
+            start = ~away if local_prior is not None else self._inside(local, (ch, cw), 0.0)
             model = colours.histogram(index[start])
         fg = np.zeros((ch, cw), bool)
         bgd = np.zeros((1, 65), np.float64)
@@ -272,13 +276,6 @@ class GrabCutSegmenter(Segmenter):
         score = self._score(crop, decided, fg, bgd, fgd) if decided.any() and fgd.any() else float("nan")
         out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
         return Segmentation(out, score)
-
-    @staticmethod
-    def _box_cells(box: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        x, y, bw, bh = boxes.to_xywh(box, *shape)
-        inside = np.zeros(shape, bool)
-        inside[y : y + bh, x : x + bw] = True
-        return inside
 
 
 def _disk(radius: int) -> np.ndarray:

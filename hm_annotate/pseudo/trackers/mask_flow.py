@@ -5,9 +5,8 @@ forward-backward check, or dense Farneback flow sampled on a grid), a similarity
 (shift, scale, rotation) is fitted to them with RANSAC, and the mask and its box are moved with
 it (a scale change beyond ``max_scale_step`` in one frame is not believed: then the mask
 moves by the median flow only). The segmenter then refines the moved mask, and ``correct`` hands
-the refined mask back, so
-the tracker never drifts further than one frame's flow error. Confidence is the share of points
-that agree with the fitted motion.
+the refined mask back, so the tracker never drifts further than one frame's flow error.
+Confidence is the share of points that agree with the fitted motion.
 """
 
 from __future__ import annotations
