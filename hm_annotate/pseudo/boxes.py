@@ -51,6 +51,10 @@ def center(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
+def diagonal(box: np.ndarray) -> float:
+    return float(np.hypot(box[2] - box[0], box[3] - box[1]))
+
+
 def of_mask(mask: np.ndarray) -> np.ndarray | None:
     """The tight box of a mask's foreground, None when it is empty."""
     ys = np.flatnonzero(mask.any(axis=1))

@@ -57,6 +57,7 @@ class PipelineConfig:
     split: str = "all"
     prompts: str | None = None
     objects: int | None = None
+    scan_step: int = 3
     batch_size: int = 4
     device: str = "auto"
     seed: int = 0
@@ -100,6 +101,7 @@ def parse_pipeline(doc: Any, where: str) -> PipelineConfig:
         split=dataset.get("split", "all"),
         prompts=doc.get("prompts"),
         objects=doc.get("objects"),
+        scan_step=doc.get("scan_step", 3),
         batch_size=doc.get("batch_size", 4),
         device=doc.get("device", "auto"),
         seed=doc.get("seed", 0),

@@ -31,7 +31,7 @@ import numpy as np
 from hm_annotate import __version__, rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
-from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo import anchors, boxes
 from hm_annotate.pseudo import colours as palette
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
 from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, background_difference
@@ -41,6 +41,8 @@ from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
 from hm_annotate.pseudo.trackers import TRACKERS, Tracker
 from hm_annotate.store import LayerData, MaskStore
 
+MOVING = 25.0  # difference from the camera-compensated background (0-255) that is motion
+MIN_MOVING = 0.05  # share of a detected box that must move for its motion to be a prior
 MAX_SIZE_CHANGE = 3.0  # box area ratio beyond which a detection is not the lost athlete
 ESTABLISHED = 5  # accepted masks after which a target's size is known
 STAGES = ("decode", "tracking", "detection", "motion", "segmenter", "rle", "store")
@@ -128,6 +130,7 @@ class Components:
                 "batch_size": self.config.batch_size,
                 "seed": self.config.seed,
                 "objects": self.config.objects,
+                "scan_step": self.config.scan_step,
                 "loss": self.config.as_dict()["loss"],
             },
         }
@@ -186,14 +189,20 @@ class _VideoLabeller:
         self.prompts = parts.prompts.for_video(video.id) if parts.prompts else {}
         ids = parts.prompts.object_ids(video.id) if parts.prompts else set()
         count = parts.config.objects or int(video.metadata.get("athletes") or 1)
-        self.targets = [
-            _Target(i, areas=deque(maxlen=self.rules.history)) for i in sorted(ids | set(range(1, count + 1)))
-        ]
+        self.ids = sorted(ids | set(range(1, count + 1)))
+        self.targets = self._fresh_targets()
         self.seed = video_seed(parts.config.seed, video.id)
         self.cache: dict[int, np.ndarray] = {}
         self._backgrounds: dict[tuple[int, tuple[int, ...]], Background] = {}
+        self._found: dict[int, np.ndarray] = {}  # detections by position, made once
+        self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
+        self._cue: tuple[int, np.ndarray] | None = None  # the last frame's motion cue at full size
         self.size: tuple[int, int] | None = None
-        self.reacquired: list[bool] = []
+        self.reacquired: dict[int, bool] = {}
+        self.anchor: anchors.Anchor | None = None
+
+    def _fresh_targets(self) -> list[_Target]:
+        return [_Target(i, areas=deque(maxlen=self.rules.history)) for i in self.ids]
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -219,9 +228,10 @@ class _VideoLabeller:
         self.cache[position] = frame
         return frame
 
-    def _forget(self, before: int) -> None:
-        keep = before - max((abs(o) for o in self._offsets()), default=0)
-        for p in [p for p in self.cache if p < keep]:
+    def _forget(self, lo: int, hi: int) -> None:
+        """Drop decoded frames that positions ``lo..hi`` and their neighbours do not need."""
+        reach = max((abs(o) for o in self._offsets()), default=0)
+        for p in [p for p in self.cache if not lo - reach <= p <= hi + reach]:
             del self.cache[p]
 
     def _offsets(self) -> tuple[int, ...]:
@@ -246,12 +256,31 @@ class _VideoLabeller:
         offsets = self.parts.segmenter.motion_offsets
         if not offsets:
             return None
-        bg = self._background(position, offsets)
-        diff, scale = bg.diff, bg.scale
-        if scale == 1.0:
-            return diff
-        with self.timings.stage("motion"):
-            return cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if self._cue is not None and self._cue[0] == position:
+            return self._cue[1]
+        if position in self._diffs:
+            diff, scale = self._diffs.pop(position)
+        else:
+            bg = self._background(position, offsets)
+            diff, scale = bg.diff, bg.scale
+        if scale != 1.0:
+            with self.timings.stage("motion"):
+                diff = cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        self._cue = position, diff
+        return diff
+
+    def _moving(self, position: int, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """What moves inside a detected box, as the first prior of a target found there: a box
+        drawn around motion also holds venue (a banner of skin colour, the board), and without
+        a prior the segmenter would learn the athlete's colours from all of it. None when the
+        segmenter has no motion cue or little moves."""
+        motion = self._motion(position, frame)
+        if motion is None:
+            return None
+        x, y, w, h = boxes.to_xywh(box, *frame.shape[:2])
+        out = np.zeros(frame.shape[:2], bool)
+        out[y : y + h, x : x + w] = motion[y : y + h, x : x + w] > MOVING
+        return out if out.sum() >= MIN_MOVING * max(w * h, 1) else None
 
     # -- boxes ----------------------------------------------------------------------------------
 
@@ -274,12 +303,29 @@ class _VideoLabeller:
         return box, prior, track.confidence >= self.rules.min_confidence
 
     def _detect(self, position: int, frame: np.ndarray) -> np.ndarray:
+        if position in self._found:
+            return self._found[position]
         detector = self.parts.detector
         n = len(self.video.frame_numbers)
         around = [self.read(position + o) for o in detector.offsets if 0 <= position + o < n]
         background = self._background(position, detector.offsets) if detector.uses_background else None
         with self.timings.stage("detection"):
-            return detector.detect(frame, around, background)
+            self._found[position] = detector.detect(frame, around, background)
+        return self._found[position]
+
+    def _scan(self) -> anchors.Anchor | None:
+        """Detections on every ``scan_step``-th frame of the video, and the anchor they point to."""
+        step = self.parts.config.scan_step
+        detector = self.parts.detector
+        share = detector.uses_background and detector.offsets == self.parts.segmenter.motion_offsets
+        found = {}
+        for p in range(0, len(self.video.frame_numbers), step):
+            found[p] = self._detect(p, self.read(p))
+            if share:  # the segmenter will want the same difference on this frame
+                bg = self._background(p, detector.offsets)
+                self._diffs[p] = bg.diff, bg.scale
+            self._forget(p + step, p + step)
+        return anchors.choose(found, step, len(self.targets))
 
     @staticmethod
     def _assign(found: np.ndarray, lost: list[_Target], taken: list[np.ndarray]) -> dict[int, np.ndarray]:
@@ -298,7 +344,7 @@ class _VideoLabeller:
             ]
             if not fits:
                 continue
-            diag = float(np.hypot(*(target.box[2:] - target.box[:2])))
+            diag = boxes.diagonal(target.box)
             dist = [float(np.hypot(*(boxes.center(d) - boxes.center(target.box)))) for d in fits]
             best = int(
                 np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(fits, dist)])
@@ -326,7 +372,8 @@ class _VideoLabeller:
         for t in self.targets:
             if t.object_id in here:
                 out[t.object_id] = boxes.clip(here[t.object_id], h, w)
-                priors[t.object_id] = None
+                detected = self.anchor is not None and position == self.anchor.position
+                priors[t.object_id] = self._moving(position, frame, out[t.object_id]) if detected else None
                 self._start(t, frame, out[t.object_id])
                 continue
             if t.tracker is None:
@@ -402,7 +449,7 @@ class _VideoLabeller:
     def _frame(self, position: int, frame: np.ndarray, image: Any) -> tuple[list[np.ndarray], float]:
         cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
         chosen, priors, reacquired = self._boxes(position, frame)
-        self.reacquired.append(reacquired)
+        self.reacquired.setdefault(position, reacquired)
         masks = {t.object_id: np.zeros(frame.shape[:2], bool) for t in self.targets}
         scores: list[float] = []
         ids = sorted(chosen)
@@ -427,40 +474,73 @@ class _VideoLabeller:
         finite = [s for s in scores if np.isfinite(s)]
         return [masks[t.object_id] for t in self.targets], float(np.mean(finite)) if finite else float("nan")
 
-    def run(self, frame_bar: Any) -> LayerData:
+    def _start_position(self) -> int:
+        """Where labelling starts: the first prompted frame; without prompts, the anchor of a
+        detector scan (its boxes then act as this video's prompts); else the first frame."""
         numbers = self.video.frame_numbers
+        if self.prompts:
+            first = min(self.prompts)
+            return next(p for p, n in enumerate(numbers) if n == first)
+        if self.parts.detector is None or not self.parts.config.scan_step:
+            return 0
+        self.anchor = self._scan()
+        if self.anchor is None:
+            return 0
+        left_to_right = sorted(self.anchor.boxes, key=lambda b: (b[0], b[1]))
+        self.prompts = {numbers[self.anchor.position]: dict(zip(self.ids, left_to_right))}
+        return self.anchor.position
+
+    def run(self, frame_bar: Any) -> LayerData:
+        """Label forwards from the start position to the end, then (afresh) backwards from it to
+        the first frame."""
+        numbers = self.video.frame_numbers
+        n = len(numbers)
         batch = self.parts.config.batch_size
-        rles: list[list[dict]] = []
-        scores: list[float] = []
-        for start in range(0, len(numbers), batch):
-            positions = range(start, min(start + batch, len(numbers)))
-            frames = [self.read(p) for p in positions]
-            with self.timings.stage("segmenter"):
-                images = self.parts.segmenter.prepare(frames)
-            chunk = []
-            for p, frame, image in zip(positions, frames, images, strict=True):
-                masks, score = self._frame(p, frame, image)
-                chunk.append(masks)
-                scores.append(score)
-            with self.timings.stage("rle"):
-                flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
-            k = len(self.targets)
-            rles.extend(flat[i : i + k] for i in range(0, len(flat), k))
-            self._forget(start + batch)
-            self.timings.frames += len(positions)
-            frame_bar.update(len(positions))
+        k = len(self.targets)
+        start = self._start_position()
+        passes = [range(start, n)] + ([range(start, -1, -1)] if start > 0 else [])
+        rles: dict[int, list[dict]] = {}
+        scores: dict[int, float] = {}
+        for i, order in enumerate(passes):
+            if i:
+                self.targets = self._fresh_targets()
+            for c in range(0, len(order), batch):
+                positions = order[c : c + batch]
+                frames = [self.read(p) for p in positions]
+                with self.timings.stage("segmenter"):
+                    images = self.parts.segmenter.prepare(frames)
+                chunk = []
+                for p, frame, image in zip(positions, frames, images, strict=True):
+                    masks, score = self._frame(p, frame, image)
+                    chunk.append(masks)
+                    scores.setdefault(p, score)
+                with self.timings.stage("rle"):
+                    flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
+                new = [p for p in positions if p not in rles]
+                for j, p in enumerate(positions):
+                    rles.setdefault(p, flat[j * k : (j + 1) * k])
+                self._forget(min(positions), max(positions))
+                self.timings.frames += len(new)
+                frame_bar.update(len(new))
         h, w = self.size
+        ordered = [rles[p] for p in range(n)]
         with self.timings.stage("rle"):
-            quality = frame_flags([rle.union(objs, (h, w)) for objs in rles], h, w)
-        quality["reacquired"] = np.asarray(self.reacquired, np.float32)
+            quality = frame_flags([rle.union(objs, (h, w)) for objs in ordered], h, w)
+        quality["reacquired"] = np.asarray([self.reacquired[p] for p in range(n)], np.float32)
         record = dict(self.parts.provenance(), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        if self.anchor is not None:
+            frame = numbers[self.anchor.position]
+            record["anchor"] = {
+                "frame": int(frame),
+                "boxes": [[round(float(v), 1) for v in b] for b in self.prompts[frame].values()],
+            }
         return LayerData(
             frames=np.asarray(numbers, np.int64),
-            masks=rles,
+            masks=ordered,
             height=h,
             width=w,
-            object_ids=[[t.object_id for t in self.targets]] * len(numbers),
-            scores=np.asarray(scores, np.float32),
+            object_ids=[[t.object_id for t in self.targets]] * n,
+            scores=np.asarray([scores[p] for p in range(n)], np.float32),
             quality=quality,
             provenance=[record],
         )

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hm_annotate import rle
+from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.config import PipelineConfig, Stage
 from hm_annotate.pseudo.pipeline import Components, PipelineError, Timings, VideoFailed, label_video, run
 from hm_annotate.store import MaskStore
@@ -179,3 +180,42 @@ def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
     for _ in range(ESTABLISHED):
         assert labeller._accept(target, frame, body, prompted=False)
     assert not labeller._accept(target, red, body, prompted=False) and target.lost
+
+
+def test_frames_before_the_first_prompt_are_labelled_backwards_from_it(tmp_path):
+    video, gt = scene(frames=20)
+    data = label_video(video, parts(tmp_path, [("v/1", 110, first_box(gt[10]), 1)]))
+    before = [rle.iou(data.union(i), rle.encode(gt[i])) for i in range(10)]
+    assert np.mean(before) > 0.85 and j_mean(data, gt) > 0.85
+    assert "anchor" not in data.provenance[0]  # prompts were given: no detector scan
+
+
+def test_without_prompts_the_scan_anchors_on_the_athlete_and_labels_both_ways():
+    video, gt = scene(frames=24)
+    data = label_video(video, parts(detector=Stage("motion"), scan_step=3))
+    anchor = data.provenance[0]["anchor"]
+    position = video.frame_numbers.index(anchor["frame"])
+    assert position % 3 == 0 and anchor["frame"] > video.frame_numbers[0]
+    assert boxes.iou(np.array(anchor["boxes"][0]), np.array(first_box(gt[position]))) > 0.5
+    assert j_mean(data, gt) > 0.8 and data.provenance[0]["parameters"]["scan_step"] == 3
+    first_frame_start = label_video(video, parts(detector=Stage("motion"), scan_step=0))
+    assert "anchor" not in first_frame_start.provenance[0]
+
+
+def test_a_detected_box_starts_with_what_moves_in_it_as_prior():
+    """The venue inside a box drawn around motion must not teach the segmenter the athlete's
+    colours: the moving pixels are the first prior; a box where nothing moves has none."""
+    from hm_annotate.pseudo.pipeline import _VideoLabeller
+
+    video, gt = scene(frames=24)
+    labeller = _VideoLabeller(video, parts(), Timings())
+    frame = labeller.read(12)
+    box = boxes.expand(np.array(first_box(gt[12])), 0.5)
+    moving = labeller._moving(12, frame, box)
+    inside = np.zeros(gt[12].shape, bool)
+    x, y, w, h = boxes.to_xywh(box, *gt[12].shape)
+    inside[y : y + h, x : x + w] = True
+    assert moving is not None and not (moving & ~inside).any()
+    assert (moving & gt[12].astype(bool)).sum() > 0.6 * moving.sum()
+    assert (moving & gt[12].astype(bool)).sum() > 0.5 * gt[12].sum()
+    assert labeller._moving(12, frame, np.array([0, 0, 20, 20.0])) is None  # a corner of still venue
