@@ -262,3 +262,18 @@ def test_real_footage_every_frame_of_carphone_gets_a_mask(tmp_path):
     share = masks.astype(bool).mean(axis=(1, 2))
     assert share.min() > 0.25 and share.max() < 0.65
     assert masks[:, 62, 88].astype(bool).mean() > 0.9  # the middle of his face
+
+
+def test_without_prompts_the_detector_scan_anchors_each_video_and_the_store_validates(tmp_path, capsys):
+    write_dataset(tmp_path / "data", videos=2, frames=18)
+    out = tmp_path / "scan.h5"
+    assert run_main(args(tmp_path / "data", out, "--detector", "motion")) == 0
+    assert run_main(["validate", str(out)]) == 0
+    for vid, data in layers(out).items():
+        anchor = data.provenance[0]["anchor"]
+        assert anchor["frame"] in data.frames.tolist() and len(anchor["boxes"]) == 1, vid
+        assert not data.quality["empty"].any(), vid  # frames before the anchor are labelled too
+    # the scan is deterministic: a shard of the same run gives the same masks
+    part = tmp_path / "part.h5"
+    assert run_main(args(tmp_path / "data", part, "--detector", "motion", "--shard", "1/2")) == 0
+    assert_same_masks(layers(part), {"clip1": layers(out)["clip1"]})
