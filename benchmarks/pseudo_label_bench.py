@@ -2,8 +2,9 @@
 
 Runs the real pipeline (``hm_annotate.pseudo.pipeline.run``: frame decode, tracking, segmenter,
 RLE + quality flags, one store commit per video) on a synthetic FineDiving-format dataset, once
-with GrabCut and once with a small random-weight Segment Anything built from segment_anything's
-modeling classes and loaded from a checkpoint file like the official ones. The goal: everything
+with GrabCut (from first-frame prompts, then without prompts, so the detector scan runs too) and
+once with a small random-weight Segment Anything built from segment_anything's modeling classes
+and loaded from a checkpoint file like the official ones. The goal: everything
 but the segmenter and the tracker (decode, RLE, store, the rest of the loop) under 10 % of wall
 time.
 
@@ -13,6 +14,7 @@ time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -114,7 +116,9 @@ def main() -> None:
             batch_size=opts.batch_size,
             device="cpu",
         )
-        for cfg in (grabcut, sam):
+        # no prompts: the detector scans each video first to find where to start
+        scan = dataclasses.replace(grabcut, name="bench-grabcut-no-prompts", prompts=None)
+        for cfg in (grabcut, scan, sam):
             out = work / f"{cfg.name}.h5"
             for stale in (out, Path(f"{out}.lock")):
                 stale.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ MAX_JUMP = 1.5  # centre move between linked boxes, in box diagonals per scanned
 MAX_GROWTH = 4.0  # area ratio beyond which two boxes are not the same thing
 MAX_GAP = 2  # scanned frames a track may miss and still go on
 CLUTTER = 0.1  # how much each other box in a frame weakens a box's strength
+TYPICAL = 0.5  # share of the video's usual strongest mover below which a frame's best is not taken as strong
 SMOOTH = 0.5  # log area change around a box, before plus after, under which the track is steady
 
 
@@ -60,13 +61,17 @@ def link(found: Mapping[int, np.ndarray], step: int) -> list[Track]:
     ``step`` apart, strongest first. Each detection joins at most one track: the nearest recent
     track it fits (a skipped frame counts as one diagonal), nearest pairs first."""
     tracks: list[Track] = []
+    tops = [float(np.max(d[:, 4])) for d in (np.asarray(v, np.float64) for v in found.values()) if len(d)]
+    typical = float(np.median(tops)) if tops else 0.0
     for position in sorted(found):
         everything = np.asarray(found[position], np.float64)
         dets = everything[:TOP]
         if len(dets) == 0:
             continue
-        # a box among many movers (a splash, a crowd waving) stands out less than a lone one
-        best = max(float(dets[:, 4].max()), 1e-12) * (1 + CLUTTER * (len(everything) - 1))
+        # a box stands out less among many movers (a splash, a crowd waving) than alone, and
+        # less where the strongest mover is weak for this video (a logo while the athlete stands)
+        top = max(float(dets[:, 4].max()), TYPICAL * typical, 1e-12)
+        best = top * (1 + CLUTTER * (len(everything) - 1))
         recent = [t for t in tracks if position - t.positions[-1] <= (MAX_GAP + 1) * step]
         pairs = []
         for ti, track in enumerate(recent):

@@ -7,6 +7,10 @@ when the tracker says so, its confidence drops, its box leaves the frame, or its
 (area far under the recent median, or empty). Frames are decoded and pushed through the
 segmenter's image encoder ``batch_size`` at a time.
 
+Labelling starts at the video's first prompted frame and runs to the end, then afresh from that
+frame back to the first. Without prompts, a detector scan (``anchors``) picks the start: the frame
+where the athletes, followed over the whole clip, stand out most; its boxes act as prompts.
+
 A video is committed with one store ``put`` when all its frames are done, so a killed run loses
 only the video in flight and ``resume`` skips what is committed. Every video starts from fresh
 state and seeds derived from (seed, video id, frame), so a resumed or sharded run gives the same

@@ -33,9 +33,19 @@ def test_link_follows_each_mover_and_puts_the_strongest_first():
     athlete = tracks[0]
     assert athlete.positions[0] == 30 and all(b[0] == 150 for b in athlete.boxes)
     walker = next(t for t in tracks if t.positions[0] == 0)
-    assert len(walker.positions) == 30 and walker.strength[0] == 1.0
+    assert len(walker.positions) == 30 and walker.total < athlete.total
     assert walker.strength[12] == pytest.approx(5 / (50 * (1 + anchors.CLUTTER)))  # next to the athlete
-    assert walker.total < athlete.total
+
+
+def test_the_only_mover_of_a_quiet_frame_is_weak_if_weak_for_the_video():
+    """A logo that is all that moves while the athlete stands still is not the video's strong mover."""
+    found = {p: det((400, 0, 440, 30, 2.0)) for p in range(0, 30, 3)}
+    found.update({p: det((150, 40 + p, 180, 90 + p, 50.0), (400, 0, 440, 30, 2.0)) for p in range(30, 63, 3)})
+    tracks = anchors.link(found, 3)
+    logo = next(t for t in tracks if t.boxes[0][0] == 400)
+    assert logo.strength[0] == pytest.approx(2 / (anchors.TYPICAL * 50))
+    assert tracks[0].boxes[0][0] == 150
+    assert anchors.choose(found, 3, 1).boxes[0][0] == 150
 
 
 def test_a_box_among_many_movers_is_weaker_than_a_lone_one():
