@@ -23,7 +23,7 @@ MAX_JUMP = 1.5  # centre move between linked boxes, in box diagonals per scanned
 MAX_GROWTH = 4.0  # area ratio beyond which two boxes are not the same thing
 MAX_GAP = 2  # scanned frames a track may miss and still go on
 CLUTTER = 0.1  # how much each other box in a frame weakens a box's strength
-TYPICAL = 0.5  # share of the video's usual strongest mover below which a frame's best is not taken as strong
+TYPICAL = 0.5  # a frame's best counts as strong only from this share of the video's usual best
 SMOOTH = 0.5  # log area change around a box, before plus after, under which the track is steady
 
 
@@ -38,8 +38,7 @@ class Track:
 
     @property
     def total(self) -> float:
-        """Squared strengths: one clear mover counts more than several faint ones (the venue in
-        parallax moves a little all the time)."""
+        """How long and how clearly this was the strongest mover."""
         return float(sum(self.strength))
 
     def add(self, position: int, box: np.ndarray, strength: float) -> None:
