@@ -17,7 +17,7 @@ Detectors return boxes as an m x 5 array ``x0, y0, x1, y1, score``, best first.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -111,6 +111,41 @@ def _median(stack: np.ndarray) -> np.ndarray:
     return np.take_along_axis(np.sort(stack, axis=0), middle[None, ..., None], axis=0)[0], covered
 
 
+def _reduce(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The frame at background-difference size (largest side at most ``BACKGROUND_SIDE``),
+    blurred against noise, its gray version, and the scale."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, BACKGROUND_SIDE / max(h, w))
+    if scale != 1.0:
+        frame = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(frame, (5, 5), 0)
+    return small, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), scale
+
+
+def _difference(
+    cur: np.ndarray, others: Sequence[np.ndarray], homs: Sequence[np.ndarray], scale: float
+) -> Background:
+    """``Background`` of a reduced frame from reduced neighbours and the homographies taking each
+    onto it."""
+    size = (cur.shape[1], cur.shape[0])
+    cur_f = cur.astype(np.float32)
+    if not others:
+        zeros = np.zeros(cur.shape[:2], np.float32)
+        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.float32))
+    stack = np.full((len(others), *cur.shape), np.nan, np.float32)
+    raw = np.empty((len(others), *cur.shape), np.float32)
+    for i, (other, hom) in enumerate(zip(others, homs, strict=True)):
+        raw[i] = other
+        warped = cv2.warpPerspective(other, hom, size, flags=cv2.INTER_LINEAR).astype(np.float32)
+        valid = cv2.warpPerspective(np.ones(other.shape[:2], np.uint8), hom, size, flags=cv2.INTER_NEAREST)
+        warped[valid == 0] = np.nan
+        stack[i] = warped
+    background, covered = _median(stack)
+    diff = np.abs(cur_f - background).max(axis=2)
+    diff[covered == 0] = 0.0
+    return Background(diff, scale, cur_f, raw)
+
+
 def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> Background:
     """Per-pixel difference from the camera-compensated background (and from the unaligned
     neighbours), at a reduced scale.
@@ -121,34 +156,46 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
     even colour). Differences are float32 at ``scale`` times the frame size (largest side at
     most ``BACKGROUND_SIDE``); pixels no neighbour covers count as unchanged.
     """
-    h, w = frame.shape[:2]
-    scale = min(1.0, BACKGROUND_SIDE / max(h, w))
-    small = (round(w * scale), round(h * scale))
+    cur, gray, scale = _reduce(frame)
+    others = [_reduce(f) for f in neighbours]
+    return _difference(cur, [o[0] for o in others], [align(o[1], gray) for o in others], scale)
 
-    def shrink(f: np.ndarray) -> np.ndarray:
-        f = cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale != 1.0 else f
-        return cv2.GaussianBlur(f, (5, 5), 0)
 
-    cur = shrink(frame)
-    cur_gray = cv2.cvtColor(cur, cv2.COLOR_RGB2GRAY)
-    cur_f = cur.astype(np.float32)
-    if not neighbours:
-        zeros = np.zeros(cur_gray.shape, np.float32)
-        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.float32))
-    stack = np.full((len(neighbours), *cur.shape), np.nan, np.float32)
-    raw = np.empty((len(neighbours), *cur.shape), np.float32)
-    for i, other in enumerate(neighbours):
-        o = shrink(other)
-        raw[i] = o
-        hom = align(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY), cur_gray)
-        warped = cv2.warpPerspective(o, hom, small, flags=cv2.INTER_LINEAR).astype(np.float32)
-        valid = cv2.warpPerspective(np.ones(o.shape[:2], np.uint8), hom, small, flags=cv2.INTER_NEAREST)
-        warped[valid == 0] = np.nan
-        stack[i] = warped
-    background, covered = _median(stack)
-    diff = np.abs(cur_f - background).max(axis=2)
-    diff[covered == 0] = 0.0
-    return Background(diff, scale, cur_f, raw)
+class VideoBackground:
+    """``background_difference`` for the frames of one video, by position, doing each piece of
+    work once: a frame is reduced once however many frames it is a neighbour of, and a pair of
+    frames is aligned once (from the earlier frame onto the later; the other way is the inverse),
+    so the result does not depend on the order frames are asked for."""
+
+    def __init__(self, read: Callable[[int], np.ndarray]) -> None:
+        self._read = read
+        self._reduced: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        self._homs: dict[tuple[int, int], np.ndarray] = {}
+
+    def _frame(self, position: int) -> tuple[np.ndarray, np.ndarray, float]:
+        if position not in self._reduced:
+            self._reduced[position] = _reduce(self._read(position))
+        return self._reduced[position]
+
+    def _onto(self, moving: int, fixed: int) -> np.ndarray:
+        a, b = min(moving, fixed), max(moving, fixed)
+        if (a, b) not in self._homs:
+            self._homs[(a, b)] = align(self._frame(a)[1], self._frame(b)[1])
+        hom = self._homs[(a, b)]
+        return hom if moving == a else np.linalg.inv(hom)
+
+    def difference(self, position: int, neighbours: Sequence[int]) -> Background:
+        """``background_difference`` of the frame at ``position`` against those at ``neighbours``."""
+        cur, _, scale = self._frame(position)
+        others = [self._frame(p)[0] for p in neighbours]
+        return _difference(cur, others, [self._onto(p, position) for p in neighbours], scale)
+
+    def forget(self, lo: int, hi: int) -> None:
+        """Drop what only frames outside positions ``lo..hi`` need."""
+        for p in [p for p in self._reduced if not lo <= p <= hi]:
+            del self._reduced[p]
+        for pair in [k for k in self._homs if not (lo <= k[0] <= hi or lo <= k[1] <= hi)]:
+            del self._homs[pair]
 
 
 class MotionDetector(Detector):

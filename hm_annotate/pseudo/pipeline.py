@@ -38,7 +38,7 @@ from hm_annotate.errors import HMError
 from hm_annotate.pseudo import anchors, boxes
 from hm_annotate.pseudo import colours as palette
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
-from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, background_difference
+from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, VideoBackground
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
 from hm_annotate.pseudo.quality import frame_flags
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
@@ -198,6 +198,7 @@ class _VideoLabeller:
         self.seed = video_seed(parts.config.seed, video.id)
         self.cache: dict[int, np.ndarray] = {}
         self._backgrounds: dict[tuple[int, tuple[int, ...]], Background] = {}
+        self._video_background = VideoBackground(self.read)
         self._found: dict[int, np.ndarray] = {}  # detections by position, made once
         self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
         self._cue: tuple[int, np.ndarray] | None = None  # the last frame's motion cue at full size
@@ -237,6 +238,7 @@ class _VideoLabeller:
         reach = max((abs(o) for o in self._offsets()), default=0)
         for p in [p for p in self.cache if not lo - reach <= p <= hi + reach]:
             del self.cache[p]
+        self._video_background.forget(lo - reach, hi + reach)
 
     def _offsets(self) -> tuple[int, ...]:
         return (
@@ -245,13 +247,15 @@ class _VideoLabeller:
 
     def _background(self, position: int, offsets: tuple[int, ...]) -> Background:
         """``background_difference`` of a frame against the frames at ``offsets``, made once per frame
-        however many stages ask for it."""
+        however many stages ask for it (and from frames reduced and aligned once per video)."""
         key = (position, offsets)
         if key not in self._backgrounds:
             n = len(self.video.frame_numbers)
-            around = [self.read(position + o) for o in offsets if 0 <= position + o < n]
+            around = [position + o for o in offsets if 0 <= position + o < n]
+            for p in [position, *around]:
+                self.read(p)  # decoded outside the motion stage's time
             with self.timings.stage("motion"):
-                self._backgrounds = {key: background_difference(self.read(position), around)}
+                self._backgrounds = {key: self._video_background.difference(position, around)}
         return self._backgrounds[key]
 
     def _motion(self, position: int, frame: np.ndarray) -> np.ndarray | None:

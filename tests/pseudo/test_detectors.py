@@ -97,3 +97,26 @@ def test_background_difference_shows_the_whole_moving_body_and_not_the_pan():
     assert np.median(bg.screen[far]) > 5  # unaligned, the panned background changes everywhere
     empty = background_difference(video.read_frame(video.frame_numbers[i]), [])
     assert not empty.diff.any() and not empty.screen.any()
+
+
+def test_video_background_reduces_and_aligns_each_frame_once_and_matches_the_one_off(monkeypatch):
+    from hm_annotate.pseudo import detectors
+
+    video, gt = scene(frames=40, pan=2.0)
+    offsets = (-9, -6, -3, 3, 6, 9)
+    calls = []
+    real_align = detectors.align
+    monkeypatch.setattr(detectors, "align", lambda a, b: calls.append(1) or real_align(a, b))
+    read = lambda p: video.read_frame(video.frame_numbers[p])  # noqa: E731
+    forward = detectors.VideoBackground(read)
+    diffs = {i: forward.difference(i, [i + o for o in offsets]) for i in range(9, 31)}
+    pairs = {(min(i, i + o), max(i, i + o)) for i in range(9, 31) for o in offsets}
+    assert len(calls) == len(pairs) < 6 * 22  # each pair once, not once per frame that needs it
+    backward = detectors.VideoBackground(read)
+    for i in range(30, 8, -1):  # the same whatever the order the frames are asked for
+        np.testing.assert_array_equal(backward.difference(i, [i + o for o in offsets]).diff, diffs[i].diff)
+    one_off = background_difference(read(20), around(video, 20, offsets))
+    body = gt[20].astype(bool)
+    assert np.median(diffs[20].diff[body]) > 40 and np.abs(diffs[20].diff - one_off.diff).mean() < 1.0
+    forward.forget(25, 30)
+    assert min(forward._reduced) == 25 and all(max(pair) >= 25 for pair in forward._homs)
