@@ -47,6 +47,7 @@ from hm_annotate.store import LayerData, MaskStore
 
 MOVING = 25.0  # difference from the camera-compensated background (0-255) that is motion
 MIN_MOVING = 0.05  # share of a detected box that must move for its motion to be a prior
+MAX_JUMP = 4.0  # box diagonals beyond which a detection is not the lost athlete, however long lost
 MAX_SIZE_CHANGE = 3.0  # box area ratio beyond which a detection is not the lost athlete
 ESTABLISHED = 5  # accepted masks after which a target's size is known
 STAGES = ("decode", "tracking", "detection", "motion", "segmenter", "rle", "store")
@@ -179,6 +180,7 @@ class _Target:
     areas: deque = field(default_factory=lambda: deque(maxlen=10))
     colours: np.ndarray | None = None  # appearance of the athlete, from prompts and accepted masks
     model: np.ndarray | None = None  # fine colour histogram of the athlete, for the segmenter
+    seen: int | None = None  # position of the last accepted mask
     lost: bool = True
 
 
@@ -336,8 +338,12 @@ class _VideoLabeller:
         return anchors.choose(found, step, len(self.targets))
 
     @staticmethod
-    def _assign(found: np.ndarray, lost: list[_Target], taken: list[np.ndarray]) -> dict[int, np.ndarray]:
-        """Detections for lost targets: the nearest to where each was, then the strongest, left to right."""
+    def _assign(
+        found: np.ndarray, lost: list[_Target], taken: list[np.ndarray], position: int
+    ) -> dict[int, np.ndarray]:
+        """Detections for lost targets: the nearest to where each was, then the strongest, left to
+        right. A target seen ``k`` frames ago is looked for within ``1 + k / 2`` diagonals of its
+        last box (at most ``MAX_JUMP``): an athlete does not cross the frame in a frame or two."""
         free = [d[:4] for d in found if all(boxes.iou(d[:4], t) < 0.3 for t in taken)]
         out: dict[int, np.ndarray] = {}
         for target in [t for t in lost if t.box is not None]:
@@ -357,7 +363,8 @@ class _VideoLabeller:
             best = int(
                 np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(fits, dist)])
             )
-            if dist[best] <= 4 * diag:
+            since = abs(position - target.seen) if target.seen is not None else float("inf")
+            if dist[best] <= min(1 + since / 2, MAX_JUMP) * diag:
                 out[target.object_id] = fits[best]
                 free = [d for d in free if d is not fits[best]]
         fresh = [t for t in lost if t.box is None]
@@ -398,7 +405,7 @@ class _VideoLabeller:
             return out, priors, False
         found = {}
         if self.parts.detector is not None:
-            found = self._assign(self._detect(position, frame), lost, list(out.values()))
+            found = self._assign(self._detect(position, frame), lost, list(out.values()), position)
         restarted = False
         for t in lost:
             if t.object_id in found:
@@ -421,7 +428,9 @@ class _VideoLabeller:
 
     # -- masks ----------------------------------------------------------------------------------
 
-    def _accept(self, target: _Target, frame: np.ndarray, mask: np.ndarray, prompted: bool) -> bool:
+    def _accept(
+        self, target: _Target, position: int, frame: np.ndarray, mask: np.ndarray, prompted: bool
+    ) -> bool:
         """Keep a healthy mask as the target's reference and say so; a collapsed one, or one whose
         colours are not the athlete's (the tracker slid onto background, or the athlete is gone),
         marks the target lost and is not kept."""
@@ -445,6 +454,7 @@ class _VideoLabeller:
             target.colours = cv2.addWeighted(target.colours, 0.9, colours, 0.1, 0)
         target.model = palette.blend(target.model, palette.of_mask(frame, mask), palette.RATE)
         target.mask, target.box = mask, boxes.of_mask(mask)
+        target.seen = position
         target.areas.append(area)
         target.lost = False
         with self.timings.stage("tracking"):
@@ -477,7 +487,7 @@ class _VideoLabeller:
                 if t.object_id in chosen:
                     seg = result[ids.index(t.object_id)]
                     scores.append(seg.score)
-                    if self._accept(t, frame, seg.mask, t.object_id in here):
+                    if self._accept(t, position, frame, seg.mask, t.object_id in here):
                         masks[t.object_id] = seg.mask
         finite = [s for s in scores if np.isfinite(s)]
         return [masks[t.object_id] for t in self.targets], float(np.mean(finite)) if finite else float("nan")

@@ -156,10 +156,24 @@ def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
     huge_near = np.array([0, 40, 300, 240.0])  # the athlete merged with the venue in the difference
     same_far = np.array([150, 60, 172, 112.0])
     found = np.array([huge_near, same_far])
-    assert _VideoLabeller._assign(found, [target(ESTABLISHED)], [])[1].tolist() == same_far.tolist()
-    assert _VideoLabeller._assign(found[:1], [target(ESTABLISHED)], []) == {}
+    assert _VideoLabeller._assign(found, [target(ESTABLISHED)], [], 20)[1].tolist() == same_far.tolist()
+    assert _VideoLabeller._assign(found[:1], [target(ESTABLISHED)], [], 20) == {}
     # a target found only just now may have been found in part (a moving arm): it may grow
-    assert _VideoLabeller._assign(found[:1], [target(1)], [])[1].tolist() == huge_near.tolist()
+    assert _VideoLabeller._assign(found[:1], [target(1)], [], 20)[1].tolist() == huge_near.tolist()
+
+
+def test_a_detection_far_from_an_athlete_seen_a_moment_ago_is_something_else():
+    """A logo or a walker three box diagonals away is not the athlete lost one frame ago; after
+    ten frames lost the athlete may well be there."""
+    from hm_annotate.pseudo.pipeline import _Target, _VideoLabeller
+
+    box = np.array([100, 50, 120, 100.0])
+    far = box + 3 * boxes.diagonal(box) * np.array([1, 0, 1, 0])
+    t = _Target(1, box=box, seen=20)
+    assert _VideoLabeller._assign(far[None], [t], [], 21) == {}
+    assert _VideoLabeller._assign(far[None], [t], [], 19) == {}  # backwards just the same
+    assert _VideoLabeller._assign(far[None], [t], [], 30)[1].tolist() == far.tolist()
+    assert _VideoLabeller._assign((box + 5)[None], [t], [], 21)[1].tolist() == (box + 5).tolist()
 
 
 def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
@@ -175,11 +189,11 @@ def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
     body = gt[0].astype(bool)
     red = frame.copy()
     red[body] = (230, 20, 20)
-    assert labeller._accept(target, frame, body, prompted=False)
-    assert labeller._accept(target, red, body, prompted=False)  # not established: colours may change
+    assert labeller._accept(target, 0, frame, body, prompted=False)
+    assert labeller._accept(target, 0, red, body, prompted=False)  # not established: colours may change
     for _ in range(ESTABLISHED):
-        assert labeller._accept(target, frame, body, prompted=False)
-    assert not labeller._accept(target, red, body, prompted=False) and target.lost
+        assert labeller._accept(target, 0, frame, body, prompted=False)
+    assert not labeller._accept(target, 0, red, body, prompted=False) and target.lost
 
 
 def test_frames_before_the_first_prompt_are_labelled_backwards_from_it(tmp_path):
