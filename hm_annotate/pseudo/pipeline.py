@@ -508,38 +508,42 @@ class _VideoLabeller:
         self.prompts = {numbers[self.anchor.position]: dict(zip(self.ids, left_to_right))}
         return self.anchor.position
 
+    def _pass(self, order: range, rles: dict[int, list[dict]], scores: dict[int, float], bar: Any) -> None:
+        """Label the positions of ``order`` in turn, ``batch_size`` frames at a time, keeping the
+        first result for each position (the start is labelled by both passes)."""
+        batch = self.parts.config.batch_size
+        k = len(self.targets)
+        for c in range(0, len(order), batch):
+            positions = order[c : c + batch]
+            frames = [self.read(p) for p in positions]
+            with self.timings.stage("segmenter"):
+                images = self.parts.segmenter.prepare(frames)
+            chunk = []
+            for p, frame, image in zip(positions, frames, images, strict=True):
+                masks, score = self._frame(p, frame, image)
+                chunk.append(masks)
+                scores.setdefault(p, score)
+            with self.timings.stage("rle"):
+                flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
+            new = [p for p in positions if p not in rles]
+            for j, p in enumerate(positions):
+                rles.setdefault(p, flat[j * k : (j + 1) * k])
+            self._forget(min(positions), max(positions))
+            self.timings.frames += len(new)
+            bar.update(len(new))
+
     def run(self, frame_bar: Any) -> LayerData:
         """Label forwards from the start position to the end, then (afresh) backwards from it to
         the first frame."""
         numbers = self.video.frame_numbers
         n = len(numbers)
-        batch = self.parts.config.batch_size
-        k = len(self.targets)
         start = self._start_position()
-        passes = [range(start, n)] + ([range(start, -1, -1)] if start > 0 else [])
         rles: dict[int, list[dict]] = {}
         scores: dict[int, float] = {}
-        for i, order in enumerate(passes):
-            if i:
-                self.targets = self._fresh_targets()
-            for c in range(0, len(order), batch):
-                positions = order[c : c + batch]
-                frames = [self.read(p) for p in positions]
-                with self.timings.stage("segmenter"):
-                    images = self.parts.segmenter.prepare(frames)
-                chunk = []
-                for p, frame, image in zip(positions, frames, images, strict=True):
-                    masks, score = self._frame(p, frame, image)
-                    chunk.append(masks)
-                    scores.setdefault(p, score)
-                with self.timings.stage("rle"):
-                    flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
-                new = [p for p in positions if p not in rles]
-                for j, p in enumerate(positions):
-                    rles.setdefault(p, flat[j * k : (j + 1) * k])
-                self._forget(min(positions), max(positions))
-                self.timings.frames += len(new)
-                frame_bar.update(len(new))
+        self._pass(range(start, n), rles, scores, frame_bar)
+        if start > 0:
+            self.targets = self._fresh_targets()
+            self._pass(range(start, -1, -1), rles, scores, frame_bar)
         h, w = self.size
         ordered = [rles[p] for p in range(n)]
         with self.timings.stage("rle"):
