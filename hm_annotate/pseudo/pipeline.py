@@ -452,7 +452,8 @@ class _VideoLabeller:
             target.model = None
         else:  # follow slow changes of light and pose
             target.colours = cv2.addWeighted(target.colours, 0.9, colours, 0.1, 0)
-        target.model = palette.blend(target.model, palette.of_mask(frame, mask), palette.RATE)
+        if self.parts.segmenter.uses_appearance:
+            target.model = palette.blend(target.model, palette.of_mask(frame, mask), palette.RATE)
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.seen = position
         target.areas.append(area)

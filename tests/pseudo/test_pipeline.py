@@ -106,6 +106,21 @@ def test_tiny_sam_through_the_pipeline(tmp_path, torch_one_thread):
     assert rec["parameters"]["segmenter"]["device"] == "cpu"
 
 
+def test_the_athletes_colour_model_is_kept_only_for_a_segmenter_that_uses_it(tmp_path, torch_one_thread):
+    from hm_annotate.pseudo.pipeline import _VideoLabeller
+
+    ckpt = save_tiny_sam(tmp_path / "tiny.pth")
+    sam = Stage("sam", {"model": "tiny", "checkpoint": str(ckpt), "model_config": TINY_CONFIG})
+    video, gt = scene(frames=2)
+    frame = video.read_frame(video.frame_numbers[0])
+    for segmenter, kept in ((sam, False), (Stage("grabcut"), True)):
+        labeller = _VideoLabeller(video, parts(segmenter=segmenter, device="cpu"), Timings())
+        [target] = labeller.targets
+        target.tracker = labeller.parts.new_tracker()
+        assert labeller._accept(target, 0, frame, gt[0].astype(bool), prompted=True)
+        assert (target.model is not None) == kept and target.colours is not None  # the gate needs colours
+
+
 def test_run_commits_each_video_and_reports_failures(tmp_path):
     videos = [scene(f"v/{k}", frames=8, seed=k, bad_frame=103 if k == 1 else None)[0] for k in range(3)]
     out = tmp_path / "masks.h5"

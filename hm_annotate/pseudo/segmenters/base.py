@@ -29,6 +29,8 @@ class Segmenter(ABC):
     name: str = ""
     # frames (as offsets) whose camera-compensated difference the segmenter wants as a cue; () = none
     motion_offsets: tuple[int, ...] = ()
+    # whether ``segment`` uses ``appearance`` (the pipeline then keeps each athlete's colour model)
+    uses_appearance: bool = False
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
         """Per-frame state for ``segment`` from H x W x 3 uint8 RGB frames; by default the frames."""
@@ -51,7 +53,7 @@ class Segmenter(ABC):
         what ran before; ``motion`` is the frame's per-pixel difference from the
         camera-compensated background (H x W float32) when ``motion_offsets`` asked for it;
         ``appearance`` holds, per object, the athlete's colours learned over the video so far
-        (a ``colours`` histogram, or None before the first mask).
+        (a ``colours`` histogram, or None before the first mask) when ``uses_appearance``.
         """
 
     def describe(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class GrabCutSegmenter(Segmenter):
     """OpenCV GrabCut initialised from the box and the previous mask."""
 
     name = "grabcut"
+    uses_appearance = True
 
     def __init__(
         self,
