@@ -83,8 +83,10 @@ def command(
     quiet: bool,
 ) -> None:
     """Make pseudo masks for every frame of every video: a tracker carries each athlete's box
-    from frame to frame (starting from --prompts or a --detector) and a segmenter (SAM, or
-    GrabCut without weights) turns boxes into masks. Each finished video is committed at once,
+    from frame to frame and a segmenter (SAM, or GrabCut without weights) turns boxes into
+    masks. Labelling starts at a video's first --prompts box, or, without prompts, where a
+    --detector scan of the whole video finds the athletes clearest, and runs forwards and then
+    backwards from there. Each finished video is committed at once,
     so an interrupted run continues with --resume. Exits 1 if any video failed (the others are
     still labelled).
     """
