@@ -203,7 +203,6 @@ class _VideoLabeller:
         self._video_background = VideoBackground(self.read)
         self._found: dict[int, np.ndarray] = {}  # detections by position, made once
         self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
-        self._cue: tuple[int, np.ndarray] | None = None  # the last frame's motion cue at full size
         self.size: tuple[int, int] | None = None
         self.reacquired: dict[int, bool] = {}
         self.anchor: anchors.Anchor | None = None
@@ -266,8 +265,6 @@ class _VideoLabeller:
         offsets = self.parts.segmenter.motion_offsets
         if not offsets:
             return None
-        if self._cue is not None and self._cue[0] == position:
-            return self._cue[1]
         if position in self._diffs:
             diff, scale = self._diffs.pop(position)
         else:
@@ -276,7 +273,6 @@ class _VideoLabeller:
         if scale != 1.0:
             with self.timings.stage("motion"):
                 diff = cv2.resize(diff, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
-        self._cue = position, diff
         return diff
 
     def _moving(self, position: int, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
