@@ -348,9 +348,13 @@ class _VideoLabeller:
             # difference); a target found only just now may have been found in part
             size = max(boxes.area(target.box), 1.0)
             established = len(target.areas) >= ESTABLISHED
+            since = abs(position - target.seen) if target.seen is not None else float("inf")
             fits = [
                 d for d in free
-                if not established or 1 / MAX_SIZE_CHANGE <= boxes.area(d) / size <= MAX_SIZE_CHANGE
+                if (not established or 1 / MAX_SIZE_CHANGE <= boxes.area(d) / size <= MAX_SIZE_CHANGE)
+                # lost just now: the athlete is still about where it was, so a detection that
+                # does not even touch its last box is something else
+                and (since > 1 or boxes.iou(d, target.box) > 0)
             ]
             if not fits:
                 continue
@@ -359,7 +363,6 @@ class _VideoLabeller:
             best = int(
                 np.argmax([boxes.iou(d, target.box) + 1 / (1 + dd / diag) for d, dd in zip(fits, dist)])
             )
-            since = abs(position - target.seen) if target.seen is not None else float("inf")
             if dist[best] <= min(1 + since / 2, MAX_JUMP) * diag:
                 out[target.object_id] = fits[best]
                 free = [d for d in free if d is not fits[best]]

@@ -191,6 +191,22 @@ def test_a_detection_far_from_an_athlete_seen_a_moment_ago_is_something_else():
     assert _VideoLabeller._assign((box + 5)[None], [t], [], 21)[1].tolist() == (box + 5).tolist()
 
 
+def test_an_athlete_lost_on_this_frame_is_not_handed_a_detection_beside_it():
+    """The tracker lost the diver at entry and a caption just beside her moves: one frame after
+    she was seen she is still about where she was, so only a detection touching her box can be
+    her; a frame later the usual search radius holds again."""
+    from hm_annotate.pseudo.pipeline import _Target, _VideoLabeller
+
+    box = np.array([100, 50, 120, 100.0])
+    beside = box + np.array([25, 0, 25, 0])  # well within 1.5 diagonals, but not touching
+    t = _Target(1, box=box, seen=20)
+    assert _VideoLabeller._assign(beside[None], [t], [], 21) == {}
+    assert _VideoLabeller._assign(beside[None], [t], [], 19) == {}
+    assert _VideoLabeller._assign(beside[None], [t], [], 22)[1].tolist() == beside.tolist()
+    touching = box + np.array([15, 5, 15, 5])
+    assert _VideoLabeller._assign(touching[None], [t], [], 21)[1].tolist() == touching.tolist()
+
+
 def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
     """A target found just now may have been found in part (an arm): a mask of other colours
     replaces it; once followed for ESTABLISHED frames, such a mask is refused as not the athlete."""
