@@ -12,7 +12,9 @@ first, then what GrabCut kept, ``bootstrap`` times over. Broadcast cameras follo
 across a static venue, so the frame's difference from its camera-compensated background
 (``motion``) marks what did not move: such pixels cannot be certain foreground, and away from
 the previous mask they are certain background (only while the athlete visibly moves and the
-camera motion was compensated; a standing athlete is left to colour alone). The result is
+camera motion was compensated; a standing athlete is left to colour alone). Inside the previous
+mask, still pixels keep what colour says: a diver swinging the arms on the board moves only
+the arms, and demoting the rest lost the head and legs within a few frames. The result is
 cleaned with a morphological opening and closing, and only the connected components that
 overlap the box and are large enough next to the largest one are kept (limbs can come apart
 from the body, specks of similar colour should not stay).
@@ -133,9 +135,10 @@ class GrabCutSegmenter(Segmenter):
         background as the odds say, certain beyond ``sure`` either way. Without odds but with a
         prior, the box away from the prior (beyond a band of ``core_erode`` of the box size)
         becomes probable background and the prior's eroded core certain foreground. Where the
-        background difference says a pixel is still (see ``_still``), it cannot be certain
-        foreground and, away from the prior, is certain background: the static venue around a
-        moving athlete stops leaking in.
+        background difference says a pixel is still (see ``_still``): inside the prior it keeps
+        its label (a diver swinging the arms on the board moves only the arms), outside it is at
+        most probable background and, away from it, certain background: the static venue around
+        a moving athlete stops leaking in.
         """
         labels = np.full(shape, cv2.GC_BGD, np.uint8)
         inside = self._inside(box, shape, self.margin)
@@ -153,7 +156,10 @@ class GrabCutSegmenter(Segmenter):
             labels[inside & ~near] = cv2.GC_PR_BGD
             labels[inside & core & (True if still is None else ~still)] = cv2.GC_FGD
         if still is not None:
-            labels[inside & still & (labels != cv2.GC_BGD)] = cv2.GC_PR_BGD
+            demote = inside & still & (labels != cv2.GC_BGD)
+            if has_prior:
+                demote &= ~prior
+            labels[demote] = cv2.GC_PR_BGD
             if has_prior:
                 labels[inside & still & ~near] = cv2.GC_BGD
         return labels

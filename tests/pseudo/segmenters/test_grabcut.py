@@ -63,7 +63,8 @@ def test_still_pixels_are_background_while_the_athlete_moves():
     motion[14:46, 28:40] = 60.0  # the moving body; the left strip of the prior (x 25-27) is still
     labels = seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60), motion)
     assert labels[30, 30] == cv2.GC_FGD
-    assert labels[30, 26] == cv2.GC_PR_BGD  # in the prior but still: no longer certain foreground
+    assert labels[30, 26] == cv2.GC_PR_FGD  # in the prior but still: not certain foreground
+    assert labels[30, 23] == cv2.GC_PR_BGD  # still, in the band next to the prior
     assert labels[12, 12] == cv2.GC_BGD  # still and away from the prior
     # a still athlete (or a failed alignment, which makes everything "move") leaves the cue out
     assert (
@@ -76,10 +77,28 @@ def test_still_pixels_are_background_while_the_athlete_moves():
     ).all()
 
 
+def test_still_pixels_where_the_athlete_was_keep_their_colour_labels():
+    """A standing diver swings an arm: only the arm moves. The still head, body and legs inside
+    the previous mask keep what colour says of them; the still venue beside them does not."""
+    seg = GrabCutSegmenter(margin=0.0, core_erode=0.1)
+    prior = np.zeros((60, 60), bool)
+    prior[20:40, 25:35] = True
+    motion = np.zeros((60, 60), np.float32)
+    motion[14:46, 35:44] = 60.0  # the swinging arm, right of the body
+    odds = np.full((60, 60), 0.6, np.float32)  # skin: a colour the crowd has too
+    odds[25:35, 28:32] = 0.95  # the costume
+    labels = seg._labels(np.array([10, 10, 50, 50.0]), prior, (60, 60), motion, odds)
+    assert labels[30, 30] == cv2.GC_FGD
+    assert labels[22, 27] == cv2.GC_PR_FGD  # still skin inside the prior: colour's verdict stands
+    assert labels[22, 23] == cv2.GC_PR_BGD  # still, beside the prior
+    assert labels[30, 40] == cv2.GC_PR_FGD  # the moving arm
+
+
 def test_no_foreground_left_gives_an_empty_mask():
-    """The previous mask sits on still pixels and all the motion is far from it: nothing may be
-    foreground, which GrabCut cannot start from; the answer is an empty mask, not an error."""
-    frame = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    """Colour cannot tell the box from its surroundings (a flat frame) and all the motion is away
+    from the previous mask: nothing may be foreground, which GrabCut cannot start from; the
+    answer is an empty mask, not an error."""
+    frame = np.full((80, 80, 3), 120, np.uint8)
     prior = np.zeros((80, 80), bool)
     prior[30:50, 30:36] = True
     motion = np.zeros((80, 80), np.float32)
