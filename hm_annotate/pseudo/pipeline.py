@@ -339,7 +339,8 @@ class _VideoLabeller:
     ) -> dict[int, np.ndarray]:
         """Detections for lost targets: the nearest to where each was, then the strongest, left to
         right. A target seen ``k`` frames ago is looked for within ``1 + k / 2`` diagonals of its
-        last box (at most ``MAX_JUMP``): an athlete does not cross the frame in a frame or two."""
+        last box (at most ``MAX_JUMP``): an athlete does not cross the frame in a frame or two;
+        one lost on this frame (seen on the one before) only by a detection touching that box."""
         free = [d[:4] for d in found if all(boxes.iou(d[:4], t) < 0.3 for t in taken)]
         out: dict[int, np.ndarray] = {}
         for target in [t for t in lost if t.box is not None]:
@@ -352,9 +353,7 @@ class _VideoLabeller:
             fits = [
                 d for d in free
                 if (not established or 1 / MAX_SIZE_CHANGE <= boxes.area(d) / size <= MAX_SIZE_CHANGE)
-                # lost just now: the athlete is still about where it was, so a detection that
-                # does not even touch its last box is something else
-                and (since > 1 or boxes.iou(d, target.box) > 0)
+                and (since > 1 or boxes.iou(d, target.box) > 0)  # lost just now: still about there
             ]
             if not fits:
                 continue
