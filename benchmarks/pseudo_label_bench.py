@@ -23,7 +23,7 @@ from hm_annotate.datasets import load_videos
 from hm_annotate.pseudo.config import PipelineConfig, Stage, load_pipeline
 from hm_annotate.pseudo.detectors import VideoBackground, background_difference
 from hm_annotate.pseudo.pipeline import STAGES, Components, run
-from hm_annotate.pseudo.prompts import write_first_frame_prompts
+from hm_annotate.pseudo.prompts import write_box_prompts
 from hm_annotate.synth import generate
 
 # a small SAM: same code path as ViT-B/L/H, a fraction of the compute (random weights)
@@ -112,7 +112,7 @@ def main() -> None:
         videos = load_videos("finediving", data)
         frames = sum(len(v.frame_numbers) for v in videos)
         prompts = work / "prompts.csv"
-        write_first_frame_prompts(data / "gt_masks.h5", prompts)
+        write_box_prompts(data / "gt_masks.h5", prompts)
         print(
             f"{len(videos)} videos, {frames} frames of {opts.height} px; cv2 threads 1 while labelling "
             f"(as the pipeline sets), {cv2.getNumberOfCPUs()} CPUs"

@@ -194,13 +194,16 @@ def load_prompts(path: str | Path) -> Prompts:
     return Prompts(items, str(path), hashlib.sha256(raw).hexdigest())
 
 
-def write_first_frame_prompts(store_path: str | Path, out: str | Path, layer: str = "corrected") -> int:
+def write_box_prompts(
+    store_path: str | Path, out: str | Path, layer: str = "corrected", every_frame: bool = False
+) -> int:
     """Write a prompts CSV with each object's box on its video's first frame with masks in a store
-    layer, and return how many boxes were written.
+    layer (or on every such frame), and return how many boxes were written.
 
-    It stands in for an annotator drawing one box per athlete on the first frame (how the paper
+    The first frame stands in for an annotator drawing one box per athlete (how the paper
     prompted SAM): on a synthetic dataset from the exact masks, on real data from a store of a
-    few hand-drawn keyframe masks.
+    few hand-drawn keyframe masks. Every frame gives the segmenter perfect boxes, which measures
+    its ceiling apart from the tracker's errors.
     """
     from hm_annotate import rle
     from hm_annotate.store import MaskStore
@@ -211,11 +214,12 @@ def write_first_frame_prompts(store_path: str | Path, out: str | Path, layer: st
         writer.writerow(["video_id", "frame", "x0", "y0", "x1", "y1", "object_id"])
         for vid in st.videos():
             data = st.read(vid, layer)
-            first = next((i for i, objs in enumerate(data.masks) if objs), None)
-            if first is None:
-                continue
-            for mask, oid in zip(data.masks[first], data.object_ids[first], strict=True):
-                x, y, w, h = rle.bbox([mask])[0]
-                writer.writerow([vid, int(data.frames[first]), int(x), int(y), int(x + w), int(y + h), oid])
-                rows += 1
+            masked = [i for i, objs in enumerate(data.masks) if objs]
+            for i in masked if every_frame else masked[:1]:
+                for mask, oid in zip(data.masks[i], data.object_ids[i], strict=True):
+                    x, y, w, h = rle.bbox([mask])[0]
+                    if w > 0 and h > 0:
+                        box = [int(x), int(y), int(x + w), int(y + h)]
+                        writer.writerow([vid, int(data.frames[i]), *box, oid])
+                        rows += 1
     return rows

@@ -106,7 +106,7 @@ def test_unreadable_file(tmp_path):
 
 
 def test_first_frame_prompts_from_a_store_read_back(tmp_path):
-    from hm_annotate.pseudo.prompts import write_first_frame_prompts
+    from hm_annotate.pseudo.prompts import write_box_prompts
     from tests.mask_stores import ellipses, layer, write_store
 
     left, right = ellipses(4, cx0=20), ellipses(4, cx0=55)
@@ -117,10 +117,28 @@ def test_first_frame_prompts_from_a_store_read_back(tmp_path):
          "b/0": {"corrected": layer([5, 6], np.zeros_like(left[:2]))}},
     )
     out = tmp_path / "prompts.csv"
-    assert write_first_frame_prompts(store, out) == 2
+    assert write_box_prompts(store, out) == 2
     prompts = load_prompts(out)
     assert prompts.videos() == ["a/0"]
     boxes = prompts.for_video("a/0")[11]
     ys, xs = np.nonzero(left[1])
     assert boxes[1].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
     assert boxes[2][0] > boxes[1][2]
+
+
+def test_box_prompts_on_every_frame_follow_the_masks(tmp_path):
+    from hm_annotate.pseudo.prompts import write_box_prompts
+    from tests.mask_stores import ellipses, layer, write_store
+
+    left, right = ellipses(4, cx0=20), ellipses(4, cx0=55)
+    left[0] = right[0] = 0
+    right[2] = 0  # the second athlete is missing on one frame: no box for it there
+    store = write_store(tmp_path / "gt.h5", {"a/0": {"corrected": layer([10, 11, 12, 13], left, right)}})
+    out = tmp_path / "prompts.csv"
+    assert write_box_prompts(store, out, every_frame=True) == 5
+    prompts = load_prompts(out).for_video("a/0")
+    assert sorted(prompts) == [11, 12, 13]
+    assert sorted(prompts[12]) == [1]
+    for n, i in ((11, 1), (13, 3)):
+        ys, xs = np.nonzero(left[i])
+        assert prompts[n][1].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
