@@ -47,6 +47,17 @@ def expand(box: np.ndarray, fraction: float) -> np.ndarray:
     return np.array([box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy])
 
 
+def pad(box: np.ndarray, fraction: float) -> np.ndarray:
+    """Grow a box on every side by ``fraction`` of its width/height or of its mean side (the square
+    root of its area), whichever is larger: a diver rotating out of a flat box (a pike seen side
+    on) needs room in the short direction too, which a fraction of the short side does not give."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    mean_side = float(np.sqrt(max(w * h, 0.0)))
+    dx = fraction * max(w, mean_side)
+    dy = fraction * max(h, mean_side)
+    return np.array([box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy])
+
+
 def center(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 

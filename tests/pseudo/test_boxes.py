@@ -15,6 +15,14 @@ def test_iou_clip_inside_expand():
     assert boxes.expand(a, 0.1).tolist() == [-1, -1, 11, 11]
 
 
+def test_pad_gives_a_flat_box_room_in_its_short_direction():
+    square = np.array([0, 0, 10, 10.0])
+    assert boxes.pad(square, 0.1).tolist() == boxes.expand(square, 0.1).tolist()
+    flat = np.array([0, 0, 40, 10.0])  # mean side 20
+    assert boxes.pad(flat, 0.25).tolist() == [-10, -5, 50, 15]
+    assert boxes.pad(np.array([5, 5, 5, 9.0]), 0.5).tolist() == [5, 3, 5, 11]  # degenerate: own sides
+
+
 def test_of_mask_and_xywh():
     m = np.zeros((10, 12), bool)
     assert boxes.of_mask(m) is None

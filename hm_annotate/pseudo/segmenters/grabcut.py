@@ -1,8 +1,9 @@
 """GrabCut from a box: the weight-free segmenter for CPUs and demos.
 
-Per object, GrabCut runs on a crop around the box. Outside the box (grown by ``margin``) is
-certain background. Inside, the initial labels come from colour: the pipeline hands over a fine
-colour histogram of the athlete learned from the masks accepted so far in the video
+Per object, GrabCut runs on a crop around the box. Outside the box (grown by ``margin`` of its
+side, or of its mean side when that is larger: a diver turning out of a flat box needs room in the
+short direction) is certain background. Inside, the initial labels come from colour: the pipeline
+hands over a fine colour histogram of the athlete learned from the masks accepted so far in the video
 (``appearance``; see ``colours``), which is set against the colours of the crop away from the
 previous mask, and each pixel starts as foreground or background as the odds say, certain beyond
 ``sure`` either way. GrabCut's own five-component colour models cannot keep a thin athlete
@@ -166,9 +167,9 @@ class GrabCutSegmenter(Segmenter):
 
     @staticmethod
     def _inside(box: np.ndarray, shape: tuple[int, int], margin: float) -> np.ndarray:
-        """The box grown by ``margin``: where the athlete may be."""
+        """The box grown by ``margin`` (see ``boxes.pad``): where the athlete may be."""
         ch, cw = shape
-        ox, oy, ow, oh = boxes.to_xywh(boxes.expand(box, margin), ch, cw)
+        ox, oy, ow, oh = boxes.to_xywh(boxes.pad(box, margin), ch, cw)
         if ch * cw - ow * oh < 0.1 * ch * cw:  # a box filling the frame: keep some background to learn from
             ox, oy, ow, oh = boxes.to_xywh(box, ch, cw)
         inside = np.zeros(shape, bool)
@@ -237,7 +238,7 @@ class GrabCutSegmenter(Segmenter):
         box = boxes.clip(box, h, w)
         if box[2] - box[0] < 2 or box[3] - box[1] < 2:
             return Segmentation(out, float("nan"))
-        cx, cy, cw, ch = boxes.to_xywh(boxes.expand(box, self.context), h, w)
+        cx, cy, cw, ch = boxes.to_xywh(boxes.pad(box, self.context), h, w)
         rgb_crop = rgb[cy : cy + ch, cx : cx + cw]
         crop = np.ascontiguousarray(rgb_crop[..., ::-1])
         local = box - np.array([cx, cy, cx, cy])
