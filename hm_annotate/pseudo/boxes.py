@@ -42,9 +42,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def expand(box: np.ndarray, fraction: float) -> np.ndarray:
     """Grow a box by ``fraction`` of its width/height on every side."""
-    dx = (box[2] - box[0]) * fraction
-    dy = (box[3] - box[1]) * fraction
-    return np.array([box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy])
+    return _outset(box, (box[2] - box[0]) * fraction, (box[3] - box[1]) * fraction)
 
 
 def pad(box: np.ndarray, fraction: float) -> np.ndarray:
@@ -53,8 +51,10 @@ def pad(box: np.ndarray, fraction: float) -> np.ndarray:
     on) needs room in the short direction too, which a fraction of the short side does not give."""
     w, h = box[2] - box[0], box[3] - box[1]
     mean_side = float(np.sqrt(max(w * h, 0.0)))
-    dx = fraction * max(w, mean_side)
-    dy = fraction * max(h, mean_side)
+    return _outset(box, fraction * max(w, mean_side), fraction * max(h, mean_side))
+
+
+def _outset(box: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return np.array([box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy])
 
 

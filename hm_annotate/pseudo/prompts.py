@@ -216,8 +216,7 @@ def write_box_prompts(
             data = st.read(vid, layer)
             masked = [i for i, objs in enumerate(data.masks) if objs]
             for i in masked if every_frame else masked[:1]:
-                for mask, oid in zip(data.masks[i], data.object_ids[i], strict=True):
-                    x, y, w, h = rle.bbox([mask])[0]
+                for (x, y, w, h), oid in zip(rle.bbox(data.masks[i]), data.object_ids[i], strict=True):
                     if w > 0 and h > 0:
                         box = [int(x), int(y), int(x + w), int(y + h)]
                         writer.writerow([vid, int(data.frames[i]), *box, oid])
