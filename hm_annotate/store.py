@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import time
@@ -46,13 +47,20 @@ class StoreLockedError(StoreError):
     """Another process is writing the store."""
 
 
+@functools.lru_cache(maxsize=8)
+def _empty_counts(height: int, width: int) -> str | None:
+    """The counts text of an all-background mask of this size."""
+    return rle.empty((height, width))["counts"] if height * width else None
+
+
 @dataclass
 class LayerData:
     """One layer of one video: per frame, the RLE of each object plus cheap per-frame arrays.
 
     ``masks[i]`` lists the objects of frame ``frames[i]`` (an empty list means the frame was
     annotated and holds no athlete). ``area``/``bbox`` describe the union of the objects and are
-    computed from the RLEs when not given.
+    computed from the RLEs when not given. An object whose mask has no foreground is dropped (one
+    convention for athlete-free frames: no objects, whoever wrote them; see schemas/mask-store.md).
     """
 
     frames: np.ndarray
@@ -74,6 +82,7 @@ class LayerData:
             raise StoreError(f"{n} frames but {len(self.masks)} mask lists")
         if self.object_ids is None:
             self.object_ids = [list(range(1, len(objs) + 1)) for objs in self.masks]
+        self._drop_empty_objects()
         if self.scores is None:
             self.scores = np.full(n, np.nan, np.float32)
         if self.provenance_index is None:
@@ -84,6 +93,18 @@ class LayerData:
             unions = [self.union(i) for i in range(n)]
             self.area = rle.area(unions)
             self.bbox = rle.bbox(unions).astype(np.float32)
+
+    def _drop_empty_objects(self) -> None:
+        """Remove objects without foreground (by their counts text: no decoding, no pycocotools on
+        unchecked input; every encoder writes an empty mask as the one run ``h * w``)."""
+        blank = _empty_counts(self.height, self.width)
+        drop = [i for i, objs in enumerate(self.masks) if any(m["counts"] == blank for m in objs)]
+        if drop:
+            self.masks, self.object_ids = list(self.masks), list(self.object_ids)
+        for i in drop:
+            keep = [k for k, m in enumerate(self.masks[i]) if m["counts"] != blank]
+            self.masks[i] = [self.masks[i][k] for k in keep]
+            self.object_ids[i] = [self.object_ids[i][k] for k in keep]
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -544,9 +565,12 @@ class MaskStore:
         return _array(g, "frames"), _array(g, "area"), _array(g, "bbox")
 
     def object_counts(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
-        """Frame numbers and objects per frame of a stored layer, without reading any RLE."""
+        """Frame numbers and objects per frame of a stored layer, without reading any RLE.
+
+        A frame of area 0 counts no object (stores written before the athlete-free convention
+        may hold empty masks there)."""
         g = self._group(video_id, layer)
-        return _array(g, "frames"), np.diff(_array(g, "offsets"))
+        return _array(g, "frames"), np.where(_array(g, "area") > 0, np.diff(_array(g, "offsets")), 0)
 
     def journal_parts(self) -> int:
         """Committed writes not yet folded into the main file (a writer was killed, or is running)."""

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 
 import click
 
-from hm_annotate.io.coco import DEFAULT_FILE_NAME_PATTERN, export_coco, read_frame_list, write_coco
+from hm_annotate.io.coco import (
+    DEFAULT_FILE_NAME_PATTERN,
+    coco_results,
+    export_coco,
+    read_frame_list,
+    write_coco,
+)
 from hm_annotate.store import VIEWS
 
 
@@ -47,6 +53,12 @@ def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[
     help="Image file_name template with {video_id} and {frame} (default: the video's metadata "
     f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN}).",
 )
+@click.option(
+    "--results",
+    is_flag=True,
+    help="Write a COCO results list (image_id, category_id, segmentation, score) for COCOeval's loadRes "
+    "instead of a dataset; the score is the segmenter's, 1.0 where there is none.",
+)
 @dataset_options
 def command(
     store: str,
@@ -55,14 +67,23 @@ def command(
     videos: tuple[str, ...],
     frames_from: str | None,
     file_name_pattern: str | None,
+    results: bool,
     dataset: str | None,
     data_root: str | None,
 ) -> None:
-    """Export LAYER of STORE as COCO instances: one image per frame, one RLE annotation per object."""
+    """Export LAYER of STORE as COCO instances: one image per frame, one RLE annotation per object.
+
+    Athlete-free frames are images without annotations. Image ids depend on (video, frame) only,
+    so exports of any subset or of another store of the same dataset pair up in COCOeval.
+    """
     from hm_annotate.io.coco import dataset_frame_paths
 
     paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
     frames = read_frame_list(frames_from) if frames_from else None
     data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, True, paths)
+    if results:
+        write_coco(coco_results(data), out)
+        click.echo(f"wrote {len(data['annotations']):,} results of {len(data['images']):,} images to {out}")
+        return
     write_coco(data, out)
     click.echo(f"wrote {len(data['images']):,} images and {len(data['annotations']):,} masks to {out}")

@@ -7,7 +7,7 @@ import json
 import click
 
 from hm_annotate.cli.export_coco import dataset_options, dataset_videos
-from hm_annotate.io.coco import dataset_frame_paths, import_coco
+from hm_annotate.io.coco import ImportSummary, dataset_frame_paths, import_coco
 from hm_annotate.io.polygons import POLYGON_MODES
 from hm_annotate.store import LAYERS
 
@@ -72,12 +72,31 @@ def command(
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))
         return
+    print_summary(s, store)
+
+
+def print_summary(s: ImportSummary, store: str) -> None:
+    """The import summary in lines: frames, IoU (union and per object), id matching, warnings."""
     iou = "n/a" if s.mean_iou is None else f"{s.mean_iou:.4f}"
     click.echo(
         f"{s.images:,} frames of {s.videos:,} video{'' if s.videos == 1 else 's'}: {s.added:,} added, "
         f"{s.changed:,} changed, "
         f"{s.unchanged:,} unchanged; mean IoU against the curated masks before: {iou}"
     )
+    for vid, v in s.per_video.items():
+        if v["object_iou"]:
+            objects = ", ".join(f"object {k} {x:.4f}" for k, x in sorted(v["object_iou"].items()))
+            click.echo(f"  {vid}: mean IoU per object: {objects}")
+    if s.matched_frames:
+        click.echo(f"{s.matched_frames:,} frames had objects without object_id: ids given by IoU matching")
+    for vid, v in s.per_video.items():
+        if v["swapped_frames"]:
+            frames = v["swapped_frames"]
+            click.echo(
+                f"warning: {vid}: object ids look swapped on {len(frames)} frames (first {frames[0]}): "
+                "the best IoU matching pairs the objects differently; check the object_id attributes",
+                err=True,
+            )
     if s.ignored_annotations:
         click.echo(f"ignored {s.ignored_annotations:,} annotations of other categories than 'athlete'")
-    click.echo(f"written to layer {layer!r} of {store}" if s.written else "nothing written")
+    click.echo(f"written to layer {s.layer!r} of {store}" if s.written else "nothing written")

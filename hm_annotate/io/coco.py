@@ -3,7 +3,10 @@
 Export writes one image per frame (``file_name`` = the frame's path relative to the dataset's
 frames root, so annotation tools such as CVAT can match it to their task images) and one
 annotation per object with its RLE taken straight from the store (no decoding) and the custom
-``attributes`` ``source``, ``score`` and ``object_id``.
+``attributes`` ``source``, ``score`` and ``object_id``. An athlete-free frame is an image without
+annotations (an empty mask is never an annotation: CVAT's mask importer fails on one and COCOeval
+counts it as a false positive). Image ids derive from (video, frame) alone (``image_id_of``), so
+every export of every store of a dataset numbers a frame the same way.
 
 ``iscrowd`` is 0. The original COCO files pair RLE with ``iscrowd=1``, but that flag means "a
 crowd region to ignore": pycocotools' COCOeval, detectron2 and mmdetection skip such objects,
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import getpass
+import hashlib
 import json
 import math
 import os
@@ -38,6 +42,7 @@ import numpy as np
 from hm_annotate import __version__, rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
+from hm_annotate.io.identity import FrameIds, assign_ids
 from hm_annotate.io.polygons import PolygonError, polygons_to_rle
 from hm_annotate.rle import RLE, RLEError
 from hm_annotate.store import LayerData, MaskStore
@@ -215,6 +220,17 @@ def read_frame_list(path: str | os.PathLike) -> dict[str, list[int]]:
     return {v: sorted(f) for v, f in out.items()}
 
 
+def image_id_of(video_id: str, frame: int) -> int:
+    """The COCO image id of a frame: the same in every export of every store, subset or not.
+
+    1 + (the first 8 bytes of SHA-1 of ``"<video_id>/<frame>"``, big-endian) mod (2^53 - 1), so
+    ids pair the same frames across exports (COCOeval matches results to images by id) and stay
+    exact in JSON readers that hold numbers as doubles.
+    """
+    digest = hashlib.sha1(f"{video_id}/{int(frame)}".encode()).digest()
+    return 1 + int.from_bytes(digest[:8], "big") % (2**53 - 1)
+
+
 def _score(value: float) -> float | None:
     return None if math.isnan(value) else round(float(value), 6)
 
@@ -239,6 +255,7 @@ def export_coco(
 
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
+    taken: dict[int, tuple[str, int]] = {}
     with MaskStore.open(store_path) as st:
         ids = _select_videos(st, layer, videos, frames)
         names = FrameNames(video_patterns(st, ids, file_name_pattern), frame_paths)
@@ -252,7 +269,13 @@ def export_coco(
             k = 0
             for p in positions:
                 frame = int(data.frames[p])
-                image_id = len(images) + 1
+                image_id = image_id_of(video_id, frame)
+                if image_id in taken:
+                    raise CocoError(
+                        f"video {video_id!r} frame {frame} and video {taken[image_id][0]!r} frame "
+                        f"{taken[image_id][1]} hash to the same image id {image_id}; export them separately"
+                    )
+                taken[image_id] = (video_id, frame)
                 images.append(
                     {
                         "id": image_id,
@@ -303,6 +326,23 @@ def export_coco(
     }
 
 
+def coco_results(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A COCO results list (what ``COCO.loadRes`` reads) from an export: one entry per annotation.
+
+    The score is the frame's segmenter score, 1.0 where the store has none (corrected masks).
+    """
+    return [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "segmentation": a["segmentation"],
+            "score": a["attributes"].get("score", 1.0),
+            "attributes": a["attributes"],
+        }
+        for a in data["annotations"]
+    ]
+
+
 def _select_videos(
     st: MaskStore, layer: str, videos: Sequence[str] | None, frames: Mapping[str, Iterable[int]] | None
 ) -> list[str]:
@@ -346,8 +386,9 @@ def _frame_sources(st: MaskStore, video_id: str, layer: str, frame_numbers: np.n
     return np.where(np.isin(frame_numbers, corrected), "corrected", "pseudo").tolist()
 
 
-def write_coco(data: Mapping[str, Any], out: str | os.PathLike) -> Path:
-    """Write a COCO dict as compact JSON, atomically (a partial file never takes the name)."""
+def write_coco(data: Mapping[str, Any] | list[dict[str, Any]], out: str | os.PathLike) -> Path:
+    """Write a COCO dict (or results list) as compact JSON, atomically (a partial file never
+    takes the name)."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
@@ -375,6 +416,9 @@ class ImportSummary:
     changed: int = 0
     unchanged: int = 0
     mean_iou: float | None = None
+    mean_object_iou: float | None = None  # mean over objects (per video and id) of their mean IoU
+    matched_frames: int = 0  # frames whose objects had no object_id and were matched by IoU
+    id_swaps: int = 0  # frames whose object_ids disagree with the best IoU matching
     ignored_annotations: int = 0
     written: bool = False
     per_video: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -416,7 +460,9 @@ def _object_id(ann: Mapping[str, Any]) -> int | None:
 
 
 @dataclass
-class _Image:
+class FrameParts:
+    """One image of an imported file: its frame and its masks, each with its ``object_id`` or None."""
+
     file_name: str
     video_id: str
     frame: int
@@ -447,7 +493,7 @@ class _Parser:
         self._sizes: dict[str, tuple[int, int]] = {}
         self.ignored = 0
 
-    def fail(self, msg: str, img: _Image | None = None, file_name: str | None = None) -> CocoError:
+    def fail(self, msg: str, img: FrameParts | None = None, file_name: str | None = None) -> CocoError:
         if img is not None:
             return CocoError(
                 f"{self.source}: image {img.file_name!r} (video {img.video_id}, frame {img.frame}): {msg}"
@@ -468,10 +514,10 @@ class _Parser:
         self._frame_sets[video_id] = set(self._frames[video_id].tolist())
         self._sizes[video_id] = self.st.size(video_id)
 
-    def images(self, entries: object) -> dict[int, _Image]:
+    def images(self, entries: object) -> dict[int, FrameParts]:
         if not isinstance(entries, list):
             raise self.fail("'images' must be a list")
-        out: dict[int, _Image] = {}
+        out: dict[int, FrameParts] = {}
         seen: dict[tuple[str, int], str] = {}
         for k, entry in enumerate(entries):
             if not isinstance(entry, dict):
@@ -494,20 +540,26 @@ class _Parser:
             out[image_id] = img
         return out
 
-    def _locate(self, entry: Mapping[str, Any], name: str) -> _Image:
+    def _locate(self, entry: Mapping[str, Any], name: str) -> FrameParts:
         vid, frame = entry.get("video_id"), entry.get("frame")
+        found = self.index.lookup(name)
         if isinstance(vid, str) and _is_int(frame):
             if vid not in self.videos:
                 raise self.fail(f"video {vid!r} is not in the store (or not selected)", file_name=name)
+            if found is not None and found != (vid, frame):
+                raise self.fail(
+                    f"file_name names video {found[0]!r} frame {found[1]} but the image's fields say "
+                    f"video {vid!r} frame {frame}; fix one of them",
+                    file_name=name,
+                )
         else:
-            found = self.index.lookup(name)
             if found is None:
                 raise self.fail(
                     "file name matches no video of the store (check --file-name-pattern)", file_name=name
                 )
             vid, frame = found
         h, w = entry.get("height"), entry.get("width")
-        img = _Image(name, vid, int(frame), h, w)
+        img = FrameParts(name, vid, int(frame), h, w)
         if not (_is_int(h) and _is_int(w)):
             raise self.fail("image height/width missing or not integers", img)
         if vid not in self._sizes:
@@ -535,7 +587,9 @@ class _Parser:
             raise self.fail(f"several categories and none is named {CATEGORY['name']!r}")
         return named
 
-    def annotations(self, entries: object, images: dict[int, _Image], categories: set[int] | None) -> None:
+    def annotations(
+        self, entries: object, images: dict[int, FrameParts], categories: set[int] | None
+    ) -> None:
         if not isinstance(entries, list):
             raise self.fail("'annotations' must be a list")
         for k, ann in enumerate(entries):
@@ -553,9 +607,10 @@ class _Parser:
                 object_id = _object_id(ann)
             except (RLEError, PolygonError, ValueError) as exc:
                 raise self.fail(f"annotation {ann.get('id')!r}: {exc}", img) from None
-            img.parts.append((object_id, mask))
+            if rle.area([mask])[0]:  # an empty mask is no athlete (older exports wrote them)
+                img.parts.append((object_id, mask))
 
-    def _mask(self, seg: object, img: _Image) -> RLE:
+    def _mask(self, seg: object, img: FrameParts) -> RLE:
         if isinstance(seg, dict):
             mask = rle.check(seg)
             if mask["size"] != [img.height, img.width]:
@@ -566,18 +621,35 @@ class _Parser:
         return polygons_to_rle(seg, img.height, img.width, self.polygon_mode)
 
 
-def _frame_objects(parts: list[tuple[int | None, RLE]], size: tuple[int, int]) -> tuple[list[RLE], list[int]]:
-    """Objects of a frame by id; parts sharing an id are one object, parts without get free ids."""
+def _frame_objects(
+    parts: list[tuple[int | None, RLE]], size: tuple[int, int], current: LayerData | None, frame: int
+) -> tuple[list[RLE], list[int], FrameIds]:
+    """Objects of a frame by id: parts sharing an id are one object; parts without an id are
+    matched to the frame's current objects by IoU (``identity.assign_ids``)."""
     by_id: dict[int, list[RLE]] = {}
-    for object_id, mask in parts:
-        if object_id is not None:
-            by_id.setdefault(object_id, []).append(mask)
-    free = (i for i in range(1, 2**15) if i not in by_id)
+    loose: list[RLE] = []
     for object_id, mask in parts:
         if object_id is None:
-            by_id[next(free)] = [mask]
-    ids = sorted(by_id)
-    return [rle.union(by_id[i], size) for i in ids], ids
+            loose.append(mask)
+        else:
+            by_id.setdefault(object_id, []).append(mask)
+    masks = [rle.union(by_id[i], size) for i in by_id] + loose
+    given: list[int | None] = [*by_id, *[None] * len(loose)]
+    j = _position(current, frame)
+    old_masks = current.masks[j] if j is not None else []
+    old_ids = current.object_ids[j] if j is not None else []
+    found = assign_ids(masks, given, old_masks, old_ids)
+    order = np.argsort(found.ids, kind="stable")
+    return [masks[k] for k in order], [found.ids[k] for k in order], found
+
+
+def _position(data: LayerData | None, frame: int) -> int | None:
+    if data is None:
+        return None
+    try:
+        return data.index(frame)
+    except KeyError:
+        return None
 
 
 def plan_import(
@@ -589,13 +661,15 @@ def plan_import(
     known_frames: Mapping[str, Iterable[int]] | None = None,
     polygon_mode: str = "auto",
     frame_paths: Mapping[str, Mapping[int, str]] | None = None,
-) -> tuple[dict[str, LayerData], int]:
-    """Validate a COCO dict against a store: per-video frames to write, and ignored annotations.
+) -> tuple[dict[str, list[FrameParts]], int]:
+    """Validate a COCO dict against a store: per-video frames with their parts, and the number of
+    annotations of other categories (ignored).
 
     Raises CocoError naming the file, image, video and frame at fault; reads the store only.
     A frame must be one of its video's frames: ``known_frames``, else the frames of the video in
     ``frame_paths`` (a dataset's), else the union of the video's stored layers. ``polygon_mode``
-    says where polygon vertices sit (see ``hm_annotate.io.polygons``).
+    says where polygon vertices sit (see ``hm_annotate.io.polygons``). An image without
+    annotations is an athlete-free frame.
     """
     stored = st.videos()
     for v in videos or ():
@@ -607,37 +681,55 @@ def plan_import(
     parser = _Parser(st, source, names, known, polygon_mode)
     images = parser.images(data.get("images"))
     parser.annotations(data.get("annotations", []), images, parser.athlete_categories(data.get("categories")))
-    per_video: dict[str, list[_Image]] = {}
+    per_video: dict[str, list[FrameParts]] = {}
     for img in images.values():
         per_video.setdefault(img.video_id, []).append(img)
-    out: dict[str, LayerData] = {}
-    for video_id, imgs in per_video.items():
-        imgs.sort(key=lambda i: i.frame)
-        size = (imgs[0].height, imgs[0].width)
-        objects = [_frame_objects(i.parts, size) for i in imgs]
-        out[video_id] = LayerData(
-            frames=np.array([i.frame for i in imgs], np.int64),
-            masks=[o[0] for o in objects],
-            object_ids=[o[1] for o in objects],
-            height=size[0],
-            width=size[1],
-        )
-    return out, parser.ignored
+    return per_video, parser.ignored
 
 
-def _frame_status(st: MaskStore, video_id: str, new: LayerData) -> tuple[list[str], list[float]]:
+def build_layer(
+    st: MaskStore, video_id: str, frames: list[FrameParts], summary: ImportSummary
+) -> LayerData:
+    """A video's imported frames as layer data with object ids settled against the curated masks
+    before the import; records matched frames and frames whose ids look swapped in ``summary``."""
+    frames = sorted(frames, key=lambda i: i.frame)
+    size = (frames[0].height, frames[0].width)
+    current = st.read(video_id, "curated") if st.has(video_id, "curated") else None
+    masks, ids, matched, swapped = [], [], 0, []
+    for f in frames:
+        objs, obj_ids, found = _frame_objects(f.parts, size, current, f.frame)
+        masks.append(objs)
+        ids.append(obj_ids)
+        matched += found.matched
+        if found.swapped:
+            swapped.append(f.frame)
+    summary.per_video[video_id] = {"matched_frames": matched, "swapped_frames": swapped}
+    summary.matched_frames += matched
+    summary.id_swaps += len(swapped)
+    return LayerData(
+        frames=np.array([f.frame for f in frames], np.int64),
+        masks=masks,
+        object_ids=ids,
+        height=size[0],
+        width=size[1],
+    )
+
+
+def _frame_status(
+    st: MaskStore, video_id: str, new: LayerData
+) -> tuple[list[str], list[float], dict[int, list[float]]]:
     """Each new frame against the curated masks before the import: added, changed or unchanged.
 
-    Also the union-mask IoU of every frame that was there before.
+    Also the union-mask IoU of every frame that was there before, and per object id the IoU of
+    the object before and after on those frames (an object missing on one side counts as empty).
     """
     old = st.read(video_id, "curated") if st.has(video_id, "curated") else None
     status: list[str] = []
     ious: list[float] = []
+    per_object: dict[int, list[float]] = {}
+    size = (new.height, new.width)
     for i, frame in enumerate(new.frames):
-        try:
-            j = old.index(int(frame)) if old is not None else None
-        except KeyError:
-            j = None
+        j = _position(old, int(frame))
         if j is None:
             status.append("added")
             continue
@@ -646,7 +738,75 @@ def _frame_status(st: MaskStore, video_id: str, new: LayerData) -> tuple[list[st
         ]
         status.append("unchanged" if same else "changed")
         ious.append(1.0 if same else rle.iou(old.union(j), new.union(i)))
-    return status, ious
+        before = dict(zip(old.object_ids[j], old.masks[j]))
+        after = dict(zip(new.object_ids[i], new.masks[i]))
+        for oid in sorted(set(before) | set(after)):
+            pair = (before.get(oid) or rle.empty(size), after.get(oid) or rle.empty(size))
+            per_object.setdefault(oid, []).append(1.0 if same else rle.iou(*pair))
+    return status, ious, per_object
+
+
+def apply_import(
+    st: MaskStore,
+    plan: Mapping[str, list[FrameParts]],
+    summary: ImportSummary,
+    provenance: dict[str, Any],
+    dry_run: bool = False,
+    changed_only: bool = False,
+) -> ImportSummary:
+    """Write planned frames into ``summary.layer`` in one transaction (unless ``dry_run``) and
+    fill the summary: frames added/changed/unchanged, union and per-object IoU, id matching."""
+    ious: list[float] = []
+    object_ious: list[float] = []
+    writes: dict[str, LayerData] = {}
+    for video_id, frames in plan.items():
+        new = build_layer(st, video_id, frames, summary)
+        status, video_ious, per_object = _frame_status(st, video_id, new)
+        counts = {k: status.count(k) for k in ("added", "changed", "unchanged")}
+        object_iou = {oid: float(np.mean(v)) for oid, v in per_object.items()}
+        summary.per_video[video_id] |= {
+            **counts,
+            "mean_iou": float(np.mean(video_ious)) if video_ious else None,
+            "object_iou": object_iou,
+        }
+        object_ious += object_iou.values()
+        ious += video_ious
+        summary.images += len(new)
+        summary.added += counts["added"]
+        summary.changed += counts["changed"]
+        summary.unchanged += counts["unchanged"]
+        new.provenance = [provenance]
+        if changed_only:
+            new = new.subset([i for i, s in enumerate(status) if s != "unchanged"])
+        if len(new):
+            writes[video_id] = new
+    summary.videos = len(plan)
+    summary.mean_iou = float(np.mean(ious)) if ious else None
+    summary.mean_object_iou = float(np.mean(object_ious)) if object_ious else None
+    if not dry_run and writes:
+        with st.transaction():
+            for video_id, new in writes.items():
+                st.put(video_id, summary.layer, new, merge=True)
+        summary.written = True
+    return summary
+
+
+def import_provenance(tool: str, source: Path, parameters: dict[str, Any], who: str) -> dict[str, Any]:
+    """The provenance record of an import."""
+    return {
+        "tool": tool,
+        "tool_version": __version__,
+        "source": str(source.resolve()),
+        "parameters": parameters,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "user": who,
+    }
+
+
+def annotator_name(annotator: str | None, info: object) -> str:
+    """Who corrected the masks: the given name, else the file's ``info.contributor``, else the login."""
+    contributor = info.get("contributor") if isinstance(info, dict) else None
+    return annotator or contributor or os.environ.get("USER") or getpass.getuser()
 
 
 def import_coco(
@@ -666,50 +826,17 @@ def import_coco(
 
     Every frame of the file is written (a frame a person reviewed is verified even when unchanged)
     unless ``changed_only``. Provenance records the source file, time and annotator (default: the
-    file's ``info.contributor``, else the login name).
+    file's ``info.contributor``, else the login name). Objects without an ``object_id`` attribute
+    take the ids of the current objects they overlap best (see ``hm_annotate.io.identity``).
     """
     coco_path = Path(coco_path)
     data = load_coco(coco_path)
     summary = ImportSummary(source=str(coco_path), layer=layer)
-    info = data.get("info") if isinstance(data.get("info"), dict) else {}
-    who = annotator or info.get("contributor") or os.environ.get("USER") or getpass.getuser()
+    who = annotator_name(annotator, data.get("info"))
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(
             data, st, str(coco_path), file_name_pattern, videos, known_frames, polygon_mode, frame_paths
         )
-        ious: list[float] = []
-        writes: dict[str, LayerData] = {}
-        for video_id, new in plan.items():
-            status, video_ious = _frame_status(st, video_id, new)
-            counts = {k: status.count(k) for k in ("added", "changed", "unchanged")}
-            summary.per_video[video_id] = {
-                **counts,
-                "mean_iou": float(np.mean(video_ious)) if video_ious else None,
-            }
-            ious += video_ious
-            summary.images += len(new)
-            summary.added += counts["added"]
-            summary.changed += counts["changed"]
-            summary.unchanged += counts["unchanged"]
-            new.provenance = [
-                {
-                    "tool": "hm-annotate import-coco",
-                    "tool_version": __version__,
-                    "source": str(coco_path.resolve()),
-                    "parameters": {"format": "coco", "polygons": polygon_mode},
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "user": who,
-                }
-            ]
-            if changed_only:
-                new = new.subset([i for i, s in enumerate(status) if s != "unchanged"])
-            if len(new):
-                writes[video_id] = new
-        summary.videos = len(plan)
-        summary.mean_iou = float(np.mean(ious)) if ious else None
-        if not dry_run and writes:
-            with st.transaction():
-                for video_id, new in writes.items():
-                    st.put(video_id, layer, new, merge=True)
-            summary.written = True
-    return summary
+        params = {"format": "coco", "polygons": polygon_mode}
+        record = import_provenance("hm-annotate import-coco", coco_path, params, who)
+        return apply_import(st, plan, summary, record, dry_run, changed_only)

@@ -17,6 +17,7 @@ from hm_annotate.io.coco import (
     FrameNameIndex,
     FrameNames,
     export_coco,
+    image_id_of,
     import_coco,
     read_frame_list,
     write_coco,
@@ -151,7 +152,11 @@ def test_export_selects_layers_videos_and_frames(store: Path) -> None:
     assert len(pseudo["images"]) == 10
     some = export_coco(store, frames={SOLO: [105, 101], SYNC: [25]})
     assert [(i["video_id"], i["frame"]) for i in some["images"]] == [(SOLO, 101), (SOLO, 105), (SYNC, 25)]
-    assert [a["image_id"] for a in some["annotations"]] == [1, 2, 3, 3]
+    ids = [i["id"] for i in some["images"]]
+    assert [a["image_id"] for a in some["annotations"]] == [ids[0], ids[1], ids[2], ids[2]]
+    full = {(i["video_id"], i["frame"]): i["id"] for i in export_coco(store)["images"]}
+    assert ids == [full[(i["video_id"], i["frame"])] for i in some["images"]]  # subset and full agree
+    assert ids == [image_id_of(i["video_id"], i["frame"]) for i in some["images"]]
     with pytest.raises(CocoError, match="no frame 99"):
         export_coco(store, frames={SOLO: [99]})
     with pytest.raises(CocoError, match="no video 'nope/1'"):
@@ -456,7 +461,15 @@ def _break(data: dict, how: str) -> str:
         return f"image '{other}': duplicate image id {img['id']} (also in '{img['file_name']}')"
     if how == "frame outside":
         img["frame"] = 5000
+        img["file_name"] = f"{img['video_id']}/05000.jpg"
         return f"image '{img['file_name']}' (video {img['video_id']}, frame 5000): frame 5000 is not a frame"
+    if how == "name and fields disagree":
+        name = img["file_name"]
+        img["frame"] += 1
+        return (
+            f"image '{name}': file_name names video '{img['video_id']}' frame {img['frame'] - 1} but the "
+            f"image's fields say video '{img['video_id']}' frame {img['frame']}"
+        )
     if how == "frame outside by name":
         img["file_name"] = f"{SOLO}/00099.jpg"
         del img["video_id"], img["frame"]
@@ -487,6 +500,7 @@ BAD = [
     "polygon",
     "duplicate id",
     "frame outside",
+    "name and fields disagree",
     "frame outside by name",
     "rle size",
     "box only",
@@ -502,7 +516,7 @@ def test_bad_input_is_one_clear_error_and_leaves_the_store_byte_identical(
 ) -> None:
     data = export_coco(store)
     # a valid edit in another video, so a partial write would be visible
-    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != len(data["images"])]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != data["images"][-1]["id"]]
     expected = _break(data, how)
     path = write_coco(data, tmp_path / "bad.json")
     before = store_bytes(store)
@@ -521,3 +535,99 @@ def test_unreadable_json_is_reported(store: Path, tmp_path: Path) -> None:
     bad.write_text("[]")
     with pytest.raises(CocoError, match="a COCO file is a JSON object"):
         import_coco(bad, store)
+
+
+# ----------------------------------------------------------------------------- real tools' conventions
+
+
+def test_empty_masks_are_never_annotations_and_athlete_free_frames_count_alike(tmp_path: Path) -> None:
+    """pseudo-label used to store a lost athlete as an empty mask; corrections store no object.
+    Both read as a frame without objects, export as an image without annotations, and count the
+    same in info."""
+    from hm_annotate.store import summarise
+
+    masks = ellipse_masks(4, H, W, seed=2)
+    blank = rle.empty((H, W))
+    objs = [[rle.encode(masks[0])], [blank], [rle.encode(masks[2]), blank], []]
+    path = tmp_path / "m.h5"
+    old = LayerData(frames=[0, 1, 2, 3], masks=objs, height=H, width=W)
+    assert [len(o) for o in old.masks] == [1, 0, 1, 0] and old.object_ids == [[1], [], [1], []]
+    old.masks, old.object_ids = objs, [[1], [1], [1, 2], []]  # as stores written before the rule hold
+    with MaskStore.open(path, "a") as st:
+        st.put("v/1", "pseudo", old)
+    with MaskStore.open(path) as st:
+        assert st.object_counts("v/1", "pseudo")[1].tolist() == [1, 0, 2, 0]  # 2: mixed frames stay as stored
+        d = st.read("v/1", "pseudo")
+        assert [len(o) for o in d.masks] == [1, 0, 1, 0] and d.object_ids == [[1], [], [1], []]
+        assert summarise(st)["layers"]["pseudo"]["empty_frames"] == 2
+    data = export_coco(path)
+    assert len(data["images"]) == 4 and len(data["annotations"]) == 2
+    assert all(a["area"] > 0 and a["bbox"][2] > 0 for a in data["annotations"])
+    # an old export with an empty annotation imports as an athlete-free frame, like no annotation
+    data["annotations"].append(dict(data["annotations"][0], id=77, image_id=data["images"][1]["id"],
+                                    segmentation=blank, area=0, bbox=[0, 0, 0, 0]))
+    summary = import_coco(write_coco(data, tmp_path / "c.json"), path)
+    assert summary.unchanged == 4
+    with MaskStore.open(path) as st:
+        assert [len(o) for o in st.read("v/1", "corrected").masks] == [1, 0, 1, 0]
+        assert summarise(st)["layers"]["corrected"]["empty_frames"] == 2
+
+
+def _swap_without_ids(data: dict) -> dict:
+    """The file as a tool without the object_id attribute writes it: objects in reverse order."""
+    data = copy.deepcopy(data)
+    for ann in data["annotations"]:
+        del ann["attributes"]
+    data["annotations"].reverse()
+    return data
+
+
+def test_swapped_divers_without_object_id_come_back_with_their_ids(store: Path, tmp_path: Path) -> None:
+    before = snapshot(store)
+    data = _swap_without_ids(export_coco(store, videos=[SYNC]))
+    summary = import_coco(write_coco(data, tmp_path / "noid.json"), store)
+    assert summary.unchanged == 10 and summary.id_swaps == 0
+    assert summary.matched_frames == 9  # frame 15 has no object
+    assert summary.per_video[SYNC]["object_iou"] == {1: 1.0, 2: 1.0}
+    assert snapshot(store)[SYNC] == before[SYNC]
+
+
+def test_swapped_object_ids_are_reported(store: Path, tmp_path: Path) -> None:
+    data = export_coco(store, videos=[SYNC], layer="pseudo")
+    for ann in data["annotations"]:
+        ann["attributes"]["object_id"] = 3 - ann["attributes"]["object_id"]
+    summary = import_coco(write_coco(data, tmp_path / "swapped.json"), store, dry_run=True)
+    assert summary.id_swaps == 9  # every frame with two divers (frame 15 has none)
+    assert summary.per_video[SYNC]["swapped_frames"][:2] == [7, 9]
+    assert summary.per_video[SYNC]["object_iou"] == {1: 0.0, 2: 0.0}  # the union alone hides it:
+    assert summary.mean_iou > 0.9
+
+
+def test_results_file_scores_ap_1_against_a_ground_truth_export_of_another_store(
+    store: Path, tmp_path: Path
+) -> None:
+    import contextlib
+    import io
+    import shutil
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from hm_annotate.io.coco import coco_results
+
+    other = tmp_path / "copy" / "masks.h5"
+    other.parent.mkdir()
+    shutil.copy(store, other)
+    gt_file = write_coco(export_coco(other, videos=[SYNC, SOLO]), tmp_path / "gt.json")
+    results = coco_results(export_coco(store, frames={SOLO: range(100, 106), SYNC: [7, 11]}))
+    res_file = write_coco(results, tmp_path / "res.json")
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_file))
+        dt = gt.loadRes(str(res_file))
+        ev = COCOeval(gt, dt, "segm")
+        ev.params.imgIds = sorted({r["image_id"] for r in results})
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert len(ev.params.imgIds) == 8 and len(dt.getAnnIds()) == 6 + 4
+    assert ev.stats[0] == pytest.approx(1.0)
