@@ -10,11 +10,16 @@ video-object-segmentation numbers:
   one empty mask scores 0.
 * Per video: mean, recall (fraction of frames scoring > 0.5) and decay (mean of the first quarter of
   the frames minus mean of the last quarter, four overlapping bins as in DAVIS ``db_statistics``).
-* Overall figures are means over videos of the per-video figures (DAVIS averages per sequence, not
-  per frame), and ``JF_mean`` is the mean of ``J_mean`` and ``F_mean``.
+* Overall figures are means over objects of the per-object figures (davis2017-evaluation averages
+  per object, not per frame nor per video), and ``JF_mean`` is the mean of ``J_mean`` and ``F_mean``.
 
-What is compared is the human-centric foreground: the union of a frame's objects. Frames of the
-reference that the prediction lacks count as empty predictions (reported as ``missing_frames``).
+The per-object protocol scores every athlete, as DAVIS does; the union protocol scores the
+human-centric foreground (the union of a frame's objects) as one object. The tasks follow the
+official code: semi-supervised pairs objects by id and leaves out each video's first and last
+frame; unsupervised pairs them by the Hungarian method on mean J&F and counts every frame. Frames of
+the reference that the prediction lacks count as empty predictions (``missing_frames``). Where the
+official code reads the objects of a video from its first frame, every reference frame counts here
+(an athlete may enter later); the figures agree wherever the first frame shows every athlete.
 """
 
 from __future__ import annotations
@@ -165,10 +170,57 @@ def _nanmean(v: np.ndarray) -> float:
 _MEASURES = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "JF_mean")
 
 
-def score_video(pred: np.ndarray, gt: np.ndarray, bound_th: float = DEFAULT_BOUND_TH) -> dict[str, float]:
-    """The DAVIS figures of one video from aligned F x H x W predicted and reference masks."""
-    j_mean, j_recall, j_decay = statistics(jaccard(pred, gt))
-    f_mean, f_recall, f_decay = statistics(boundary_f(pred, gt, bound_th))
+def aggregate(rows: Sequence[dict]) -> dict[str, float | int]:
+    """Means of the rows' figures (DAVIS' overall numbers are means over objects), plus counts."""
+    out: dict[str, float | int] = {
+        k: _nanmean(np.array([r[k] for r in rows], np.float64)) for k in _MEASURES
+    }
+    out["JF_mean"] = (out["J_mean"] + out["F_mean"]) / 2
+    out["objects"] = len(rows)
+    return out
+
+
+PROTOCOLS = ("per-object", "union")
+TASKS = ("semi-supervised", "unsupervised")
+
+
+def _object_masks(
+    store: MaskStore, video_id: str, layer: str, frames: np.ndarray, size: tuple[int, int], union: bool
+) -> tuple[dict[int, np.ndarray], int]:
+    """Per object id, its F x H x W masks on ``frames`` (empty where absent), and how many of the
+    frames the layer lacks. ``union`` gives one object, id 1: the union of the frame's objects."""
+    if not store.has(video_id, layer):
+        return {}, len(frames)
+    if tuple(store.size(video_id)) != tuple(size):
+        h, w = store.size(video_id)
+        raise EvaluateError(
+            f"{store.path}: video {video_id}: predicted masks are {h}x{w}, "
+            f"reference masks {size[0]}x{size[1]}"
+        )
+    data = store.read(video_id, layer)
+    pos = np.searchsorted(data.frames, frames)
+    found = pos < len(data.frames)
+    found[found] = data.frames[pos[found]] == frames[found]
+    out: dict[int, np.ndarray] = {}
+    for k in np.flatnonzero(found):
+        i = int(pos[k])
+        objs, ids = ([data.union(i)], [1]) if union else (data.masks[i], data.object_ids[i])
+        if not objs or (union and not data.area[i]):
+            continue
+        for oid, mask in zip(ids, rle.decode_batch(objs)):
+            out.setdefault(int(oid), np.zeros((len(frames), *size), np.uint8))[k] = mask
+    return out, int((~found).sum())
+
+
+def _per_frame(pred: np.ndarray | None, gt: np.ndarray, bound_th: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame J and F of one predicted object (None: empty) against one reference object."""
+    pred = np.zeros_like(gt) if pred is None else pred
+    return np.atleast_1d(jaccard(pred, gt)), np.atleast_1d(boundary_f(pred, gt, bound_th))
+
+
+def _figures(j: np.ndarray, f: np.ndarray) -> dict[str, float]:
+    j_mean, j_recall, j_decay = statistics(j)
+    f_mean, f_recall, f_decay = statistics(f)
     return {
         "J_mean": j_mean,
         "J_recall": j_recall,
@@ -180,40 +232,37 @@ def score_video(pred: np.ndarray, gt: np.ndarray, bound_th: float = DEFAULT_BOUN
     }
 
 
-def aggregate(per_video: dict[str, dict]) -> dict[str, float | int]:
-    """Means over videos of the per-video figures (DAVIS' overall numbers), plus counts."""
-    rows = list(per_video.values())
-    out: dict[str, float | int] = {
-        k: _nanmean(np.array([r[k] for r in rows], np.float64)) for k in _MEASURES
-    }
-    out["JF_mean"] = (out["J_mean"] + out["F_mean"]) / 2
-    out["videos"] = len(rows)
-    out["frames"] = sum(r["frames"] for r in rows)
-    out["missing_frames"] = sum(r["missing_frames"] for r in rows)
-    return out
+def score_objects(
+    pred: dict[int, np.ndarray], gt: dict[int, np.ndarray], task: str, bound_th: float = DEFAULT_BOUND_TH
+) -> dict[int, dict]:
+    """DAVIS figures of every reference object of one video, keyed by its id.
 
+    semi-supervised: the predicted object with the same id (empty when PRED lacks it).
+    unsupervised: predicted objects (padded with empty ones to the reference's count) are paired
+    with reference objects by the Hungarian method on the mean of J and F over the frames, as
+    davis2017-evaluation does; ``pred_object`` says which (None: an empty pad).
+    """
+    if task not in TASKS:
+        raise EvaluateError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    out: dict[int, dict] = {}
+    if task == "semi-supervised":
+        for oid, masks in gt.items():
+            j, f = _per_frame(pred.get(oid), masks, bound_th)
+            out[oid] = {"pred_object": oid if oid in pred else None, **_figures(j, f)}
+        return out
+    from hm_annotate.io.identity import best_pairs
 
-def _aligned_prediction(
-    pred_store: MaskStore, video_id: str, layer: str, ref_frames: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, int]:
-    """PRED's union masks on the reference frames (empty where PRED lacks a frame) and the count
-    of such missing frames."""
-    out = np.zeros((len(ref_frames), *size), np.uint8)
-    if not pred_store.has(video_id, layer):
-        return out, len(ref_frames)
-    pred_size = pred_store.size(video_id)
-    if tuple(pred_size) != tuple(size):
-        raise EvaluateError(
-            f"{pred_store.path}: video {video_id}: predicted masks are {pred_size[0]}x{pred_size[1]}, "
-            f"reference masks {size[0]}x{size[1]}"
-        )
-    data = pred_store.read(video_id, layer)
-    pos = np.searchsorted(data.frames, ref_frames)
-    found = pos < len(data.frames)
-    found[found] = data.frames[pos[found]] == ref_frames[found]
-    if found.any():
-        out[found] = rle.decode_batch([data.union(int(i)) for i in pos[found]])
-    return out, int((~found).sum())
+    pred_ids: list[int | None] = sorted(pred)
+    pred_ids += [None] * max(0, len(gt) - len(pred_ids))
+    gt_ids = sorted(gt)
+    per = {(p, g): _per_frame(pred.get(p) if p is not None else None, gt[g], bound_th)
+           for p in pred_ids for g in gt_ids}
+    score = np.array([[(per[p, g][0].mean() + per[p, g][1].mean()) / 2 for g in gt_ids] for p in pred_ids])
+    # every reference object gets a partner: add a tiny constant so that 0-score pairs are kept
+    for r, c in best_pairs(score + 1.0):
+        p, g = pred_ids[r], gt_ids[c]
+        out[g] = {"pred_object": p, **_figures(*per[p, g])}
+    return dict(sorted(out.items()))
 
 
 def evaluate_stores(
@@ -223,46 +272,80 @@ def evaluate_stores(
     ref_layer: str = "corrected",
     videos: Sequence[str] | None = None,
     *,
+    protocol: str = "per-object",
+    task: str = "semi-supervised",
     bound_th: float = DEFAULT_BOUND_TH,
     progress: bool = False,
 ) -> dict:
-    """Compare PRED's layer with REF's layer on every reference frame; DAVIS figures as a dict.
+    """Compare PRED's layer with REF's layer on the reference frames; DAVIS figures as a dict.
 
+    ``protocol`` per-object scores every athlete (as DAVIS, YouTube-VOS and the field report);
+    union scores the human-centric foreground (the union of a frame's objects) as one object.
+    ``task`` semi-supervised matches objects by id and leaves out each video's first and last
+    reference frame; unsupervised pairs objects by the Hungarian method and counts every frame.
     Keys: the overall ``J_mean``, ``J_recall``, ``J_decay``, ``F_*``, ``JF_mean`` (means over
-    videos), ``videos``, ``frames``, ``missing_frames`` (reference frames PRED lacks, scored as
-    empty predictions), ``per_video`` (id -> figures, ``action_type``, counts) and
-    ``per_action_type`` (action type -> the same means over its videos).
+    objects), ``objects``, ``videos``, ``frames`` (reference frames scored), ``missing_frames``
+    (those PRED lacks, scored as empty predictions), ``per_object`` (``<video>_<id>`` -> figures),
+    ``per_video`` (means over the video's objects) and ``per_action_type`` (means over the
+    objects of its videos).
     """
     from tqdm import tqdm
 
+    if protocol not in PROTOCOLS:
+        raise EvaluateError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    if task not in TASKS:
+        raise EvaluateError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    union = protocol == "union"
+    per_object: dict[str, dict] = {}
+    per_video: dict[str, dict] = {}
+    by_type: dict[str, list[dict]] = {}
     with MaskStore.open(ref_path) as ref, MaskStore.open(pred_path) as pred:
         ids = _videos_to_score(ref, ref_layer, videos)
-        per_video: dict[str, dict] = {}
         for vid in tqdm(ids, desc="evaluate", unit="video", disable=None if progress else True):
-            ref_frames, gt = ref.masks(vid, ref_layer)
+            ref_frames = ref.area_bbox(vid, ref_layer)[0]
+            if task == "semi-supervised":
+                ref_frames = ref_frames[1:-1]
             if not len(ref_frames):
                 continue
-            guess, missing = _aligned_prediction(pred, vid, pred_layer, ref_frames, gt.shape[1:])
-            per_video[vid] = {
-                "action_type": _action_type(vid, ref, pred),
-                "frames": len(ref_frames),
-                "missing_frames": missing,
-                **score_video(guess, gt, bound_th),
-            }
+            size = ref.size(vid)
+            gt, _ = _object_masks(ref, vid, ref_layer, ref_frames, size, union)
+            if not gt:  # no athlete in any scored frame: one empty object, as a union scores it
+                gt = {1: np.zeros((len(ref_frames), *size), np.uint8)}
+            guess, missing = _object_masks(pred, vid, pred_layer, ref_frames, size, union)
+            action = _action_type(vid, ref, pred)
+            rows = []
+            for oid, figures in score_objects(guess, gt, task, bound_th).items():
+                row = {"video_id": vid, "object_id": oid, "action_type": action, **figures}
+                per_object[f"{vid}_{oid}"] = row
+                rows.append(row)
+            per_video[vid] = {"action_type": action, **aggregate(rows), "videos": 1}
+            per_video[vid] |= {"frames": len(ref_frames), "missing_frames": missing}
+            by_type.setdefault(action, []).extend(rows)
     if not per_video:
         raise EvaluateError(f"{ref_path}: no reference frames in layer {ref_layer!r} to evaluate")
-    by_type: dict[str, dict[str, dict]] = {}
-    for vid, row in per_video.items():
-        by_type.setdefault(row["action_type"], {})[vid] = row
     return {
         "pred": str(pred_path),
         "reference": str(ref_path),
         "pred_layer": pred_layer,
         "ref_layer": ref_layer,
+        "protocol": protocol,
+        "task": task,
         "bound_th": bound_th,
-        **aggregate(per_video),
+        **_overall(list(per_object.values()), per_video),
+        "per_object": per_object,
         "per_video": per_video,
-        "per_action_type": {t: aggregate(rows) for t, rows in sorted(by_type.items())},
+        "per_action_type": {t: _overall(rows, per_video) for t, rows in sorted(by_type.items())},
+    }
+
+
+def _overall(rows: list[dict], per_video: dict[str, dict]) -> dict:
+    """Means over the objects of ``rows`` with the frame counts of their videos."""
+    vids = {r["video_id"] for r in rows}
+    return {
+        **aggregate(rows),
+        "videos": len(vids),
+        "frames": sum(per_video[v]["frames"] for v in vids),
+        "missing_frames": sum(per_video[v]["missing_frames"] for v in vids),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,7 +200,7 @@ def test_evaluate_stores_per_video_action_type_and_missing_frames(tmp_path):
     write(pred_path, "ev/2", "pseudo", data, "107b")
     # ev/3 is absent from PRED: every frame is an empty prediction
 
-    result = evaluate_stores(pred_path, ref_path)
+    result = evaluate_stores(pred_path, ref_path, task="unsupervised")  # one object: every frame
     v1, v2, v3 = (result["per_video"][k] for k in ("ev/1", "ev/2", "ev/3"))
     assert (v1["J_mean"], v1["F_mean"], v1["J_recall"], v1["J_decay"]) == (1.0, 1.0, 1.0, 0.0)
     assert (v3["J_mean"], v3["F_mean"], v3["missing_frames"]) == (0.0, 0.0, 4)
@@ -222,12 +223,13 @@ def test_evaluate_stores_per_video_action_type_and_missing_frames(tmp_path):
     assert per_type["107b"]["J_mean"] == pytest.approx((1.0 + j2.mean()) / 2)
     assert per_type["207c"]["JF_mean"] == 0.0
 
-    only = evaluate_stores(pred_path, ref_path, videos=["ev/1"])
+    only = evaluate_stores(pred_path, ref_path, videos=["ev/1"], task="unsupervised")
     assert list(only["per_video"]) == ["ev/1"] and only["JF_mean"] == 1.0
 
 
 def test_evaluate_same_store_two_layers_and_sync_objects(tmp_path):
-    """pseudo vs corrected in one store; two objects per frame are compared by their union."""
+    """pseudo vs corrected in one store; with --protocol union two objects per frame are compared
+    by their union."""
     path = tmp_path / "m.h5"
     left = ellipse_masks(5, seed=4)
     right = np.roll(left, 25, axis=2)
@@ -241,10 +243,10 @@ def test_evaluate_same_store_two_layers_and_sync_objects(tmp_path):
     with MaskStore.open(path, "a") as st:
         st.put("sync/1", "pseudo", two, metadata={"action_type": "5253b"})
         st.put("sync/1", "corrected", union)
-    result = evaluate_stores(path, path)
+    result = evaluate_stores(path, path, protocol="union")
     assert result["JF_mean"] == 1.0
     # curated (corrected over pseudo) as the prediction is also accepted
-    assert evaluate_stores(path, path, pred_layer="curated")["J_mean"] == 1.0
+    assert evaluate_stores(path, path, pred_layer="curated", protocol="union")["J_mean"] == 1.0
 
 
 def test_evaluate_errors(tmp_path):
@@ -257,3 +259,66 @@ def test_evaluate_errors(tmp_path):
         evaluate_stores(pred_path, ref_path, videos=["v/2"])
     with pytest.raises(EvaluateError, match="no reference frames in layer 'corrected'"):
         evaluate_stores(ref_path, pred_path)
+
+
+def test_per_object_protocol_scores_each_diver_and_the_tasks_pair_them_as_davis_does(tmp_path):
+    """Two divers whose ids are swapped on frames 2-4: the union hides it, per object it shows;
+    semi-supervised leaves out the first and last frame, unsupervised pairs objects by J&F."""
+    path = tmp_path / "m.h5"
+    left = ellipse_masks(8, seed=4)
+    right = np.roll(left, 30, axis=2)
+    gt = LayerData(frames=np.arange(8), masks=[[a, b] for a, b in zip(rle.encode_batch(left),
+                   rle.encode_batch(right))], height=48, width=64)
+    swapped = [list(reversed(objs)) if 2 <= i <= 4 else objs for i, objs in enumerate(gt.masks)]
+    whole = LayerData(frames=np.arange(8), masks=[[b, a] for a, b in gt.masks], height=48, width=64)
+    with MaskStore.open(path, "a") as st:
+        st.put("sync/1", "corrected", gt)
+        st.put("sync/1", "pseudo", LayerData(frames=np.arange(8), masks=swapped, height=48, width=64))
+    union = evaluate_stores(path, path, protocol="union")
+    assert union["JF_mean"] == 1.0 and union["objects"] == 1 and union["frames"] == 6
+    semi = evaluate_stores(path, path)
+    assert semi["objects"] == 2 and semi["frames"] == 6  # frames 1..6
+    assert set(semi["per_object"]) == {"sync/1_1", "sync/1_2"}
+    assert semi["per_object"]["sync/1_1"]["J_mean"] == pytest.approx(3 / 6)  # swapped on 3 of 6 frames
+    assert semi["J_mean"] == pytest.approx(np.mean([r["J_mean"] for r in semi["per_object"].values()]))
+    unsup = evaluate_stores(path, path, task="unsupervised")
+    assert unsup["frames"] == 8 and unsup["per_object"]["sync/1_1"]["J_mean"] == pytest.approx(5 / 8)
+    # ids swapped on every frame: semi-supervised scores 0, unsupervised pairs them back
+    with MaskStore.open(path, "a") as st:
+        st.put("sync/1", "pseudo", whole)
+    assert evaluate_stores(path, path)["J_mean"] == 0.0
+    unsup = evaluate_stores(path, path, task="unsupervised")
+    assert unsup["JF_mean"] == 1.0
+    assert [r["pred_object"] for r in unsup["per_object"].values()] == [2, 1]
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "interop" / "davis-reference"
+
+
+@pytest.fixture(scope="module")
+def davis_reference(tmp_path_factory) -> tuple[Path, dict]:
+    import json
+
+    from hm_annotate.io import davis
+
+    if not (REFERENCE / "expected.json").is_file():
+        pytest.skip(f"{REFERENCE}: DAVIS reference figures absent (../shared/interop, see its README)")
+    path = tmp_path_factory.mktemp("davis") / "ref.h5"
+    with MaskStore.open(path, "a") as st, st.transaction():
+        for layer, sub in (("corrected", "gt"), ("pseudo", "pm")):
+            for vid, data in davis.read_tree(REFERENCE / sub, progress=False):
+                st.put(vid, layer, data)
+    return path, json.loads((REFERENCE / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("task", ["semi-supervised", "unsupervised"])
+def test_reproduces_the_official_davis2017_evaluation(davis_reference, task):
+    path, expected = davis_reference
+    want = expected["tasks"][task]
+    got = evaluate_stores(path, path, task=task)
+    for key in ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"):
+        assert got[key] == pytest.approx(want[key], abs=1e-4), key
+    assert set(got["per_object"]) == set(want["per_object"])
+    for key, figures in want["per_object"].items():
+        for k in ("J_mean", "F_mean"):
+            assert got["per_object"][key][k] == pytest.approx(figures[k], abs=1e-4), (key, k)

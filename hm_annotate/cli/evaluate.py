@@ -7,7 +7,7 @@ import math
 
 import click
 
-from hm_annotate.evaluate import evaluate_stores
+from hm_annotate.evaluate import PROTOCOLS, TASKS, evaluate_stores
 
 _LAYERS = click.Choice(["pseudo", "corrected", "curated"])
 _COLUMNS = ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
@@ -25,12 +25,14 @@ def _json_safe(obj):
 
 def _row(label: str, figures: dict, width: int) -> str:
     cells = "".join(f"{figures[k]:>10.3f}" for k in _COLUMNS)
-    return f"{label:<{width}}{cells}{figures['frames']:>8}{figures['missing_frames']:>9}"
+    counts = f"{figures['frames']:>8}{figures['missing_frames']:>9}" if "frames" in figures else ""
+    return f"{label:<{width}}{cells}{counts}"
 
 
 def _table(title: str, rows: dict[str, dict], width: int) -> None:
     click.echo(f"\n{title}")
-    click.echo(f"{'':<{width}}" + "".join(f"{h:>10}" for h in _HEADERS) + f"{'frames':>8}{'missing':>9}")
+    counts = f"{'frames':>8}{'missing':>9}" if "frames" in next(iter(rows.values())) else ""
+    click.echo(f"{'':<{width}}" + "".join(f"{h:>10}" for h in _HEADERS) + counts)
     for label, figures in rows.items():
         click.echo(_row(label, figures, width))
 
@@ -44,6 +46,12 @@ def _table(title: str, rows: dict[str, dict], width: int) -> None:
 @click.option("--ref-layer", default="corrected", show_default=True, type=_LAYERS,
               help="Layer of the reference store to score against.")
 @click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@click.option("--protocol", default="per-object", show_default=True, type=click.Choice(PROTOCOLS),
+              help="per-object: every athlete scored (DAVIS, YouTube-VOS); union: the human-centric "
+              "foreground of a frame as one object (the paper's single mask).")
+@click.option("--task", default="semi-supervised", show_default=True, type=click.Choice(TASKS),
+              help="semi-supervised: objects by id, each video's first and last reference frame left "
+              "out; unsupervised: objects paired by the Hungarian method on mean J&F, every frame.")
 @click.option("--bound-th", default=0.008, show_default=True, type=float,
               help="Boundary tolerance: fraction of the image diagonal, or pixels if >= 1.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -53,25 +61,32 @@ def command(
     pred_layer: str,
     ref_layer: str,
     videos: tuple[str, ...],
+    protocol: str,
+    task: str,
     bound_th: float,
     as_json: bool,
 ) -> None:
     """Score PRED's masks against the reference with the DAVIS measures.
 
-    The human-centric foreground (union of a frame's objects) is compared on every frame of the
-    reference layer; reference frames PRED lacks count as empty predictions. Overall figures are
-    means over videos of per-video figures (as DAVIS reports them); decay is the mean of the first
-    quarter of a video's frames minus that of the last quarter.
+    Objects are compared on the frames of the reference layer as the official davis2017-evaluation
+    does for --task (see --protocol for what an object is); reference frames PRED lacks count as
+    empty predictions. Overall figures are means over objects (as DAVIS reports them), per video
+    and per action type means over their objects; decay is the mean of the first quarter of the
+    frames minus that of the last quarter.
     """
     result = evaluate_stores(
-        pred, ref, pred_layer, ref_layer, list(videos) or None, bound_th=bound_th, progress=True
+        pred, ref, pred_layer, ref_layer, list(videos) or None,
+        protocol=protocol, task=task, bound_th=bound_th, progress=True,
     )
     if as_json:
         click.echo(json.dumps(_json_safe(result), indent=2))
         return
     click.echo(f"prediction  {result['pred']} [{pred_layer}]")
     click.echo(f"reference   {result['reference']} [{ref_layer}]")
-    click.echo(f"videos {result['videos']}, reference frames {result['frames']}, bound_th {bound_th}")
+    click.echo(
+        f"protocol {protocol}, task {task}: videos {result['videos']}, objects {result['objects']}, "
+        f"reference frames {result['frames']}, bound_th {bound_th}"
+    )
     if result["missing_frames"]:
         lacking = sum(1 for r in result["per_video"].values() if r["missing_frames"])
         click.echo(
@@ -79,8 +94,11 @@ def command(
             "and count as empty predictions"
         )
     per_video = result["per_video"]
-    width = max(12, *(len(v) + 2 for v in per_video), *(len(t) + 7 for t in result["per_action_type"]))
-    _table("overall (mean over videos)", {"all": result}, width)
+    per_object = result["per_object"]
+    width = max(12, *(len(v) + 2 for v in per_object), *(len(t) + 7 for t in result["per_action_type"]))
+    _table("overall (mean over objects)", {"all": result}, width)
     by_type = {f"{t} ({d['videos']})": d for t, d in result["per_action_type"].items()}
-    _table("per action type (videos)", by_type, width)
-    _table("per video", per_video, width)
+    _table("per action type (videos; mean over their objects)", by_type, width)
+    _table("per video (mean over its objects)", per_video, width)
+    if protocol == "per-object":
+        _table("per object (<video>_<id>)", per_object, width)

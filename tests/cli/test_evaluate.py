@@ -38,7 +38,8 @@ def stores(tmp_path):
 
 def test_json_output_via_console_script(stores):
     pred, ref, j_b, f_b = stores
-    out = subprocess.run([*MAIN, "evaluate", str(pred), "--reference", str(ref), "--json"],
+    args = ["evaluate", str(pred), "--reference", str(ref), "--json", "--task", "unsupervised"]
+    out = subprocess.run([*MAIN, *args],
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert KEYS <= set(result)
@@ -52,12 +53,13 @@ def test_json_output_via_console_script(stores):
 
 def test_table_output_and_video_filter(stores):
     pred, ref, j_b, _ = stores
-    result = CliRunner().invoke(cli, ["evaluate", str(pred), "--reference", str(ref)])
+    args = ["evaluate", str(pred), "--reference", str(ref), "--task", "unsupervised"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "1 reference frames in 1 videos have no prediction" in result.output
-    for title in ("overall (mean over videos)", "per action type", "per video", "J&F", "J-decay"):
+    for title in ("overall (mean over objects)", "per action type", "per video", "per object", "J&F"):
         assert title in result.output
-    row_b = next(line for line in result.output.splitlines() if line.startswith("ev/b"))
+    row_b = next(line for line in result.output.splitlines() if line.startswith("ev/b_1"))
     assert f"{j_b:.3f}" in row_b.split()
 
     args = ["evaluate", str(pred), "--reference", str(ref), "--videos", "ev/a", "--json"]
