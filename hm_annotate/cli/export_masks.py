@@ -15,13 +15,35 @@ from hm_annotate.store import VIEWS, MaskStore
 @click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
 @click.option("--ext", type=click.Choice(["jpg", "png"]), default=None, help="Image type (format default).")
 @click.option("--videos", multiple=True, help="Only these video ids (repeatable).")
-def command(store: str, fmt: str, out: str, layer: str, ext: str | None, videos: tuple[str, ...]) -> None:
-    """Export LAYER of STORE as one mask image per frame under OUT/<video_id>/."""
+@click.option(
+    "--frames-root",
+    type=click.Path(exists=True, file_okay=False),
+    help="davis: copy each masked frame from <frames-root>/<video_id>/ into JPEGImages/480p/.",
+)
+def command(
+    store: str,
+    fmt: str,
+    out: str,
+    layer: str,
+    ext: str | None,
+    videos: tuple[str, ...],
+    frames_root: str | None,
+) -> None:
+    """Export LAYER of STORE as one mask image per frame.
+
+    finediving-hm: OUT/<video_id>/<NNNNN>.jpg. davis: the DAVIS 2017 layout that the official
+    davis2017-evaluation reads as is (OUT/Annotations/480p/<video_id>/<NNNNN>.png,
+    OUT/ImageSets/2017/val.txt, OUT/JPEGImages/480p/ with --frames-root).
+    """
     module = mask_tree_format(fmt)
     with MaskStore.open(store) as st:
         for vid in videos:
             if not st.has(vid, layer):
                 raise click.ClickException(f"{store}: video {vid!r} has no {layer!r} masks")
         kwargs = {"ext": ext} if ext else {}
+        if frames_root is not None:
+            if fmt != "davis":
+                raise click.UsageError("--frames-root goes with --format davis")
+            kwargs["frames_root"] = frames_root
         n = module.write_tree(st, out, layer=layer, videos=list(videos) or None, progress=True, **kwargs)
     click.echo(f"wrote {n:,} mask images to {out}")

@@ -1,9 +1,20 @@
 """DAVIS mask trees: one indexed PNG per frame, 0 = background, object ids 1..k per pixel.
 
-Layout ``<root>/<video_id>/<NNNNN>.png`` (the names of the frames), palette PNGs with the
-PASCAL VOC colour map that DAVIS uses, so video-object-segmentation tools and their viewers read
-them as is. Objects are painted in increasing id order, so where two objects of the store overlap
-the higher id owns the pixel (DAVIS cannot express overlaps).
+Export writes the DAVIS 2017 dataset layout, which the official davis2017-evaluation reads as is
+(``--davis_path OUT``, its defaults: 480p, 2017, set val)::
+
+    OUT/Annotations/480p/<video_id>/<NNNNN>.png      the masks (object ids as in the store)
+    OUT/Annotations_unsupervised -> Annotations       what its unsupervised task reads
+    OUT/JPEGImages/480p/<video_id>/<NNNNN>.jpg       the frames, with ``frames_root``
+    OUT/ImageSets/2017/val.txt                        the exported video ids, one a line
+
+The official code names the frames of a video by its JPEGs and needs one for each mask, so
+without ``frames_root`` the tree serves as ground truth only with the images added. Results for
+it are the masks alone: ``OUT/Annotations/480p`` is such a folder (``--results_path``). Import
+reads either layout (``<root>/<video_id>/<NNNNN>.png`` too). "480p" is only the folder name the
+official code looks for; frames keep their size. Palette PNGs with the PASCAL VOC colour map
+that DAVIS uses; objects are painted in increasing id order, so where two objects of the store
+overlap the higher id owns the pixel (DAVIS cannot express overlaps).
 """
 
 from __future__ import annotations
@@ -37,6 +48,41 @@ def index_image(objects: np.ndarray, object_ids: Sequence[int], shape: tuple[int
     return out
 
 
+RESOLUTION, YEAR, SPLIT = "480p", "2017", "val"  # davis2017-evaluation's defaults
+
+
+def _frame_images(store: MaskStore, layer: str, ids: Sequence[str], frames_root: Path) -> dict[str, dict]:
+    """Each video's frame image per masked frame, all checked before anything is written."""
+    out = {}
+    for vid in ids:
+        folder = frames_root / vid
+        if not folder.is_dir():
+            raise MaskTreeError(f"{folder}: video {vid}: no frame folder under {frames_root}")
+        found = {mask_tree.frame_number(p, vid): p for p in mask_tree.images(folder)}
+        frames = store.area_bbox(vid, layer)[0]
+        missing = [int(f) for f in frames if int(f) not in found]
+        if missing:
+            raise MaskTreeError(
+                f"{folder}: video {vid} frame {missing[0]}: no frame image ({len(missing)} frames lack one)"
+            )
+        out[vid] = {int(f): found[int(f)] for f in frames}
+    return out
+
+
+def _write_frame_image(src: Path, dst: Path, video_id: str, frame: int) -> None:
+    """Copy a JPEG frame as is; re-encode any other image as JPEG (DAVIS reads ``*.jpg``)."""
+    import shutil
+
+    import cv2
+
+    if src.suffix.lower() in (".jpg", ".jpeg"):
+        shutil.copyfile(src, dst)
+        return
+    img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+    if img is None or not cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+        raise MaskTreeError(f"{src}: video {video_id} frame {frame}: cannot convert the frame to JPEG")
+
+
 def write_tree(
     store: MaskStore,
     out_dir: str | Path,
@@ -44,8 +90,11 @@ def write_tree(
     videos: Sequence[str] | None = None,
     ext: str = "png",
     progress: bool = True,
+    frames_root: str | Path | None = None,
 ) -> int:
-    """Write every frame of a store layer as a DAVIS indexed PNG; returns the number written."""
+    """Write every frame of a store layer as a DAVIS indexed PNG in the DAVIS 2017 layout (see
+    the module docstring), with the frames from ``frames_root/<video_id>/`` when given; returns
+    the number of masks written."""
     from PIL import Image
     from tqdm import tqdm
 
@@ -53,13 +102,27 @@ def write_tree(
         raise MaskTreeError(f"DAVIS masks are indexed PNGs; extension {ext!r} is not supported")
     pal = palette().reshape(-1).tolist()
     ids = list(videos) if videos is not None else [v for v in store.videos() if store.has(v, layer)]
+    root = Path(out_dir)
+    images = _frame_images(store, layer, ids, Path(frames_root)) if frames_root is not None else {}
+    sets = root / "ImageSets" / YEAR
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{SPLIT}.txt").write_text("".join(f"{v}\n" for v in ids), encoding="utf-8")
+    (root / "Annotations" / RESOLUTION).mkdir(parents=True, exist_ok=True)
+    unsupervised = root / "Annotations_unsupervised"
+    if not unsupervised.exists():
+        unsupervised.symlink_to("Annotations", target_is_directory=True)
     written = 0
     for vid in tqdm(ids, desc="export davis", unit="video", disable=not progress):
         data = store.read(vid, layer)
         flat = [m for objs in data.masks for m in objs]
         decoded = rle.decode_batch(flat) if flat else np.zeros((0, data.height, data.width), np.uint8)
-        folder = Path(out_dir) / vid
+        folder = root / "Annotations" / RESOLUTION / vid
         folder.mkdir(parents=True, exist_ok=True)
+        if vid in images:
+            jpegs = root / "JPEGImages" / RESOLUTION / vid
+            jpegs.mkdir(parents=True, exist_ok=True)
+            for frame, src in images[vid].items():
+                _write_frame_image(src, jpegs / f"{FRAME_NAME.format(frame=frame)}.jpg", vid, frame)
         k = 0
         for frame, objs, obj_ids in zip(data.frames, data.masks, data.object_ids):
             if any(not 0 < i < 256 for i in obj_ids):
@@ -105,7 +168,17 @@ def read_tree(
     """Yield ``(video_id, LayerData)`` for every folder of DAVIS PNGs under ``src_dir``.
 
     Each nonzero value of a frame's PNG becomes one object with that id. With ``frames_root``,
-    masks must match the video's frames one to one, by name and size.
+    masks must match the video's frames one to one, by name and size. A DAVIS dataset root (with
+    ``Annotations/<resolution>/``, one resolution) is read from its annotations.
     """
     params = {"format": "davis"}
-    yield from mask_tree.read_tree(src_dir, frames_root, _read_objects, params, (".png",), progress)
+    root = Path(src_dir)
+    annotations = root / "Annotations"
+    if annotations.is_dir():
+        resolutions = sorted(p for p in annotations.iterdir() if p.is_dir())
+        if len(resolutions) != 1:
+            raise MaskTreeError(
+                f"{annotations}: expected one resolution folder, found {[p.name for p in resolutions]}"
+            )
+        root = resolutions[0]
+    yield from mask_tree.read_tree(root, frames_root, _read_objects, params, (".png",), progress)

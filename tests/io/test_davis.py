@@ -70,17 +70,18 @@ def test_write_tree_writes_indexed_pngs_with_object_ids(tmp_path: Path) -> None:
         n = davis.write_tree(st, tmp_path / "davis", layer="pseudo", progress=False)
         want = st.read("Sync3m/7", "pseudo")
     assert n == 8
-    assert sorted(p.name for p in (tmp_path / "davis" / "Sync3m" / "7").iterdir()) == [
+    masks = tmp_path / "davis" / "Annotations" / "480p"
+    assert sorted(p.name for p in (masks / "Sync3m" / "7").iterdir()) == [
         f"{f:05d}.png" for f in range(489, 494)
     ]
-    with Image.open(tmp_path / "davis" / "Sync3m" / "7" / "00489.png") as img:
+    with Image.open(masks / "Sync3m" / "7" / "00489.png") as img:
         assert img.mode == "P"
         assert img.getpalette()[:6] == [0, 0, 0, 128, 0, 0]
         ids = np.asarray(img)
     assert set(np.unique(ids).tolist()) == {0, 1, 3}
     np.testing.assert_array_equal(ids == 1, rle.decode(want.masks[0][0]).astype(bool))
     np.testing.assert_array_equal(ids == 3, rle.decode(want.masks[0][1]).astype(bool))
-    with Image.open(tmp_path / "davis" / "Sync3m" / "7" / "00491.png") as img:
+    with Image.open(masks / "Sync3m" / "7" / "00491.png") as img:
         assert not np.asarray(img).any()
 
 
@@ -92,6 +93,58 @@ def test_export_import_round_trip_is_identical_through_the_cli(tmp_path: Path) -
     main(["import-masks", out, "--format", "davis", "--out", str(back), "--layer", "pseudo"])
     assert _layers(back, "pseudo") == _layers(store, "pseudo")
     assert mask_tree_format("davis") is davis
+
+
+def test_the_tree_is_what_davis2017_evaluation_reads(tmp_path: Path) -> None:
+    """The official reader's steps: sequences from ImageSets/2017/val.txt, frames globbed from
+    JPEGImages/480p/<seq>/*.jpg, masks from Annotations/480p/<seq>/*.png (and
+    Annotations_unsupervised for the unsupervised task), mask names = frame names; results are
+    <results>/<seq>/<name>.png. Frames are copied, PNG frames converted to JPEG."""
+    store = _store(tmp_path / "m.h5")
+    frames = tmp_path / "frames"
+    rng = np.random.default_rng(0)
+    for vid, numbers, ext in (("Sync3m/7", range(487, 495), ".jpg"), ("Solo/1", (5, 6, 9, 10), ".png")):
+        (frames / vid).mkdir(parents=True)
+        for f in numbers:
+            cv2.imwrite(str(frames / vid / f"{f:05d}{ext}"), rng.integers(0, 255, (H, W, 3), np.uint8))
+    out = tmp_path / "DAVIS"
+    main(["export-masks", str(store), "--format", "davis", "--out", str(out), "--layer", "pseudo",
+          "--frames-root", str(frames)])
+    seqs = (out / "ImageSets" / "2017" / "val.txt").read_text().split()
+    assert sorted(seqs) == ["Solo/1", "Sync3m/7"]
+    with MaskStore.open(store) as st:
+        for seq in seqs:
+            images = sorted((out / "JPEGImages" / "480p" / seq).glob("*.jpg"))
+            for task_folder in ("Annotations", "Annotations_unsupervised"):
+                masks = sorted((out / task_folder / "480p" / seq).glob("*.png"))
+                assert [p.stem for p in masks] == [p.stem for p in images]
+            data = st.read(seq, "pseudo")
+            assert [int(p.stem) for p in images] == data.frames.tolist()
+            for p, objs, ids in zip(masks, data.masks, data.object_ids):
+                got = np.asarray(Image.open(p))
+                want = davis.index_image(rle.decode_batch(objs), ids, (H, W)) if objs else 0 * got
+                np.testing.assert_array_equal(got, want)
+            first = images[0]
+            assert cv2.imread(str(first)).shape == (H, W, 3)
+    src = frames / "Sync3m" / "7" / "00489.jpg"
+    assert (out / "JPEGImages" / "480p" / "Sync3m" / "7" / "00489.jpg").read_bytes() == src.read_bytes()
+    back = tmp_path / "back.h5"
+    main(["import-masks", str(out), "--format", "davis", "--out", str(back), "--layer", "pseudo"])
+    assert _layers(back, "pseudo") == _layers(store, "pseudo")
+    # a results folder is the flat <results>/<seq>/<frame>.png tree: Annotations/480p is one
+    assert [v for v, _ in davis.read_tree(out / "Annotations" / "480p", progress=False)] == sorted(seqs)
+
+
+def test_a_missing_frame_image_stops_the_export_before_any_file(tmp_path: Path) -> None:
+    store = _store(tmp_path / "m.h5")
+    (tmp_path / "frames" / "Solo" / "1").mkdir(parents=True)
+    for f in (5, 9):
+        cv2.imwrite(str(tmp_path / "frames" / "Solo" / "1" / f"{f:05d}.jpg"), np.zeros((H, W, 3), np.uint8))
+    missing = "video Solo/1 frame 6: no frame image"
+    with MaskStore.open(store) as st, pytest.raises(MaskTreeError, match=missing):
+        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"], progress=False,
+                         frames_root=tmp_path / "frames")
+    assert not (tmp_path / "out").exists()
 
 
 def test_overlapping_objects_go_to_the_higher_id() -> None:
