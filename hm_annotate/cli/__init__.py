@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-masks": ("export_masks", "Export a store layer as a tree of per-frame mask images."),
     "export-coco": ("export_coco", "Export a store layer as COCO instance masks (RLE) for correction."),
     "import-coco": ("import_coco", "Import corrected masks from a COCO file (RLE or polygons) into a store."),
+    "export-ytvis": ("export_ytvis", "Export a store layer as YouTube-VIS JSON (one track per athlete)."),
+    "import-ytvis": ("import_ytvis", "Import corrected masks from a YouTube-VIS file into a store."),
     "export-cvat": ("export_cvat", "Export one video's masks and frames as zips for a CVAT correction task."),
     "evaluate": (
         "evaluate",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -12,21 +14,53 @@ from hm_annotate.io.polygons import POLYGON_MODES
 from hm_annotate.store import LAYERS
 
 
+def import_options(fn: Callable) -> Callable:
+    """The options every import command shares (store, layer, dry run, names, annotator, dataset)."""
+    options = [
+        click.option("--store", required=True, type=click.Path(exists=True, dir_okay=False),
+                     help="Store to update."),
+        click.option("--layer", type=click.Choice(LAYERS), default="corrected", show_default=True),
+        click.option("--dry-run", is_flag=True, help="Validate and summarise; write nothing."),
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option(
+            "--file-name-pattern",
+            default=None,
+            help="How file names encode {video_id} and {frame} (default: as the export); files that "
+            "carry the video id and frame numbers need none.",
+        ),
+        click.option("--video", "videos", multiple=True,
+                     help="Map file names only to these videos (repeatable)."),
+        click.option("--annotator", default=None, help="Who corrected the masks [file info, else $USER]."),
+        click.option("--changed-only", is_flag=True,
+                     help="Write only frames that differ from the curated masks."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return dataset_options(fn)
+
+
+def run_import(
+    importer: Callable[..., ImportSummary],
+    path: str,
+    store: str,
+    as_json: bool,
+    videos: tuple[str, ...],
+    dataset: str | None,
+    data_root: str | None,
+    **kwargs: Any,
+) -> None:
+    """Run an importer with the shared options and print its summary."""
+    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
+    s = importer(path, store, videos=list(videos) or None, frame_paths=paths, **kwargs)
+    if as_json:
+        click.echo(json.dumps(s.as_dict(), indent=2))
+        return
+    print_summary(s, store)
+
+
 @click.command("import-coco")
 @click.argument("coco_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--store", required=True, type=click.Path(exists=True, dir_okay=False), help="Store to update.")
-@click.option("--layer", type=click.Choice(LAYERS), default="corrected", show_default=True)
-@click.option("--dry-run", is_flag=True, help="Validate and summarise; write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--file-name-pattern",
-    default=None,
-    help="How file_name encodes {video_id} and {frame} (default: as export-coco); images that carry "
-    "video_id and frame fields need none.",
-)
-@click.option("--video", "videos", multiple=True, help="Map file names only to these videos (repeatable).")
-@click.option("--annotator", default=None, help="Who corrected the masks [file info, else $USER].")
-@click.option("--changed-only", is_flag=True, help="Write only frames that differ from the curated masks.")
+@import_options
 @click.option(
     "--polygons",
     "polygon_mode",
@@ -36,43 +70,16 @@ from hm_annotate.store import LAYERS
     help="Polygon vertices are continuous coordinates (coco) or border-pixel centres as contour "
     "tracers write them (contour); auto: contour when all vertices are integers.",
 )
-@dataset_options
-def command(
-    coco_file: str,
-    store: str,
-    layer: str,
-    dry_run: bool,
-    as_json: bool,
-    file_name_pattern: str | None,
-    videos: tuple[str, ...],
-    annotator: str | None,
-    changed_only: bool,
-    polygon_mode: str,
-    dataset: str | None,
-    data_root: str | None,
-) -> None:
+def command(coco_file: str, store: str, **kwargs: Any) -> None:
     """Import the masks of COCO_FILE into LAYER of STORE, all or nothing.
 
-    Frames in the file replace the layer's frames; other frames stay as they were. With
-    --dataset, file names are the dataset's frame paths and frames must be frames of the dataset.
+    Frames in the file replace the layer's frames; other frames stay as they were; an image
+    without annotations is a frame without athlete. Objects without an object_id attribute take
+    the ids of the current objects they overlap best (Hungarian matching on IoU); the summary
+    gives each object's mean IoU and warns where ids look swapped. With --dataset, file names
+    are the dataset's frame paths and frames must be frames of the dataset.
     """
-    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
-    s = import_coco(
-        coco_file,
-        store,
-        layer=layer,
-        dry_run=dry_run,
-        annotator=annotator,
-        file_name_pattern=file_name_pattern,
-        videos=list(videos) or None,
-        changed_only=changed_only,
-        polygon_mode=polygon_mode,
-        frame_paths=paths,
-    )
-    if as_json:
-        click.echo(json.dumps(s.as_dict(), indent=2))
-        return
-    print_summary(s, store)
+    run_import(import_coco, coco_file, store, **kwargs)
 
 
 def print_summary(s: ImportSummary, store: str) -> None:

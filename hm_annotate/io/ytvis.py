@@ -1,0 +1,200 @@
+"""YouTube-VIS (2019/2021 layout): one annotation per athlete per video, for video instance
+segmentation code (YouTube-VIS and OVIS tools, detectron2/mmdetection VIS loaders).
+
+Export writes ``videos`` (``id``, ``width``, ``height``, ``length``, ``file_names`` of the layer's
+frames in order, plus ``name``: the store's video id, and ``frames``: the frame numbers) and one
+annotation per object id of a video with per-frame lists aligned with ``file_names``:
+``segmentations`` (compressed RLE exactly as stored, ``null`` where the athlete is absent),
+``areas`` and ``bboxes`` (``null`` there too), and ``object_id``. An athlete-free frame is a frame
+of ``file_names`` where every annotation is ``null``. Video ids derive from the video id alone
+(``video_id_of``), so every export of a dataset numbers a video the same way.
+
+Import turns the file into the frames and objects of a COCO import (``hm_annotate.io.coco``) and
+goes through the same checks, identity matching (an annotation without ``object_id`` is matched
+per frame by IoU), summary and all-or-nothing write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hm_annotate import __version__, rle
+from hm_annotate.io.coco import (
+    CATEGORY,
+    CocoError,
+    FrameNames,
+    ImportSummary,
+    annotator_name,
+    apply_import,
+    import_provenance,
+    load_coco,
+    plan_import,
+    video_patterns,
+)
+from hm_annotate.store import MaskStore
+
+
+def video_id_of(video_id: str) -> int:
+    """The YouTube-VIS video id of a store video: 1 + (first 8 bytes of SHA-1 of the id) mod
+    (2^53 - 1), the same in every export."""
+    return 1 + int.from_bytes(hashlib.sha1(video_id.encode()).digest()[:8], "big") % (2**53 - 1)
+
+
+def export_ytvis(
+    store_path: str | os.PathLike,
+    layer: str = "curated",
+    videos: Sequence[str] | None = None,
+    file_name_pattern: str | None = None,
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
+) -> dict[str, Any]:
+    """A YouTube-VIS dict of a store layer (all videos, or the given ones)."""
+    out_videos: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    with MaskStore.open(store_path) as st:
+        ids = videos if videos is not None else [v for v in st.videos() if st.has(v, layer)]
+        for v in ids:
+            if not st.has(v, layer):
+                raise CocoError(f"{st.path}: video {v!r} has no {layer!r} masks")
+        names = FrameNames(video_patterns(st, ids, file_name_pattern), frame_paths)
+        for vid in dict.fromkeys(ids):
+            data = st.read(vid, layer)
+            number = video_id_of(vid)
+            out_videos.append(
+                {
+                    "id": number,
+                    "name": vid,
+                    "width": data.width,
+                    "height": data.height,
+                    "length": len(data),
+                    "file_names": [names.name(vid, int(f)) for f in data.frames],
+                    "frames": data.frames.tolist(),
+                }
+            )
+            for oid in sorted({i for ids_ in data.object_ids for i in ids_}):
+                per_frame = [dict(zip(i, objs)).get(oid) for i, objs in zip(data.object_ids, data.masks)]
+                present = [m for m in per_frame if m is not None]
+                areas = iter(rle.area(present).tolist())
+                boxes = iter(np.round(rle.bbox(present), 2).tolist())
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "video_id": number,
+                        "category_id": CATEGORY["id"],
+                        "iscrowd": 0,
+                        "object_id": oid,
+                        "height": data.height,
+                        "width": data.width,
+                        "length": 1,
+                        "segmentations": [None if m is None else dict(m) for m in per_frame],
+                        "areas": [None if m is None else next(areas) for m in per_frame],
+                        "bboxes": [None if m is None else next(boxes) for m in per_frame],
+                    }
+                )
+    return {
+        "info": {
+            "description": f"hm-annotate {layer} masks of {Path(store_path).name}",
+            "version": __version__,
+            "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "contributor": "",
+        },
+        "licenses": [],
+        "categories": [dict(CATEGORY)],
+        "videos": out_videos,
+        "annotations": annotations,
+    }
+
+
+def _video_entries(data: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
+    videos = data.get("videos")
+    if not isinstance(videos, list) or not all(isinstance(v, dict) for v in videos):
+        raise CocoError(f"{source}: 'videos' must be a list of objects (is this a YouTube-VIS file?)")
+    seen: set[int] = set()
+    for k, v in enumerate(videos):
+        names = v.get("file_names")
+        if not isinstance(v.get("id"), int) or v["id"] in seen:
+            raise CocoError(f"{source}: videos[{k}]: id {v.get('id')!r} missing, not an integer or repeated")
+        seen.add(v["id"])
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise CocoError(f"{source}: video {v['id']}: 'file_names' must be a non-empty list of strings")
+        frames = v.get("frames")
+        if frames is not None and (not isinstance(frames, list) or len(frames) != len(names)):
+            raise CocoError(f"{source}: video {v['id']}: 'frames' must list one frame number per file name")
+    return videos
+
+
+def as_coco(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The COCO dict of a YouTube-VIS dict: one image per file name, one annotation per object and
+    frame where its segmentation is not null (``object_id`` as an attribute)."""
+    images: list[dict[str, Any]] = []
+    image_of: dict[tuple[int, int], int] = {}
+    lengths: dict[int, int] = {}
+    for v in _video_entries(data, source):
+        lengths[v["id"]] = len(v["file_names"])
+        for k, name in enumerate(v["file_names"]):
+            image = {"id": len(images) + 1, "file_name": name}
+            image |= {"height": v.get("height"), "width": v.get("width")}
+            if isinstance(v.get("name"), str) and v.get("frames") is not None:
+                image |= {"video_id": v["name"], "frame": v["frames"][k]}
+            image_of[v["id"], k] = image["id"]
+            images.append(image)
+    annotations = []
+    entries = data.get("annotations", [])
+    if not isinstance(entries, list) or not all(isinstance(a, dict) for a in entries):
+        raise CocoError(f"{source}: 'annotations' must be a list of objects")
+    for a in entries:
+        segs = a.get("segmentations")
+        if a.get("video_id") not in lengths:
+            raise CocoError(
+                f"{source}: annotation {a.get('id')!r} refers to unknown video_id {a.get('video_id')!r}"
+            )
+        if not isinstance(segs, list) or len(segs) != lengths[a["video_id"]]:
+            raise CocoError(
+                f"{source}: annotation {a.get('id')!r}: 'segmentations' must hold one entry per file name "
+                f"of video {a['video_id']} ({lengths[a['video_id']]})"
+            )
+        attributes = {"object_id": a["object_id"]} if a.get("object_id") is not None else {}
+        for k, seg in enumerate(segs):
+            if seg is not None:
+                annotations.append(
+                    {
+                        "id": a.get("id"),
+                        "image_id": image_of[a["video_id"], k],
+                        "category_id": a.get("category_id"),
+                        "segmentation": seg,
+                        "attributes": attributes,
+                    }
+                )
+    return {"info": data.get("info"), "categories": data.get("categories"), "images": images,
+            "annotations": annotations}
+
+
+def import_ytvis(
+    path: str | os.PathLike,
+    store_path: str | os.PathLike,
+    layer: str = "corrected",
+    dry_run: bool = False,
+    annotator: str | None = None,
+    file_name_pattern: str | None = None,
+    videos: Sequence[str] | None = None,
+    known_frames: Mapping[str, Iterable[int]] | None = None,
+    changed_only: bool = False,
+    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
+) -> ImportSummary:
+    """Import a YouTube-VIS file into a store layer, all or nothing (as ``import_coco``)."""
+    path = Path(path)
+    data = as_coco(load_coco(path), str(path))
+    summary = ImportSummary(source=str(path), layer=layer)
+    who = annotator_name(annotator, data.get("info"))
+    with MaskStore.open(store_path, "r" if dry_run else "a") as st:
+        plan, summary.ignored_annotations = plan_import(
+            data, st, str(path), file_name_pattern, videos, known_frames, "auto", frame_paths
+        )
+        record = import_provenance("hm-annotate import-ytvis", path, {"format": "youtube-vis"}, who)
+        return apply_import(st, plan, summary, record, dry_run, changed_only)
