@@ -7,19 +7,22 @@ import json
 import click
 
 from hm_annotate.cli.export_coco import dataset_options, dataset_videos
-from hm_annotate.io.cvat import CVAT_LABELS, export_cvat
+from hm_annotate.io.cvat import CVAT_LABELS, export_cvat, export_cvat_tasks
 from hm_annotate.store import VIEWS
 
 
 @click.command("export-cvat")
 @click.argument("store", type=click.Path(exists=True, dir_okay=False))
-@click.option("--video", required=True, help="Video id to export.")
+@click.option("--video", "videos", required=True, multiple=True,
+              help="Video id to export (repeatable: one CVAT task per video, --out is then a folder).")
 @click.option(
     "--frames-root",
     type=click.Path(exists=True, file_okay=False),
     help="Frames folder; frame images are <frames-root>/<file_name> [the dataset's, with --dataset].",
 )
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Annotations zip (task.zip).")
+@click.option("--out", required=True, type=click.Path(),
+              help="Annotations zip (task.zip); with several videos a folder for <video>.zip and "
+              "<video>_images.zip per video (ids percent-encoded).")
 @click.option("--images-out", type=click.Path(dir_okay=False), help="Task images zip [<out>_images.zip].")
 @click.option("--no-images", is_flag=True, help="Write only the annotations zip.")
 @click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
@@ -27,7 +30,7 @@ from hm_annotate.store import VIEWS
 @dataset_options
 def command(
     store: str,
-    video: str,
+    videos: tuple[str, ...],
     frames_root: str | None,
     out: str,
     images_out: str | None,
@@ -37,7 +40,7 @@ def command(
     dataset: str | None,
     data_root: str | None,
 ) -> None:
-    """Export VIDEO of STORE for CVAT's "COCO 1.0" importer.
+    """Export videos of STORE for CVAT's "COCO 1.0" importer, one task per video.
 
     \b
     In CVAT: create a task with the label below, upload the images zip as its data,
@@ -46,15 +49,25 @@ def command(
     """
     paths = None
     if dataset or data_root:
-        (vid,) = dataset_videos(dataset, data_root, [video])
-        paths = {video: vid.frame_paths} if vid.frame_paths else None
-        frames_root = frames_root or vid.frames_root
+        records = dataset_videos(dataset, data_root, list(videos))
+        paths = {v.id: v.frame_paths for v in records if v.frame_paths} or None
+        frames_root = frames_root or records[0].frames_root
     if frames_root is None:
         raise click.UsageError("give --frames-root, or --dataset and --data-root")
-    res = export_cvat(
-        store, video, frames_root, out, images_out, not no_images, layer, file_name_pattern, paths
-    )
-    click.echo(f"wrote {res.masks:,} masks of {res.frames:,} frames to {res.annotations}")
-    if res.images is not None:
-        click.echo(f"wrote {res.frames:,} task images to {res.images}")
+    if len(videos) > 1:
+        if images_out:
+            raise click.UsageError("--images-out goes with one --video; several write <video>_images.zip")
+        done = export_cvat_tasks(
+            store, videos, frames_root, out, not no_images, layer, file_name_pattern, paths
+        )
+    else:
+        done = [
+            export_cvat(
+                store, videos[0], frames_root, out, images_out, not no_images, layer, file_name_pattern, paths
+            )
+        ]
+    for res in done:
+        click.echo(f"wrote {res.masks:,} masks of {res.frames:,} frames to {res.annotations}")
+        if res.images is not None:
+            click.echo(f"wrote {res.frames:,} task images to {res.images}")
     click.echo(f"CVAT labels (Raw constructor): {json.dumps(CVAT_LABELS)}")

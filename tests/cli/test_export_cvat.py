@@ -142,3 +142,35 @@ def test_frames_and_names_from_the_dataset(tmp_path: Path) -> None:
         assert all(zf.read(n) == (frames / n).read_bytes() for n in zf.namelist())
     r = run("export-cvat", str(store), "--video", VIDEO, "--out", str(out))
     assert r.returncode == 2 and "give --frames-root, or --dataset and --data-root" in r.stderr
+
+
+def test_several_videos_make_one_task_each_with_no_empty_annotation(tmp_path: Path) -> None:
+    from hm_annotate import rle
+    from hm_annotate.store import LayerData
+
+    store, frames = _dataset(tmp_path)
+    with MaskStore.open(store, "a") as st:  # a lost athlete as pseudo-label stored it before: an empty mask
+        d = st.read("Other/1", "pseudo")
+        st.put("Other/1", "pseudo", LayerData(frames=d.frames, masks=[d.masks[0], [rle.empty((48, 64))],
+                                                                      d.masks[2]], height=48, width=64))
+    out = tmp_path / "tasks"
+    r = run("export-cvat", str(store), "--video", VIDEO, "--video", "Other/1", "--frames-root", str(frames),
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    first = "FINADivingWorldCup2021_Men3m_final_r1%2F8"
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"{first}.zip", f"{first}_images.zip", "Other%2F1.zip", "Other%2F1_images.zip"
+    ]
+    with zipfile.ZipFile(out / "Other%2F1.zip") as zf:
+        data = json.loads(zf.read(ANNOTATIONS_NAME))
+    assert len(data["images"]) == 3 and len(data["annotations"]) == 2
+    assert all(a["area"] > 0 for a in data["annotations"])
+    with zipfile.ZipFile(out / "Other%2F1_images.zip") as zf:
+        assert zf.namelist() == [f"Other/1/{f:05d}.jpg" for f in range(100, 103)]
+    # a missing frame in the second video: nothing written for either
+    (frames / "Other" / "1" / "00101.jpg").unlink()
+    again = tmp_path / "again"
+    r = run("export-cvat", str(store), "--video", VIDEO, "--video", "Other/1", "--frames-root", str(frames),
+            "--out", str(again))
+    assert r.returncode == 1 and "video Other/1 frame 101: frame image not found" in r.stderr
+    assert not again.exists()
