@@ -37,21 +37,31 @@ def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[
     return load_videos(dataset, data_root, videos=videos)
 
 
+def export_options(fn: Callable) -> Callable:
+    """STORE, --out, --layer, --videos and --file-name-pattern, as every JSON export takes them."""
+    options = [
+        click.argument("store", type=click.Path(exists=True, dir_okay=False)),
+        click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSON file to write."),
+        click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True),
+        click.option("--videos", multiple=True, help="Only these video ids (repeatable)."),
+        click.option(
+            "--file-name-pattern",
+            default=None,
+            help="Frame file name template with {video_id} and {frame} (default: the video's metadata "
+            f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN}).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return dataset_options(fn)
+
+
 @click.command("export-coco")
-@click.argument("store", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="COCO JSON file to write.")
-@click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
-@click.option("--videos", multiple=True, help="Only these video ids (repeatable).")
+@export_options
 @click.option(
     "--frames-from",
     type=click.Path(exists=True, dir_okay=False),
     help="Only the frames listed in this CSV (columns video_id, frame; e.g. the review queue).",
-)
-@click.option(
-    "--file-name-pattern",
-    default=None,
-    help="Image file_name template with {video_id} and {frame} (default: the video's metadata "
-    f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN}).",
 )
 @click.option(
     "--results",
@@ -59,14 +69,13 @@ def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[
     help="Write a COCO results list (image_id, category_id, segmentation, score) for COCOeval's loadRes "
     "instead of a dataset; the score is the segmenter's, 1.0 where there is none.",
 )
-@dataset_options
 def command(
     store: str,
     out: str,
     layer: str,
     videos: tuple[str, ...],
-    frames_from: str | None,
     file_name_pattern: str | None,
+    frames_from: str | None,
     results: bool,
     dataset: str | None,
     data_root: str | None,

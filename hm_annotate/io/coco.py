@@ -305,24 +305,34 @@ def export_coco(
                     )
                     k += 1
     return {
-        "info": {
-            "description": f"hm-annotate {layer} masks of {Path(store_path).name}",
-            "version": __version__,
-            "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "contributor": "",
-            "hm_annotate": {
-                "store": str(Path(store_path).resolve()),
-                "layer": layer,
-                "file_names": "dataset frame paths"
-                if frame_paths
-                else file_name_pattern
-                or f"per video metadata {PATTERN_METADATA_KEY!r}, else {DEFAULT_FILE_NAME_PATTERN}",
-            },
-        },
+        "info": export_info(store_path, layer, file_name_pattern, frame_paths),
         "licenses": [],
         "categories": [dict(CATEGORY)],
         "images": images,
         "annotations": annotations,
+    }
+
+
+def export_info(
+    store_path: str | os.PathLike,
+    layer: str,
+    file_name_pattern: str | None,
+    frame_paths: Mapping[str, Mapping[int, str]] | None,
+) -> dict[str, Any]:
+    """The ``info`` of an export: what it holds, when and how its file names were made."""
+    return {
+        "description": f"hm-annotate {layer} masks of {Path(store_path).name}",
+        "version": __version__,
+        "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "contributor": "",
+        "hm_annotate": {
+            "store": str(Path(store_path).resolve()),
+            "layer": layer,
+            "file_names": "dataset frame paths"
+            if frame_paths
+            else file_name_pattern
+            or f"per video metadata {PATTERN_METADATA_KEY!r}, else {DEFAULT_FILE_NAME_PATTERN}",
+        },
     }
 
 
@@ -821,6 +831,7 @@ def import_coco(
     changed_only: bool = False,
     polygon_mode: str = "auto",
     frame_paths: Mapping[str, Mapping[int, str]] | None = None,
+    file_format: str = "coco",
 ) -> ImportSummary:
     """Import a COCO file into a store layer, all or nothing; other frames stay as they were.
 
@@ -828,15 +839,23 @@ def import_coco(
     unless ``changed_only``. Provenance records the source file, time and annotator (default: the
     file's ``info.contributor``, else the login name). Objects without an ``object_id`` attribute
     take the ids of the current objects they overlap best (see ``hm_annotate.io.identity``).
+    ``file_format`` "youtube-vis" reads a YouTube-VIS file instead (``hm_annotate.io.ytvis``).
     """
     coco_path = Path(coco_path)
     data = load_coco(coco_path)
+    params: dict[str, Any] = {"format": file_format}
+    if file_format == "youtube-vis":
+        from hm_annotate.io.ytvis import as_coco
+
+        data = as_coco(data, str(coco_path))
+    else:
+        params["polygons"] = polygon_mode
     summary = ImportSummary(source=str(coco_path), layer=layer)
     who = annotator_name(annotator, data.get("info"))
+    tool = "hm-annotate import-ytvis" if file_format == "youtube-vis" else "hm-annotate import-coco"
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(
             data, st, str(coco_path), file_name_pattern, videos, known_frames, polygon_mode, frame_paths
         )
-        params = {"format": "coco", "polygons": polygon_mode}
-        record = import_provenance("hm-annotate import-coco", coco_path, params, who)
+        record = import_provenance(tool, coco_path, params, who)
         return apply_import(st, plan, summary, record, dry_run, changed_only)

@@ -18,24 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hm_annotate import __version__, rle
+from hm_annotate import rle
 from hm_annotate.io.coco import (
     CATEGORY,
     CocoError,
     FrameNames,
     ImportSummary,
-    annotator_name,
-    apply_import,
-    import_provenance,
-    load_coco,
-    plan_import,
+    export_info,
+    import_coco,
     video_patterns,
 )
 from hm_annotate.store import MaskStore
@@ -98,12 +93,7 @@ def export_ytvis(
                     }
                 )
     return {
-        "info": {
-            "description": f"hm-annotate {layer} masks of {Path(store_path).name}",
-            "version": __version__,
-            "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "contributor": "",
-        },
+        "info": export_info(store_path, layer, file_name_pattern, frame_paths),
         "licenses": [],
         "categories": [dict(CATEGORY)],
         "videos": out_videos,
@@ -175,26 +165,6 @@ def as_coco(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             "annotations": annotations}
 
 
-def import_ytvis(
-    path: str | os.PathLike,
-    store_path: str | os.PathLike,
-    layer: str = "corrected",
-    dry_run: bool = False,
-    annotator: str | None = None,
-    file_name_pattern: str | None = None,
-    videos: Sequence[str] | None = None,
-    known_frames: Mapping[str, Iterable[int]] | None = None,
-    changed_only: bool = False,
-    frame_paths: Mapping[str, Mapping[int, str]] | None = None,
-) -> ImportSummary:
-    """Import a YouTube-VIS file into a store layer, all or nothing (as ``import_coco``)."""
-    path = Path(path)
-    data = as_coco(load_coco(path), str(path))
-    summary = ImportSummary(source=str(path), layer=layer)
-    who = annotator_name(annotator, data.get("info"))
-    with MaskStore.open(store_path, "r" if dry_run else "a") as st:
-        plan, summary.ignored_annotations = plan_import(
-            data, st, str(path), file_name_pattern, videos, known_frames, "auto", frame_paths
-        )
-        record = import_provenance("hm-annotate import-ytvis", path, {"format": "youtube-vis"}, who)
-        return apply_import(st, plan, summary, record, dry_run, changed_only)
+def import_ytvis(path: str | os.PathLike, store_path: str | os.PathLike, **options: Any) -> ImportSummary:
+    """Import a YouTube-VIS file into a store layer, all or nothing; ``options`` as ``import_coco``."""
+    return import_coco(path, store_path, file_format="youtube-vis", **options)
