@@ -131,3 +131,23 @@ def test_dataset_names_frames_and_bounds_them(tmp_path: Path, capsys: pytest.Cap
     with pytest.raises(SystemExit):
         main(["import-coco", str(coco), "--store", str(store), "--dataset", "finediving"])
     assert "--dataset and --data-root go together" in capsys.readouterr().err
+
+
+def test_swapped_ids_are_warned_about_and_objects_have_their_iou(tmp_path: Path) -> None:
+    from tests.io.test_coco import SYNC
+    from tests.io.test_coco import make_store as make_sync_store
+
+    store = make_sync_store(tmp_path / "m.h5")
+    data = export_coco(store, videos=[SYNC], layer="pseudo")
+    for ann in data["annotations"]:
+        ann["attributes"]["object_id"] = 3 - ann["attributes"]["object_id"]
+    coco = write_coco(data, tmp_path / "swapped.json")
+    r = run("import-coco", str(coco), "--store", str(store), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"  {SYNC}: mean IoU per object: object 1 0.0000, object 2 0.0000" in r.stdout
+    assert f"warning: {SYNC}: object ids look swapped on 9 frames (first 7)" in r.stderr
+    for ann in data["annotations"]:
+        del ann["attributes"]["object_id"]
+    r = run("import-coco", str(write_coco(data, tmp_path / "noid.json")), "--store", str(store), "--dry-run")
+    assert "9 frames had objects without object_id: ids given by IoU matching" in r.stdout
+    assert "warning" not in r.stderr
