@@ -86,3 +86,27 @@ def test_errors_are_one_line_and_write_nothing(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_results_file_loads_in_cocoeval_with_ap_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    store, gt_file, res_file = tmp_path / "m.h5", tmp_path / "gt.json", tmp_path / "res.json"
+    make_store(store, VIDEOS)
+    main(["export-coco", str(store), "--out", str(gt_file)])
+    main(["export-coco", str(store), "--out", str(res_file), "--results", "--videos", "Ev_synchro/2"])
+    assert "wrote 4 results of 4 images" in capsys.readouterr().out
+    results = json.loads(res_file.read_text())
+    assert {"image_id", "category_id", "segmentation", "score"} <= set(results[0])
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_file))
+        ev = COCOeval(gt, gt.loadRes(str(res_file)), "segm")
+        ev.params.imgIds = sorted({r["image_id"] for r in results})
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
