@@ -495,7 +495,7 @@ class MaskStore:
         return self.read(video_id, stored[0])
 
     def frame(self, video_id: str, layer: str, frame_number: int) -> list[RLE]:
-        """The objects of one frame; StoreError when the layer has no such frame."""
+        """The objects of one frame (empty masks dropped); StoreError when the layer has no such frame."""
         if layer == "curated":
             if self.has(video_id, "corrected"):
                 try:
@@ -509,10 +509,11 @@ class MaskStore:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
         a, b = offsets[i], offsets[i + 1]
         blob = g["counts"][coff[a] : coff[b]].tobytes() if b > a else b""
-        return [
+        objs = [
             {"size": list(size), "counts": blob[s - coff[a] : e - coff[a]].decode("ascii")}
             for s, e in zip(coff[a:b], coff[a + 1 : b + 1])
         ]
+        return [m for m in objs if m["counts"] != _empty_counts(*size)]  # no empty objects, as LayerData
 
     def _frame_index(self, video_id: str, layer: str) -> tuple:
         """A layer's group and small index arrays, kept so single-frame reads cost one slice."""

@@ -557,6 +557,7 @@ def test_empty_masks_are_never_annotations_and_athlete_free_frames_count_alike(t
         st.put("v/1", "pseudo", old)
     with MaskStore.open(path) as st:
         assert st.object_counts("v/1", "pseudo")[1].tolist() == [1, 0, 2, 0]  # 2: mixed frames stay as stored
+        assert st.frame("v/1", "pseudo", 1) == [] and len(st.frame("v/1", "pseudo", 2)) == 1
         d = st.read("v/1", "pseudo")
         assert [len(o) for o in d.masks] == [1, 0, 1, 0] and d.object_ids == [[1], [], [1], []]
         assert summarise(st)["layers"]["pseudo"]["empty_frames"] == 2
