@@ -97,5 +97,11 @@ def test_mean_std_cells_and_order():
     assert ok.ordered("rho") and "| 0.8500 +- 0.0707 |" in ok.table()
     swapped = _fake({"GTM": [0.5, 0.6], "PM": [0.8, 0.7], "no masks": [0.5, 0.6]})
     assert not swapped.ordered("rho")
+    assert ok.verdict("rho") == "held" and swapped.verdict("rho") == "did not hold"
+    tied = _fake({"GTM": [0.4, 0.4], "PM": [0.4, 0.4], "no masks": [0.4, 0.4]})
+    assert not tied.ordered("rho") and tied.verdict("rho").startswith("tied, no verdict")
+    one_seed = _fake({"GTM": [0.9, 0.9], "PM": [0.8, 0.8]})
+    one_seed.seeds = [0]
+    assert one_seed.verdict("rho").startswith("not judged")
     undefined = _fake({"GTM": [math.nan, math.nan]})
     assert "n/a" in undefined.table()
