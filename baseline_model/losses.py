@@ -71,8 +71,7 @@ def compute_loss(outputs: dict[str, torch.Tensor], batch: dict[str, Any],
     frames include one without a mask (``<side>_mask_present`` in the batch, from a store with gaps);
     zero when SAP is off, no masks were given or ``model.loss_attention`` is off. L_T (Eq. 6):
     KL(T || A_1) + KL(T || A_2) summed over snippets and averaged over steps, pairs and the two
-    videos; zero when TAP or
-    ``model.loss_temporal`` is off.
+    videos; zero when TAP or ``model.loss_temporal`` is off.
     """
     model_cfg, data_cfg = cfg.model, cfg.data
     delta = outputs["delta"]
