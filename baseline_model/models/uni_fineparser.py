@@ -138,7 +138,8 @@ class UniFineParser(nn.Module):
 def _float32(x: torch.Tensor):
     """Autocast off for the block (inputs must be float32 already), where it is on."""
     kind = x.device.type
-    return torch.autocast(kind, enabled=False) if torch.is_autocast_enabled(kind) else nullcontext()
+    on = torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind)  # not on "meta"
+    return torch.autocast(kind, enabled=False) if on else nullcontext()
 
 
 def build_model(cfg: ModelConfig) -> UniFineParser:
