@@ -430,12 +430,11 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
         check_config(ckpt, cfg, last_path)
     elif last_path.exists():
         raise CheckpointError(f"{out}: holds a run already (last.pt); resume it or choose another output")
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, load_weights=ckpt is None).to(dist.device)  # bad weights: nothing written yet
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         _write_config(cfg, out / "config.yaml")
-
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg, load_weights=ckpt is None).to(dist.device)
     optimizer = make_optimizer(model, cfg)
     sampler = torch.utils.data.DistributedSampler(splits.train, num_replicas=dist.world, rank=dist.rank,
                                                   shuffle=True, seed=cfg.train.seed)
