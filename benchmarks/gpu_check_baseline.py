@@ -9,7 +9,7 @@ On the GPU machine (repository root, no network), within about 150 s:
 3. ``hm-baseline train --device cuda`` with the paper config (uni_fineparser_finediving.yaml,
    ``train.amp: auto``, random ResNet34 as no weights are at hand) for 2 epochs, with the masks,
    then every logged loss (per step from TensorBoard, per epoch from log.csv) and whether all are finite;
-4. ``benchmarks/model_bench.py --device cuda`` on the paper config at batch 2 and 8 in fp32, bf16
+4. ``benchmarks/model_bench.py --device cuda`` on the paper config at batch 8 and 2 in fp32, bf16
    and fp16: pairs/s, ratio to fp32, peak memory, losses finite.
 
 ``--tiny`` runs the same steps on the CPU at toy sizes (a scaled-down model with the paper's
@@ -140,7 +140,7 @@ def main() -> int:
         bench += [str(CONFIGS / "synthetic_cpu.yaml"), "--device", "cpu", "--batch", "1", "2",
                   "--precision", "fp32", "bf16", "--steps", "1", "--threads", "1"]
     else:
-        bench += [str(PAPER), "--device", "cuda", "--batch", "2", "8", "--precision", "fp32", "bf16", "fp16",
+        bench += [str(PAPER), "--device", "cuda", "--batch", "8", "2", "--precision", "fp32", "bf16", "fp16",
                   "--steps", "3"]
     code, secs = run(bench, max(left() - 5, 10), env)
     say(f"-- model_bench: exit {code}, {secs:.1f} s")
