@@ -214,7 +214,15 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``key: saved vs current`` for every config field that differs and may not."""
+    """``key: saved vs current`` for every config field that differs and may not.
+
+    The saved config is read back first, so keys added since it was written take their defaults
+    (which keep the old behaviour) and ``amp: false`` equals ``amp: off``.
+    """
+    try:
+        saved = config_from_dict(saved, source="checkpoint").to_dict()
+    except HMError:
+        pass  # compared as written: every unreadable field shows up as a difference
     a, b = _flatten(saved), _flatten(current)
     return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if k not in MAY_DIFFER and a.get(k) != b.get(k)]

@@ -301,3 +301,16 @@ def test_a_step_that_loss_scaling_skips_leaves_the_schedule_alone():
     assert not loop.optimizer_step() and param.item() == 1.0 and scaler.get_scale() == 2.0
     scaler.scale((param * 0.5).sum()).backward()
     assert loop.optimizer_step() and param.item() == pytest.approx(0.5)
+
+
+def test_checkpoints_written_before_the_reference_keys_still_match_their_config():
+    from baseline_model.train import config_differences
+
+    cfg = tiny_config()
+    old = cfg.to_dict()
+    old["train"]["amp"] = False  # as older checkpoints recorded it
+    for section, key in (("model", "i3d_freeze_bn"), ("train", "lr_min"), ("data", "resize_mode")):
+        del old[section][key]
+    assert config_differences(old, cfg.to_dict()) == []
+    old["train"]["lr"] = 0.5
+    assert config_differences(old, cfg.to_dict()) == ["train.lr: 0.5 vs 0.001"]
