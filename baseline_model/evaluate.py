@@ -21,6 +21,7 @@ import torch
 
 from baseline_model.amp import autocast
 from baseline_model.data import PairDataset
+from baseline_model.losses import covered_cells
 from baseline_model.metrics import (
     attention_iou,
     relative_l2,
@@ -100,8 +101,10 @@ def evaluate(model: torch.nn.Module, test_set: PairDataset, cfg: Any, *, device:
         if "A" in enc and "v_mask" in batch:
             snippets = cut_snippets(batch["v_mask"][rows], m.num_snippets, m.snippet_len, m.snippet_stride)
             target = mask_target(snippets.squeeze(2), enc["A"].shape[-3:])
-            for a, t in zip(enc["A"][rows].float().cpu(), target):
-                ious.append(attention_iou(a.numpy(), t.numpy()))
+            covered = covered_cells(batch["v_mask_present"][rows], m, enc["A"].shape[-3])
+            for a, t, keep in zip(enc["A"][rows].float().cpu(), target, covered):
+                if keep.any():  # cells over frames without a mask count in neither map
+                    ious.append(attention_iou((a * keep).numpy(), (t * keep).numpy()))
     ids, true, pred = _vote(model, test_set, features, device, cfg.data.exemplar_mode == "dd")
     return Evaluation(rho=_rho(pred, true), rl2=_rl2(pred, true),
                       tiou=float(np.mean(np.concatenate(tious))) if tious else math.nan,

@@ -9,7 +9,7 @@ import torch
 from baseline_model.models.sap import mask_target
 from baseline_model.models.snippets import cut_snippets, snippet_centres
 
-__all__ = ["compute_loss", "mask_target", "step_means", "temporal_soft_labels"]
+__all__ = ["compute_loss", "covered_cells", "mask_target", "step_means", "temporal_soft_labels"]
 
 
 def step_means(transitions: Any, num_frames: int, num_queries: int, anchor: str = "middle") -> torch.Tensor:
@@ -103,17 +103,21 @@ def compute_loss(outputs: dict[str, torch.Tensor], batch: dict[str, Any],
     return {"L_A": loss_a, "L_T": loss_t, "L_E": loss_e, "total": loss_a + loss_t + loss_e}
 
 
+def covered_cells(present: torch.Tensor, model_cfg: Any, time_cells: int) -> torch.Tensor:
+    """B x N x t x 1 x 1 booleans: the cells of A whose frames all have a mask (``present``: B x T)."""
+    present = torch.as_tensor(present, dtype=torch.float32)
+    frames = cut_snippets(present[:, None, :, None, None], model_cfg.num_snippets, model_cfg.snippet_len,
+                          model_cfg.snippet_stride).squeeze(2)  # B x N x L x 1 x 1
+    return mask_target(frames, (time_cells, 1, 1)) > 1 - 1e-6  # share of a cell's frames with a mask
+
+
 def _attention_term(attention: torch.Tensor, target: torch.Tensor, present: torch.Tensor | None,
                     model_cfg: Any) -> torch.Tensor | None:
     """Mean |A - M_gt| over the cells whose frames all have masks (None: no such cell)."""
     error = (attention - target).abs()
     if present is None:
         return error.mean()
-    present = torch.as_tensor(present, dtype=error.dtype, device=error.device)
-    frames = cut_snippets(present[:, None, :, None, None], model_cfg.num_snippets, model_cfg.snippet_len,
-                          model_cfg.snippet_stride).squeeze(2)  # B x N x L x 1 x 1
-    covered = mask_target(frames, (attention.shape[-3], 1, 1))  # share of a cell's frames with a mask
-    weight = (covered > 1 - 1e-6).to(error.dtype).expand_as(error)
+    weight = covered_cells(present, model_cfg, attention.shape[-3]).to(error.dtype).expand_as(error)
     total = weight.sum()
     return (error * weight).sum() / total if total > 0 else None
 
