@@ -40,7 +40,8 @@ def _common_data(fn):
 def _runtime(fn):
     """--device / --threads / --quiet."""
     options = [
-        click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+        click.option("--device", help="cpu, cuda (this process's GPU under torchrun) or cuda:N "
+                                      "(default: cuda when available)."),
         click.option("--threads", type=click.IntRange(min=1),
                      help="Torch CPU threads (on busy shared cores, 1 is often fastest)."),
         click.option("--quiet", is_flag=True, help="No progress bars."),
@@ -147,9 +148,11 @@ def summary(config_path: str, as_json: bool) -> None:
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), required=True)
 @_common_data
 @click.option("--i3d-weights", type=click.Path(exists=True, dir_okay=False),
-              help="Pretrained I3D (model_rgb.pth or piergiaj rgb_imagenet.pt).")
+              help="Pretrained I3D (model_rgb.pth, piergiaj rgb_imagenet.pt, or a FineParser best.pth).")
 @click.option("--resnet34-weights", type=click.Path(exists=True, dir_okay=False),
               help="torchvision ResNet34 ImageNet state dict.")
+@click.option("--allow-random-sve", is_flag=True,
+              help="Train the ResNet34 from random weights where the config requires pretrained ones.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
 @click.option("--stop-after-epoch", type=click.IntRange(min=1), help="End this job after that epoch.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
@@ -167,7 +170,8 @@ def train_command(config_path: str, out: str, **opts: Any) -> None:
 
     _setup_torch(opts["threads"])
     cfg = _data_overrides(load_config(config_path), opts)
-    cfg = _with(cfg, "model", i3d_weights=opts["i3d_weights"], sve_weights=opts["resnet34_weights"])
+    cfg = _with(cfg, "model", i3d_weights=opts["i3d_weights"], sve_weights=opts["resnet34_weights"],
+                sve_weights_required=False if opts["allow_random_sve"] else None)
     cfg = _train_section(cfg, opts)
     main_rank = os.environ.get("RANK", "0") == "0"
     progress = not opts["quiet"]
@@ -188,17 +192,17 @@ def train_command(config_path: str, out: str, **opts: Any) -> None:
 @_runtime
 def eval_command(checkpoint: str, as_json: bool, **opts: Any) -> None:
     """Vote over M exemplars for every test video; rho, R-l2 (x100), step tIoU, attention IoU."""
-    import torch
-
+    from baseline_model.amp import amp_dtype
     from baseline_model.evaluate import evaluate
-    from baseline_model.train import load_model
+    from baseline_model.train import load_model, resolve_device
 
     _setup_torch(opts["threads"])
-    dev = torch.device(opts["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = resolve_device(opts["device"])
     model, cfg, ckpt = load_model(checkpoint, dev)
     cfg = _data_overrides(cfg, opts)
     splits = _splits(cfg, opts, test_only=True)
-    result = evaluate(model, splits.test, cfg, device=dev, amp=cfg.train.amp, progress=not opts["quiet"])
+    result = evaluate(model, splits.test, cfg, device=dev, amp=amp_dtype(cfg.train.amp, dev),
+                      progress=not opts["quiet"])
     metrics = {k: (None if math.isnan(v) else v) for k, v in result.metrics().items()}
     if as_json:
         click.echo(json.dumps({"checkpoint": checkpoint, "epoch": ckpt["epoch"], "videos": len(result.ids),
@@ -252,9 +256,8 @@ def compare_command(config_path: str, out: str | None, json_path: str | None, ru
     if json_path:
         Path(json_path).write_text(json.dumps(summary(result), indent=2, default=float))
     click.echo(table, nl=False)
-    verdicts = [f"{which} epoch {'held' if result.ordered('rho', which) else 'did not hold'}"
-                for which in ("best", "last")]
-    click.echo(f"GTM >= PM >= no masks by mean rho: {'; '.join(verdicts)}")
+    verdicts = [f"{which} epoch {result.verdict('rho', which)}" for which in ("best", "last")]
+    click.echo(f"GTM > PM > no masks by mean rho: {'; '.join(verdicts)}")
 
 
 @cli.command("degrade-masks")

@@ -66,9 +66,20 @@ class Comparison:
         return "\n".join(lines) + ("\n\n" + self.note if self.note else "") + "\n"
 
     def ordered(self, metric: str = "rho", which: str = "best") -> bool:
-        """Whether the mean ``metric`` keeps the conditions' order (higher rho is better)."""
+        """Whether the mean ``metric`` strictly keeps the conditions' order (higher rho is better)."""
         means = [float(np.mean(self.values(c.name, metric, which))) for c in self.conditions]
-        return all(a >= b for a, b in zip(means, means[1:]))
+        return all(a > b for a, b in zip(means, means[1:]))
+
+    def verdict(self, metric: str = "rho", which: str = "best") -> str:
+        """Whether the conditions' order held, in words that never call a tie or one seed a result."""
+        means = [float(np.mean(self.values(c.name, metric, which))) for c in self.conditions]
+        if any(math.isnan(m) for m in means):
+            return "undefined (a condition has no finite value)"
+        if any(abs(a - b) < 1e-9 for a, b in zip(means, means[1:])):
+            return "tied, no verdict (the runs did not separate the conditions)"
+        if len(self.seeds) < 2:
+            return "not judged (one seed is a smoke run)"
+        return "held" if self.ordered(metric, which) else "did not hold"
 
 
 def _mean_std(values: Sequence[float]) -> str:

@@ -21,6 +21,8 @@ from typing import Any
 from hm_annotate.errors import HMError
 
 NORMALISATIONS = ("i3d_rgb_imagenet", "model_rgb")
+AMP_MODES = ("off", "auto", "bf16", "fp16")
+RESIZE_MODES = ("reference", "aspect")
 MIRRORED = {  # ModelConfig field -> DataConfig field it mirrors
     "num_frames": "num_frames",
     "num_snippets": "num_snippets",
@@ -42,6 +44,7 @@ class ModelConfig:
     i3d_width: float = 1.0
     i3d_weights: str | None = None  # model_rgb.pth or piergiaj rgb_imagenet.pt
     i3d_bn_momentum: float = 0.01  # BatchNorm running-stat momentum; ~0.1 when training from scratch
+    i3d_freeze_bn: bool = False  # keep the I3D's BatchNorm statistics as loaded (the reference's eval mode)
     # Spatial action parsing (SAP): mask-guided attention after stage sap_stage (Table 9).
     sap: bool = True
     sap_stage: int = 2
@@ -51,6 +54,7 @@ class ModelConfig:
     sve_layers: list[int] = field(default_factory=lambda: [3, 4, 6, 3])  # ResNet34
     sve_width: float = 1.0  # scales the ResNet widths 64/128/256/512
     sve_weights: str | None = None  # torchvision resnet34 state dict
+    sve_weights_required: bool = False  # refuse a random ResNet34 (the reference starts from ImageNet)
     # Temporal action parsing (TAP): cross-attn -> MHSA -> cross-attn with L_q learnable queries.
     tap: bool = True
     num_queries: int = 6  # L_q (Table 5)
@@ -108,6 +112,9 @@ class DataConfig:
     snippet_stride: int = 5  # alpha
     image_size: int = 224
     resize: list[int] = field(default_factory=lambda: [455, 256])  # (width, height) before cropping
+    # reference: the reference transform's swap, frames become resize[1] wide x resize[0] high;
+    # aspect: resize[0] wide x resize[1] high (FineDiving's 16:9 frames keep their shape)
+    resize_mode: str = "aspect"
     horizontal_flip: bool = True
     temporal_shift: list[int] = field(default_factory=lambda: [-3, 0])  # clip start jitter (frames)
     num_exemplars_train: int = 1
@@ -122,6 +129,7 @@ class DataConfig:
                  "data.resize must be [width, height], each >= data.image_size")
         _require(len(self.temporal_shift) == 2 and self.temporal_shift[0] <= self.temporal_shift[1],
                  "data.temporal_shift must be [min, max]")
+        _require(self.resize_mode in RESIZE_MODES, f"data.resize_mode must be one of {RESIZE_MODES}")
         _require(self.mask_layer in ("curated", "corrected", "pseudo"),
                  "data.mask_layer must be curated, corrected or pseudo")
         _require(self.num_exemplars_train >= 1, "data.num_exemplars_train must be >= 1")
@@ -139,6 +147,7 @@ class TrainConfig:
     batch_size: int = 2
     eval_batch_size: int = 1
     grad_accum: int = 2
+    effective_batch: int | None = None  # pairs per optimizer step over all GPUs; sets the accumulation
     optimizer: str = "adam"
     lr: float = 1e-3  # heads (SAP, TAP, E_S, E_R)
     lr_backbone: float = 0.1  # I3D: 1e-4
@@ -146,7 +155,9 @@ class TrainConfig:
     lr_tau: float = 0.1  # tau: 1e-4
     weight_decay: float = 0.0
     warmup_epochs: int = 5
-    amp: bool = False
+    warmup_lr: float | None = None  # where the warm-up starts, every group (None: from zero)
+    lr_min: float = 0.0  # floor of the cosine decay, every group
+    amp: bool | str = "off"  # off | auto (bf16 where supported, else fp16) | bf16 | fp16; CUDA only
     seed: int = 0
     num_workers: int = 4
 
@@ -159,6 +170,25 @@ class TrainConfig:
         _require(self.weight_decay >= 0, "train.weight_decay must be >= 0")
         _require(self.warmup_epochs >= 0 and self.num_workers >= 0,
                  "train.warmup_epochs and train.num_workers must be >= 0")
+        _require(self.lr_min >= 0 and (self.warmup_lr is None or self.warmup_lr >= 0),
+                 "train.lr_min and train.warmup_lr must be >= 0")
+        if self.effective_batch is not None:
+            _require(self.effective_batch >= 1, "train.effective_batch must be >= 1")
+            _require(self.grad_accum == 1, "set train.effective_batch or train.grad_accum, not both "
+                                           "(the accumulation follows from the effective batch)")
+        if isinstance(self.amp, bool):  # older configs: true meant fp16 with a GradScaler
+            self.amp = "fp16" if self.amp else "off"
+        _require(self.amp in AMP_MODES, f"train.amp must be one of {AMP_MODES}, not {self.amp!r}")
+
+    def accumulation(self, world: int) -> int:
+        """Batches accumulated per optimizer step when ``world`` processes train side by side."""
+        if self.effective_batch is None:
+            return self.grad_accum
+        per_step = self.batch_size * world
+        if self.effective_batch % per_step:
+            raise ConfigError(f"train.effective_batch {self.effective_batch} is not a multiple of "
+                              f"batch_size {self.batch_size} x {world} process(es)")
+        return self.effective_batch // per_step
 
 
 @dataclass

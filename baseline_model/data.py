@@ -10,9 +10,12 @@ does (positions past the clip repeat its last frame). Step transitions (absolute
 the last frame of each preceding step) map to the last sampled index whose frame number is <=
 the transition: what the reference's "first index of the next step's label, minus 1" gives.
 
-Spatially, frames are resized to ``data.resize`` (width, height; 455 x 256 in the reference) and
-cropped to ``image_size`` (random crop + horizontal flip for training, centre crop for testing),
-as the reference transforms do; masks get the same resize, crop and flip. Masks are matched to
+Spatially, frames are resized (``data.resize`` and ``data.resize_mode``) and cropped to
+``image_size`` (random crop + horizontal flip for training, centre crop for testing), as the
+reference transforms do; masks get the same resize, crop and flip. The reference asks for
+(455, 256) but its video Resize swaps the tuple for PIL images, so its frames are 256 wide x 455
+high (squeezed sideways, stretched up) before the crop: ``resize_mode: reference`` does exactly
+that, ``aspect`` resizes to 455 wide x 256 high, FineDiving's own shape. Masks are matched to
 frames by frame number, never by list position.
 
 Decoding ~100 JPEGs per video each epoch dominates CPU training on small datasets, so decoded,
@@ -203,7 +206,8 @@ class MaskSource:
     """Masks of one store layer, matched to a video's frames by frame number.
 
     ``allow_missing`` turns absent videos/frames into empty masks; ``missing`` then counts them
-    (video id -> number of frames without a mask).
+    (video id -> number of frames without a mask) and :meth:`present` tells which frames have one,
+    so that the attention loss can leave the others out.
     """
 
     path: str
@@ -212,6 +216,7 @@ class MaskSource:
     cache: bool = True
     missing: dict[str, int] = field(default_factory=dict)
     _masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _present: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.layer not in MASK_LAYERS:
@@ -249,19 +254,25 @@ class MaskSource:
         """F x H x W uint8 {0,1} masks for every frame of ``video`` (in its order), resized to ``shape``."""
         masks = self._masks.get(video.id)
         if masks is None or masks.shape[1:] != tuple(shape):
-            masks = self._load(video, shape)
+            masks, self._present[video.id] = self._load(video, shape)
             if self.cache:
                 self._masks[video.id] = masks
         return masks
 
-    def _load(self, video: Video, shape: tuple[int, int]) -> np.ndarray:
+    def present(self, video: Video) -> np.ndarray:
+        """F booleans: which frames of ``video`` (in its order) have a mask in the store."""
+        if video.id not in self._present:
+            self._present[video.id] = self._load(video, (1, 1))[1]
+        return self._present[video.id]
+
+    def _load(self, video: Video, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         numbers = np.asarray(video.frame_numbers, dtype=np.int64)
         out = np.zeros((len(numbers), *shape), dtype=np.uint8)
         with self._open() as store:
             if not store.has(video.id, self.layer):
                 if not self.allow_missing:
                     raise MissingMasksError(f"{self.path}: no {self.layer!r} masks for video {video.id}")
-                return out
+                return out, np.zeros(len(numbers), bool)
             frames, masks = store.masks(video.id, self.layer)
         if not len(frames):
             present, pos = np.zeros(len(numbers), bool), np.zeros(len(numbers), np.int64)
@@ -273,7 +284,7 @@ class MaskSource:
             raise MissingMasksError(
                 f"{self.path}: video {video.id}: no {self.layer!r} mask for frames {absent}")
         out[present] = resize_masks(masks[pos[present]], shape)
-        return out
+        return out, present
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -402,6 +413,8 @@ class PairDataset:
             masks = self.masks.get(video, self.frames.shape)[positions]
             mask = np.ascontiguousarray(aug.apply(masks))
             out[f"{prefix}_mask"] = torch.from_numpy(mask).float().unsqueeze(0)
+            present = self.masks.present(video)[positions].astype(np.float32)
+            out[f"{prefix}_mask_present"] = torch.from_numpy(present)
         return out
 
 
@@ -447,8 +460,13 @@ def mask_source(data_cfg: Any, allow_missing: bool = False) -> MaskSource | None
 
 
 def frame_shape(data_cfg: Any) -> tuple[int, int]:
-    """(height, width) frames are resized to before cropping (``data.resize`` is width, height)."""
-    return int(data_cfg.resize[1]), int(data_cfg.resize[0])
+    """(height, width) frames are resized to before cropping.
+
+    ``data.resize`` is (width, height) as written; ``resize_mode: reference`` swaps it, as the
+    reference's transform does with PIL images.
+    """
+    width, height = int(data_cfg.resize[0]), int(data_cfg.resize[1])
+    return (width, height) if data_cfg.resize_mode == "reference" else (height, width)
 
 
 def build_splits(train_videos: Sequence[Video], test_videos: Sequence[Video], data_cfg: Any, *, seed: int,

@@ -13,14 +13,15 @@ attention map A against the mask target M_gt (when the run has masks), averaged 
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from baseline_model.amp import autocast
 from baseline_model.data import PairDataset
+from baseline_model.losses import covered_cells
 from baseline_model.metrics import (
     attention_iou,
     relative_l2,
@@ -62,16 +63,13 @@ class _Videos(torch.utils.data.Dataset):
         return self.pairs.sample_video(self.videos[index], "v")
 
 
-def _autocast(device: torch.device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.float16) if amp and device.type == "cuda" else nullcontext()
-
-
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, test_set: PairDataset, cfg: Any, *, device: torch.device | str = "cpu",
-             amp: bool = False, num_workers: int = 0, progress: bool = True) -> Evaluation:
+             amp: torch.dtype | None = None, num_workers: int = 0, progress: bool = True) -> Evaluation:
     """Vote every test query over its exemplars and score the predictions.
 
     ``model`` is the bare UniFineParser (not a DDP wrapper); it is put in eval mode and left there.
+    ``amp``: the autocast dtype (:func:`baseline_model.amp.amp_dtype`), None for float32.
     """
     from tqdm import tqdm
 
@@ -89,7 +87,7 @@ def evaluate(model: torch.nn.Module, test_set: PairDataset, cfg: Any, *, device:
     position = 0
     for batch in tqdm(loader, desc="evaluate", unit="batch", leave=False, disable=None if progress else True):
         video = batch["v_video"].to(device, non_blocking=True)
-        with _autocast(device, amp):
+        with autocast(device, amp):
             enc = model.encode(video)
         flags = is_query[position:position + len(video)]
         position += len(video)
@@ -103,8 +101,10 @@ def evaluate(model: torch.nn.Module, test_set: PairDataset, cfg: Any, *, device:
         if "A" in enc and "v_mask" in batch:
             snippets = cut_snippets(batch["v_mask"][rows], m.num_snippets, m.snippet_len, m.snippet_stride)
             target = mask_target(snippets.squeeze(2), enc["A"].shape[-3:])
-            for a, t in zip(enc["A"][rows].float().cpu(), target):
-                ious.append(attention_iou(a.numpy(), t.numpy()))
+            covered = covered_cells(batch["v_mask_present"][rows], m, enc["A"].shape[-3])
+            for a, t, keep in zip(enc["A"][rows].float().cpu(), target, covered):
+                if keep.any():  # cells over frames without a mask count in neither map
+                    ious.append(attention_iou((a * keep).numpy(), (t * keep).numpy()))
     ids, true, pred = _vote(model, test_set, features, device, cfg.data.exemplar_mode == "dd")
     return Evaluation(rho=_rho(pred, true), rl2=_rl2(pred, true),
                       tiou=float(np.mean(np.concatenate(tious))) if tious else math.nan,

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 
 from baseline_model.models.sap import mask_target
-from baseline_model.models.snippets import snippet_centres
+from baseline_model.models.snippets import cut_snippets, snippet_centres
 
-__all__ = ["compute_loss", "mask_target", "step_means", "temporal_soft_labels"]
+__all__ = ["compute_loss", "covered_cells", "mask_target", "step_means", "temporal_soft_labels"]
 
 
 def step_means(transitions: Any, num_frames: int, num_queries: int, anchor: str = "middle") -> torch.Tensor:
@@ -67,10 +67,11 @@ def compute_loss(outputs: dict[str, torch.Tensor], batch: dict[str, Any],
 
     L_E (Eq. 9): squared error of the predicted query score y_Z + delta, i.e. of delta against
     y_X - y_Z (with ``data.exemplar_mode: dd``, against y_X / DD_X - y_Z / DD_Z). L_A (Eq. 4): mean
-    absolute difference between A and M_gt, over query and exemplar; zero when SAP is off, no masks
-    were given or ``model.loss_attention`` is off. L_T (Eq. 6): KL(T || A_1) + KL(T || A_2) summed over
-    snippets and averaged over steps, pairs and the two videos; zero when TAP or
-    ``model.loss_temporal`` is off.
+    absolute difference between A and M_gt, over query and exemplar, leaving out the cells of A whose
+    frames include one without a mask (``<side>_mask_present`` in the batch, from a store with gaps);
+    zero when SAP is off, no masks were given or ``model.loss_attention`` is off. L_T (Eq. 6):
+    KL(T || A_1) + KL(T || A_2) summed over snippets and averaged over steps, pairs and the two
+    videos; zero when TAP or ``model.loss_temporal`` is off.
     """
     model_cfg, data_cfg = cfg.model, cfg.data
     delta = outputs["delta"]
@@ -82,8 +83,10 @@ def compute_loss(outputs: dict[str, torch.Tensor], batch: dict[str, Any],
         e_score = e_score / torch.as_tensor(batch["e_difficulty"], dtype=delta.dtype, device=delta.device)
     loss_e = ((delta - (q_score - e_score)) ** 2).mean()
 
-    attention_terms = [(outputs[f"A_{s}"] - outputs[f"M_{s}"]).abs().mean()
-                       for s in ("q", "e") if f"A_{s}" in outputs and f"M_{s}" in outputs]
+    attention_terms = [term for s in ("q", "e") if f"A_{s}" in outputs and f"M_{s}" in outputs
+                       for term in [_attention_term(outputs[f"A_{s}"], outputs[f"M_{s}"],
+                                                    batch.get(f"{s}_mask_present"), model_cfg)]
+                       if term is not None]
     loss_a = torch.stack(attention_terms).mean() if model_cfg.loss_attention and attention_terms else zero
 
     loss_t = zero
@@ -98,6 +101,25 @@ def compute_loss(outputs: dict[str, torch.Tensor], batch: dict[str, Any],
                 terms.append(_kl(labels, outputs[f"{name}_{side}"]))
         loss_t = (terms[0] + terms[1] + terms[2] + terms[3]) / 2
     return {"L_A": loss_a, "L_T": loss_t, "L_E": loss_e, "total": loss_a + loss_t + loss_e}
+
+
+def covered_cells(present: torch.Tensor, model_cfg: Any, time_cells: int) -> torch.Tensor:
+    """B x N x t x 1 x 1 booleans: the cells of A whose frames all have a mask (``present``: B x T)."""
+    present = torch.as_tensor(present, dtype=torch.float32)
+    frames = cut_snippets(present[:, None, :, None, None], model_cfg.num_snippets, model_cfg.snippet_len,
+                          model_cfg.snippet_stride).squeeze(2)  # B x N x L x 1 x 1
+    return mask_target(frames, (time_cells, 1, 1)) > 1 - 1e-6  # share of a cell's frames with a mask
+
+
+def _attention_term(attention: torch.Tensor, target: torch.Tensor, present: torch.Tensor | None,
+                    model_cfg: Any) -> torch.Tensor | None:
+    """Mean |A - M_gt| over the cells whose frames all have masks (None: no such cell)."""
+    error = (attention - target).abs()
+    if present is None:
+        return error.mean()
+    weight = covered_cells(present, model_cfg, attention.shape[-3]).to(error.dtype).expand_as(error)
+    total = weight.sum()
+    return (error * weight).sum() / total if total > 0 else None
 
 
 def _kl(target: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,13 @@ Reproducibility: pairs, augmentations and batch order depend only on (seed, epoc
 checkpoints carry the RNG state, so a resumed run continues the same loss trajectory as an
 uninterrupted one. Learning rates: ``train.lr`` for the heads, times ``lr_backbone`` for the I3D,
 ``lr_sve`` for the ResNet34 and ``lr_tau`` for tau (Sec. 4.3); linear warm-up over
-``warmup_epochs`` and cosine decay to zero over the remaining epochs, stepped per optimizer step.
+``warmup_epochs`` from ``warmup_lr`` (zero when unset) and cosine decay to ``lr_min`` over the
+remaining epochs, every group, stepped per optimizer step (the reference: from 1e-4, to 1e-4, so
+its I3D stays at 1e-4). A step that fp16 loss scaling skips does not advance the schedule.
+
+The batch of one optimizer step is ``batch_size`` x processes x accumulated batches; with
+``train.effective_batch`` set, the accumulation follows from it (16 = the reference's 2 per GPU x 4
+GPUs x 2, or 2 x 1 GPU x 8).
 
 Under torchrun (WORLD_SIZE > 1) every rank trains on its shard (gloo on CPU, nccl on GPU);
 rank 0 evaluates, writes checkpoints and logs, and shares the test metrics with the others.
@@ -32,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from baseline_model.amp import amp_dtype, autocast, needs_scaler
 from baseline_model.config import Config, config_from_dict
 from baseline_model.data import Splits
 from baseline_model.evaluate import evaluate
@@ -43,7 +50,8 @@ from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 CHECKPOINT_FORMAT = "hm-baseline-checkpoint"
 CHECKPOINT_VERSION = 1
 # config fields a resumed run may change: they do not alter what one epoch computes
-MAY_DIFFER = frozenset({"train.epochs", "train.num_workers", "train.eval_batch_size", "data.data_root"})
+MAY_DIFFER = frozenset({"train.epochs", "train.num_workers", "train.eval_batch_size", "data.data_root",
+                        "model.sve_weights_required"})
 LOSS_KEYS = ("L_A", "L_T", "L_E", "total")
 LOG_FIELDS = ("epoch", "step", "lr", *LOSS_KEYS, "train_rho", "rho", "rl2", "tiou", "attention_iou",
               "seconds")
@@ -51,6 +59,10 @@ LOG_FIELDS = ("epoch", "step", "lr", *LOSS_KEYS, "train_rho", "rho", "rl2", "tio
 
 class CheckpointError(HMError):
     """A checkpoint that is missing, damaged, or made with another configuration."""
+
+
+class TrainError(HMError):
+    """A training run that cannot start as asked (device, pretrained weights)."""
 
 
 # ----------------------------------------------------------------------------- distributed context
@@ -90,15 +102,37 @@ class Dist:
             torch.distributed.destroy_process_group()
 
 
+def resolve_device(device: str | None, local_rank: int = 0) -> torch.device:
+    """The device a process trains on: ``cuda`` without an index means this local rank's GPU.
+
+    None picks that GPU when CUDA is available, else the CPU. A GPU index the machine lacks (e.g.
+    more processes per node than GPUs) raises TrainError.
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return dev
+    if not torch.cuda.is_available():
+        raise TrainError(f"device {device}: CUDA is not available here (use --device cpu)")
+    if dev.index is None:
+        dev = torch.device("cuda", local_rank)
+    count = torch.cuda.device_count()
+    if dev.index >= count:
+        raise TrainError(f"process {local_rank} of this node needs cuda:{dev.index} but the machine has "
+                         f"{count} GPU(s): run at most {count} process(es) per node (torchrun "
+                         f"--nproc_per_node {count}) or train on --device cpu")
+    return dev
+
+
 def setup_distributed(device: str | None = None) -> Dist:
-    """Join the torchrun process group when WORLD_SIZE > 1; pick the device (cuda:LOCAL_RANK or cpu)."""
+    """Join the torchrun process group when WORLD_SIZE > 1; pick the device (:func:`resolve_device`)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = resolve_device(device, local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     owns = False
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
@@ -119,6 +153,10 @@ def build_model(cfg: Config, load_weights: bool = True) -> nn.Module:
     from baseline_model.models.uni_fineparser import UniFineParser
     from baseline_model.weights import WeightsError, load_i3d_weights, load_resnet34_weights
 
+    if load_weights and cfg.model.sve and cfg.model.sve_weights_required and not cfg.model.sve_weights:
+        raise TrainError("this config starts the ResNet34 (SVE) from ImageNet weights, as the reference "
+                         "does (model.sve_weights_required): give --resnet34-weights, or "
+                         "--allow-random-sve to train it from random weights")
     model = UniFineParser(cfg.model)
     if load_weights and cfg.model.i3d_weights:
         expects = load_i3d_weights(model, cfg.model.i3d_weights)
@@ -144,16 +182,25 @@ def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up for ``warmup_epochs``, then cosine decay to zero at the last step."""
-    warmup = cfg.train.warmup_epochs * steps_per_epoch
-    total = max(cfg.train.epochs * steps_per_epoch, warmup + 1)
+    """Per group: linear warm-up from ``warmup_lr`` (or zero) to the group's rate over ``warmup_epochs``,
+    then cosine decay to ``lr_min`` at the last step. A group whose rate is zero stays frozen.
+    """
+    t = cfg.train
+    warmup = t.warmup_epochs * steps_per_epoch
+    total = max(t.epochs * steps_per_epoch, warmup + 1)
+    start = t.warmup_lr or 0.0
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+    def schedule(base: float):
+        def factor(step: int) -> float:
+            if base == 0:
+                return 0.0
+            if step < warmup:
+                return (start + (base - start) * (step + 1) / warmup) / base
+            cosine = 0.5 * (1 + math.cos(math.pi * min(step - warmup, total - warmup) / (total - warmup)))
+            return (t.lr_min + (base - t.lr_min) * cosine) / base
+        return factor
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, [schedule(g["lr"]) for g in optimizer.param_groups])
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -167,7 +214,15 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``key: saved vs current`` for every config field that differs and may not."""
+    """``key: saved vs current`` for every config field that differs and may not.
+
+    The saved config is read back first, so keys added since it was written take their defaults
+    (which keep the old behaviour) and ``amp: false`` equals ``amp: off``.
+    """
+    try:
+        saved = config_from_dict(saved, source="checkpoint").to_dict()
+    except HMError:
+        pass  # compared as written: every unreadable field shows up as a difference
     a, b = _flatten(saved), _flatten(current)
     return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in sorted(set(a) | set(b))
             if k not in MAY_DIFFER and a.get(k) != b.get(k)]
@@ -308,15 +363,22 @@ class _Loop:
     scaler: torch.amp.GradScaler
     log: RunLog | None
     step: int
+    accum: int
+    amp: torch.dtype | None
 
-    def autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16) if self.scaler.is_enabled() else nullcontext()
+    def optimizer_step(self) -> bool:
+        """Step (unless fp16 loss scaling found inf/NaN gradients and skipped it); True when it stepped."""
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else None
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        return scale is None or self.scaler.get_scale() >= scale
 
     def epoch(self, epoch: int, progress: bool) -> tuple[list[float], list[float], list[float], int]:
         """One pass over this rank's shard: (loss sums, predictions, true scores, pairs seen)."""
         from tqdm import tqdm
 
-        cfg, accum, n = self.cfg, self.cfg.train.grad_accum, len(self.loader)
+        cfg, accum, n = self.cfg, self.accum, len(self.loader)
         dd = cfg.data.exemplar_mode == "dd"
         self.net.train()
         sums = np.zeros(len(LOSS_KEYS))
@@ -330,7 +392,7 @@ class _Loop:
             group_size = min(accum, n - (i - i % accum))  # the last group may be short
             sync = i % accum == group_size - 1
             with self.net.no_sync() if self.dist.world > 1 and not sync else nullcontext():
-                with self.autocast():
+                with autocast(self.dist.device, self.amp):
                     outputs = self.net(batch["q_video"], batch["e_video"], batch.get("q_mask"),
                                        batch.get("e_mask"))
                 outputs = {k: v.float() for k, v in outputs.items()}
@@ -341,10 +403,8 @@ class _Loop:
             preds += _predicted(outputs["delta"].detach(), batch, dd).tolist()
             trues += batch["q_score"].tolist()
             if sync:
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scheduler.step()
+                if self.optimizer_step():
+                    self.scheduler.step()
                 self.step += 1
                 if self.log is not None:
                     lr = self.optimizer.param_groups[-1]["lr"]
@@ -378,21 +438,21 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
         check_config(ckpt, cfg, last_path)
     elif last_path.exists():
         raise CheckpointError(f"{out}: holds a run already (last.pt); resume it or choose another output")
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, load_weights=ckpt is None).to(dist.device)  # bad weights: nothing written yet
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
         _write_config(cfg, out / "config.yaml")
-
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg, load_weights=ckpt is None).to(dist.device)
     optimizer = make_optimizer(model, cfg)
     sampler = torch.utils.data.DistributedSampler(splits.train, num_replicas=dist.world, rank=dist.rank,
                                                   shuffle=True, seed=cfg.train.seed)
     loader = torch.utils.data.DataLoader(splits.train, batch_size=cfg.train.batch_size, sampler=sampler,
                                          num_workers=cfg.train.num_workers,
                                          pin_memory=dist.device.type == "cuda")
-    scheduler = make_scheduler(optimizer, cfg, math.ceil(len(loader) / cfg.train.grad_accum))
-    use_amp = cfg.train.amp and dist.device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    accum = cfg.train.accumulation(dist.world)
+    scheduler = make_scheduler(optimizer, cfg, math.ceil(len(loader) / accum))
+    amp = amp_dtype(cfg.train.amp, dist.device)
+    scaler = torch.amp.GradScaler("cuda", enabled=needs_scaler(amp))
 
     start, step, history, best = 0, 0, [], {"epoch": 0}  # best: metrics of the best epoch so far
     if ckpt is not None:
@@ -410,7 +470,7 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[dist.device.index] if dist.device.type == "cuda" else None)
     loop = _Loop(cfg, dist, net, loader, optimizer, scheduler, scaler,
-                 RunLog(out, history, step) if dist.main else None, step)
+                 RunLog(out, history, step) if dist.main else None, step, accum, amp)
     end = cfg.train.epochs if stop_after_epoch is None else min(cfg.train.epochs, stop_after_epoch)
     try:
         for epoch in range(start, end):
@@ -422,7 +482,7 @@ def _train(cfg: Config, splits: Splits, out: Path, dist: Dist, resume: bool, sto
             train_rho = _train_rho([x for p in parts for x in p[1]], [x for p in parts for x in p[2]])
             metrics = None
             if dist.main:
-                metrics = evaluate(model, splits.test, cfg, device=dist.device, amp=use_amp,
+                metrics = evaluate(model, splits.test, cfg, device=dist.device, amp=amp,
                                    num_workers=cfg.train.num_workers, progress=progress).metrics()
             metrics = dist.broadcast(metrics)
             row = {"epoch": epoch + 1, "step": loop.step, "lr": optimizer.param_groups[-1]["lr"],

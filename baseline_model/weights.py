@@ -12,6 +12,12 @@ I3D checkpoints come in two key layouts:
   ``Conv3d_1a_7x7.bn.running_mean``, ``Mixed_3b.b1a...``), logits ``logits.conv3d.{weight,bias}``,
   inputs in [-1, 1], BatchNorm eps 1e-3.
 
+A FineParser ``best.pth`` (the reference's trained checkpoint) nests its modules' state dicts under
+names (``base_model``, ``psnet_model``, ...) beside ``epoch`` and the optimizer; its I3D is
+``base_model`` in the model_rgb layout with ``module.`` (DataParallel) and ``backbone.`` (its
+wrapper) key prefixes, which are stripped. Its best rho and L2 are numpy floats, which
+``weights_only`` loading accepts once numpy's scalar type is allowed (data only, no code).
+
 The logits are dropped; any other key we do not know, any key we miss, or any shape that differs
 raises :class:`WeightsError` naming them. ``num_batches_tracked`` may be absent (old checkpoints).
 """
@@ -22,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,16 +76,34 @@ def load_resnet34_weights(module: nn.Module, path: str | Path) -> None:
     _load_checked(resnet, state, path)
 
 
+def _numpy_scalars() -> list[Any]:
+    """numpy scalar and dtype globals, under numpy 2's and numpy 1's module names."""
+    core = getattr(np, "_core", None) or np.core
+    names = ("Float64DType", "Float32DType", "Int64DType", "Int32DType")
+    dtypes = [getattr(np.dtypes, name) for name in names]
+    scalar = core.multiarray.scalar
+    return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *dtypes]
+
+
 def _read(path: str | Path) -> dict[str, torch.Tensor]:
     try:
-        state = load_torch_file(path)
+        with torch.serialization.safe_globals(_numpy_scalars()):
+            state = load_torch_file(path)
     except UnreadableTorchFile as exc:
         raise WeightsError(f"{path}: cannot read checkpoint ({exc.reason})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
+    if isinstance(state, dict) and isinstance(state.get("base_model"), dict):  # FineParser best.pth
+        state = {_strip(k, ("module.", "backbone.")): v for k, v in state["base_model"].items()}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path}: not a state dict of tensors")
     return state
+
+
+def _strip(key: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        key = key.removeprefix(prefix)
+    return key
 
 
 def _detect(state: dict[str, Any], path: str | Path) -> str:

@@ -37,7 +37,7 @@ $HM review "$OUT/pm.h5" --top 20 --out "$OUT/queue.csv"
 $HM export-coco "$OUT/pm.h5" --layer pseudo --out "$OUT/pm_queue_coco.json" --frames-from "$OUT/queue.csv"
 $HM export-coco "$OUT/pm.h5" --layer pseudo --out "$OUT/pm_coco.json"
 
-step "7. Uni-FineParser baseline: GTM vs PM vs no masks (a smoke-scale run: at this size the figures are noise; the README has a 120-video result)"
+step "7. Uni-FineParser baseline: GTM vs PM vs no masks. A SMOKE RUN (1 seed, a few epochs, a few videos): it shows the commands work; its figures are noise and no order is judged (benchmarks/table14_bench.py is the real comparison)"
 $HB compare --config baseline_model/configs/synthetic_cpu.yaml --dataset-format finediving \
     --data-root "$OUT/data" --gtm "$OUT/data/gt_masks.h5" --pm "$OUT/pm.h5" \
     --seeds 1 --epochs "${DEMO_EPOCHS:-3}" --threads 1 --runs "$OUT/compare-runs" --out "$OUT/compare.md"

@@ -6,6 +6,15 @@ C_4 and the SVE features of the snippet's two central frames are added (X^F, N x
 into L_q step features X^T; query and exemplar X^T are concatenated along channels and E_S, E_R give
 one score difference per step; their mean is the predicted query - exemplar difference (Eq. 7).
 
+Under autocast (mixed precision) only the I3D, SAP and SVE run in half precision: TAP (attention
+logits divided by a learned temperature, softmaxes whose small entries feed the KL loss) and the
+regressor (score differences up to ~100, squared in L_E) run in float32. They cost well under 1% of
+the FLOPs.
+
+``model.i3d_freeze_bn`` keeps the I3D's BatchNorm layers in eval mode while the rest trains: the
+statistics stay those of the pretrained checkpoint, as in the reference code (the affine weights
+still learn).
+
 Ablations (Tables 6, 7, 9, 10): ``sap``/``sve``/``tap`` switch a component off. Without TAP there are
 no queries: the regressor compares the N snippet features pairwise and ``step_deltas`` has N entries.
 """
@@ -13,6 +22,7 @@ no queries: the regressor compares the N snippet features pairwise and ``step_de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -49,6 +59,15 @@ class UniFineParser(nn.Module):
         step_dim = cfg.query_dim if cfg.tap else c4
         self.regressor = ContrastiveRegressor(step_dim, cfg.encoder_dims, cfg.regressor_dims)
 
+    def train(self, mode: bool = True) -> UniFineParser:
+        """Training mode, with the I3D's BatchNorm left in eval mode under ``i3d_freeze_bn``."""
+        super().train(mode)
+        if mode and self.cfg.i3d_freeze_bn:
+            for module in self.i3d.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
     def encode(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         """B x 3 x T x H x W -> {"X": steps B x L x D, "A": B x N x t x h x w, "A1", "A2": B x N x L_q}."""
         cfg = self.cfg
@@ -64,15 +83,17 @@ class UniFineParser(nn.Module):
         features = x.mean((2, 3, 4))  # B4^A(X_i): (B N) x C_4
         if self.sve is not None:
             features = features + self.sve(snippets)  # X^F = B4^A(X_i) + X_i^V
-        features = features.unflatten(0, (b, cfg.num_snippets))
-        if self.tap is not None:
-            features, out["A1"], out["A2"] = self.tap(features)
+        features = features.unflatten(0, (b, cfg.num_snippets)).float()
+        with _float32(features):
+            if self.tap is not None:
+                features, out["A1"], out["A2"] = self.tap(features)
         out["X"] = features
         return out
 
     def regress(self, query: dict[str, torch.Tensor], exemplar: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-step deltas (B x L) between two encoded batches."""
-        return self.regressor(query["X"], exemplar["X"])
+        with _float32(query["X"]):
+            return self.regressor(query["X"].float(), exemplar["X"].float())
 
     def forward(
         self,
@@ -91,7 +112,7 @@ class UniFineParser(nn.Module):
         b = q_video.shape[0]
         both = self.encode(torch.cat([q_video, e_video]))
         halves = {name: value.split(b) for name, value in both.items()}
-        steps = self.regressor(*halves["X"])
+        steps = self.regress({"X": halves["X"][0]}, {"X": halves["X"][1]})
         out = {"delta": steps.mean(1), "step_deltas": steps}
         for name in ("A", "A1", "A2"):
             if name in halves:
@@ -112,6 +133,13 @@ class UniFineParser(nn.Module):
             key = name.split(".")[0] if name.split(".")[0] in ("i3d", "sve") else "head"
             groups["tau" if name == "tap.tau" else key].append(param)
         return groups
+
+
+def _float32(x: torch.Tensor):
+    """Autocast off for the block (inputs must be float32 already), where it is on."""
+    kind = x.device.type
+    on = torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind)  # not on "meta"
+    return torch.autocast(kind, enabled=False) if on else nullcontext()
 
 
 def build_model(cfg: ModelConfig) -> UniFineParser:

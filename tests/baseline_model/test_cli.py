@@ -132,3 +132,18 @@ def test_degrade_masks_makes_a_pseudo_layer(capsys, tmp_path, dataset):
     assert "10 videos" in out and "layer pseudo" in out and "mean IoU with corrected" in out
     with MaskStore.open(tmp_path / "pm.h5") as st:
         assert len(st.videos()) == 10 and all(st.has(v, "pseudo") for v in st.videos())
+
+
+def test_paper_style_config_needs_resnet34_weights_or_says_random(capsys, tmp_path, dataset):
+    path = tmp_path / "needs_sve.yaml"
+    cfg = tiny_config(data={"resize": [57, 32]}, model={"sve_weights_required": True},
+                      train={"epochs": 1}).to_dict()
+    path.write_text(yaml.safe_dump(cfg))
+    args = ["train", "--config", str(path), "--dataset-format", "finediving", "--data-root", str(dataset),
+            "--device", "cpu", "--quiet"]
+    code, _, err = _run(capsys, *args, "--out", str(tmp_path / "refused"))
+    assert code == 1 and err.startswith("error: ") and "--allow-random-sve" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "refused").exists()
+    code, out, err = _run(capsys, *args, "--out", str(tmp_path / "random"), "--allow-random-sve")
+    assert code == 0, err
+    assert "1/1 epochs" in out

@@ -39,7 +39,7 @@ def test_same_pairs_and_order_for_every_condition(tmp_path, stores):
     train_v, test_v, gtm, pm = stores
     cfg = tiny_config(model={"loss_attention": False}, train={"epochs": 2})
     result = compare(cfg, train_v, test_v, default_conditions(gtm, pm), tmp_path / "runs", seeds=1,
-                     progress=False)
+                     device="cpu", progress=False)
     histories = [result.runs[(c.name, 0)].history for c in result.conditions]
     for h in histories[1:]:
         for a, b in zip(histories[0], h):
@@ -51,8 +51,9 @@ def test_parallel_jobs_give_the_same_runs(tmp_path, stores):
     train_v, test_v, gtm, pm = stores
     cfg = tiny_config(train={"epochs": 1})
     conditions = default_conditions(gtm, pm)
-    one = compare(cfg, train_v, test_v, conditions, tmp_path / "one", seeds=1, progress=False)
-    two = compare(cfg, train_v, test_v, conditions, tmp_path / "two", seeds=1, jobs=2, progress=False)
+    one = compare(cfg, train_v, test_v, conditions, tmp_path / "one", seeds=1, device="cpu", progress=False)
+    two = compare(cfg, train_v, test_v, conditions, tmp_path / "two", seeds=1, jobs=2, device="cpu",
+                  progress=False)
     for key, run in one.runs.items():
         assert run.history[0]["L_E"] == pytest.approx(two.runs[key].history[0]["L_E"], rel=1e-5)
         assert run.history[0]["L_A"] == pytest.approx(two.runs[key].history[0]["L_A"], rel=1e-5)
@@ -63,7 +64,7 @@ def test_table_over_seeds_and_resuming(tmp_path, stores):
     train_v, test_v, gtm, pm = stores
     cfg = tiny_config(train={"epochs": 1, "seed": 3})
     result = compare(cfg, train_v, test_v, default_conditions(gtm, pm), tmp_path / "runs", seeds=2,
-                     progress=False)
+                     device="cpu", progress=False)
     assert result.seeds == [3, 4] and len(result.runs) == 6
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "gtm_seed3", "gtm_seed4", "no-masks_seed3", "no-masks_seed4", "pm_seed3", "pm_seed4"]
@@ -77,7 +78,7 @@ def test_table_over_seeds_and_resuming(tmp_path, stores):
     assert all(len(r.split("|")) == 7 for r in rows)
     assert summary(result)["runs"][0]["condition"] == "GTM"
     again = compare(cfg, train_v, test_v, default_conditions(gtm, pm), tmp_path / "runs", seeds=2,
-                    progress=False)  # every run is finished: resumed, nothing retrained
+                    device="cpu", progress=False)  # every run is finished: resumed, nothing retrained
     assert again.table().splitlines()[:5] == table.splitlines()[:5]
 
 
@@ -97,5 +98,11 @@ def test_mean_std_cells_and_order():
     assert ok.ordered("rho") and "| 0.8500 +- 0.0707 |" in ok.table()
     swapped = _fake({"GTM": [0.5, 0.6], "PM": [0.8, 0.7], "no masks": [0.5, 0.6]})
     assert not swapped.ordered("rho")
+    assert ok.verdict("rho") == "held" and swapped.verdict("rho") == "did not hold"
+    tied = _fake({"GTM": [0.4, 0.4], "PM": [0.4, 0.4], "no masks": [0.4, 0.4]})
+    assert not tied.ordered("rho") and tied.verdict("rho").startswith("tied, no verdict")
+    one_seed = _fake({"GTM": [0.9, 0.9], "PM": [0.8, 0.8]})
+    one_seed.seeds = [0]
+    assert one_seed.verdict("rho").startswith("not judged")
     undefined = _fake({"GTM": [math.nan, math.nan]})
     assert "n/a" in undefined.table()

@@ -36,6 +36,27 @@ def test_paper_config_is_table_1():
     assert load_config(CONFIGS / "uni_fineparser_aqa7.yaml").data.aqa7_class == "diving"
 
 
+@pytest.mark.parametrize("name", ["uni_fineparser_finediving.yaml", "uni_fineparser_mtl_aqa.yaml",
+                                  "uni_fineparser_aqa7.yaml"])
+def test_paper_configs_train_as_the_reference_code(name):
+    cfg = load_config(CONFIGS / name)
+    m, d, t = cfg.model, cfg.data, cfg.train
+    assert m.sve_weights_required and m.i3d_freeze_bn
+    assert d.resize_mode == "reference" and d.resize == [455, 256]
+    assert (t.warmup_lr, t.lr_min) == pytest.approx((1e-4, 1e-4))
+    assert t.effective_batch == 16 and t.batch_size == 2 and t.accumulation(1) == 8 and t.accumulation(4) == 2
+    assert t.amp == "auto"
+
+
+def test_amp_modes_and_older_boolean_configs():
+    assert config_from_dict({"train": {"amp": True}}).train.amp == "fp16"  # what amp: true used to mean
+    assert config_from_dict({"train": {"amp": False}}).train.amp == "off"
+    with pytest.raises(ConfigError, match="train.amp must be one of"):
+        config_from_dict({"train": {"amp": "fp8"}})
+    with pytest.raises(ConfigError, match="resize_mode"):
+        config_from_dict({"data": {"resize_mode": "squeeze"}})
+
+
 def test_model_mirrors_the_data_geometry_and_normalisation():
     cfg = Config(data=DataConfig(num_frames=32, num_snippets=5, snippet_stride=6, normalisation="model_rgb"))
     assert (cfg.model.num_frames, cfg.model.num_snippets, cfg.model.snippet_stride) == (32, 5, 6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -376,3 +378,19 @@ def test_test_samples_are_the_centre_crop_without_flip():
     _, numbers, frames = _clip(test[0], 9)
     assert torch.equal(ds[0]["q_video"], to_video_tensor(frames[:, 4:60, 28:84], "model_rgb"))
     assert numbers.tolist() == list(test[0].frame_numbers)
+
+
+def test_reference_resize_mode_squeezes_a_456x256_frame_to_256_wide_455_high():
+    from baseline_model.data import frame_shape
+
+    wide = make_video("wide/0", list(range(3)), "107b", 50.0)
+    frame = np.zeros((256, 456, 3), np.uint8)
+    frame[:, :228] = 255  # left half white
+    wide = dataclasses.replace(wide, read_frame=lambda n: frame)
+    reference = frame_shape(data_cfg(resize=[455, 256], image_size=224, resize_mode="reference"))
+    aspect = frame_shape(data_cfg(resize=[455, 256], image_size=224, resize_mode="aspect"))
+    assert reference == (455, 256) and aspect == (256, 455)  # (height, width)
+    out = FrameCache(reference).frames(wide, np.arange(3))
+    assert out.shape == (3, 455, 256, 3)
+    assert out[:, :, :126].min() == 255 and out[:, :, 130:].max() == 0  # squeezed sideways, not cropped
+    assert FrameCache(aspect).frames(wide, np.arange(1)).shape == (1, 256, 455, 3)

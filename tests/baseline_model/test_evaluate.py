@@ -81,3 +81,18 @@ def test_undefined_metrics_are_nan_not_errors():
     result = evaluate(build_model(cfg), splits.test, cfg, progress=False)
     assert math.isnan(result.rho) and math.isnan(result.rl2)
     assert np.isfinite(result.pred).all()
+
+
+def test_attention_iou_leaves_videos_without_masks_out(tmp_path):
+    train_v, test_v = make_dataset(n_train=4, n_test=3, length=14)
+    write_store(tmp_path / "partial.h5", [*train_v, test_v[0]])  # test videos 1 and 2 have no masks
+    cfg = tiny_config()
+    masks = MaskSource(str(tmp_path / "partial.h5"), "corrected", allow_missing=True)
+    partial = build_splits(train_v, test_v, cfg.data, seed=0, masks=masks, progress=False)
+    only = build_splits(train_v, test_v[:1], cfg.data, seed=0, progress=False,
+                        masks=MaskSource(str(tmp_path / "partial.h5"), "corrected"))
+    torch.manual_seed(0)
+    with_gaps = evaluate(build_model(cfg), partial.test, cfg, progress=False).attention_iou
+    torch.manual_seed(0)
+    masked_only = evaluate(build_model(cfg), only.test, cfg, progress=False).attention_iou
+    assert with_gaps == pytest.approx(masked_only)

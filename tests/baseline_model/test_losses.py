@@ -134,3 +134,35 @@ def test_l_t_trains_tap_attention_towards_the_soft_labels():
         optimizer.step()
         kl.append(loss.item())
     assert kl[-1] < 0.2 * kl[0]
+
+
+def test_attention_loss_leaves_frames_without_masks_out():
+    cfg = tiny_config()
+    m = cfg.model  # 16 frames, 3 snippets of 8 at stride 4; A has 4 time cells of 2 frames per snippet
+    g = torch.Generator().manual_seed(0)
+    a = {s: torch.rand(1, 3, 4, 8, 8, generator=g) for s in ("q", "e")}
+    t = torch.softmax(torch.randn(1, 3, 3, generator=g), 1)
+    masks = {s: (torch.rand(1, 3, 4, 8, 8, generator=g) > 0.5).float() for s in ("q", "e")}
+    outputs = {"delta": torch.zeros(1), "A1_q": t, "A2_q": t, "A1_e": t, "A2_e": t,
+               **{f"A_{s}": a[s] for s in a}, **{f"M_{s}": masks[s] for s in masks}}
+    batch = {"q_score": torch.ones(1), "e_score": torch.ones(1), "q_transitions": torch.tensor([[4, 10]]),
+             "e_transitions": torch.tensor([[5, -1]])}
+    plain = compute_loss(outputs, batch, cfg)["L_A"]
+    everywhere = {**batch, "q_mask_present": torch.ones(1, 16), "e_mask_present": torch.ones(1, 16)}
+    assert compute_loss(outputs, everywhere, cfg)["L_A"] == pytest.approx(plain.item(), rel=1e-6)
+
+    present = torch.ones(1, 16)
+    present[0, 12:] = 0  # the last 4 frames: snippet 2's last two time cells
+    gaps = {**batch, "q_mask_present": present, "e_mask_present": torch.ones(1, 16)}
+    kept = torch.ones(1, 3, 4, 8, 8)
+    kept[0, 2, 2:] = 0
+    expected = ((a["q"] - masks["q"]).abs() * kept).sum() / kept.sum()
+    expected = (expected + (a["e"] - masks["e"]).abs().mean()) / 2
+    assert compute_loss(outputs, gaps, cfg)["L_A"] == pytest.approx(expected.item(), rel=1e-6)
+    changed = {**outputs, "A_q": a["q"].clone()}
+    changed["A_q"][0, 2, 2:] = 0.0  # attention where the frames have no mask does not count
+    assert compute_loss(changed, gaps, cfg)["L_A"] == pytest.approx(expected.item(), rel=1e-6)
+
+    none = {**batch, "q_mask_present": torch.zeros(1, 16), "e_mask_present": torch.zeros(1, 16)}
+    assert compute_loss(outputs, none, cfg)["L_A"].item() == 0.0
+    assert m.snippet_len == 8 and m.snippet_stride == 4

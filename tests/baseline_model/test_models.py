@@ -247,3 +247,34 @@ def test_i3d_batchnorm_momentum_follows_the_config():
         model = build_model(tiny_config(i3d_bn_momentum=momentum).model)
         bns = [m for m in model.i3d.modules() if isinstance(m, torch.nn.BatchNorm3d)]
         assert bns and all(m.momentum == momentum for m in bns)
+
+
+def test_frozen_i3d_batchnorm_keeps_its_statistics_through_a_training_step():
+    cfg = tiny_config(i3d_freeze_bn=True)
+    model = UniFineParser(cfg.model).train()
+    i3d_stats = {k: v.clone() for k, v in model.i3d.state_dict().items() if "running" in k}
+    sve_stats = {k: v.clone() for k, v in model.sve.state_dict().items() if "running" in k}
+    weights = {k: v.clone() for k, v in model.i3d.state_dict().items() if k.endswith("bn.weight")}
+    batch = pair_batch(cfg, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    out = model(batch["q_video"], batch["e_video"], batch["q_mask"], batch["e_mask"])
+    compute_loss(out, batch, cfg)["total"].backward()
+    optimizer.step()
+    assert all(torch.equal(v, model.i3d.state_dict()[k]) for k, v in i3d_stats.items())
+    # the SVE's statistics still adapt, and the I3D's affine weights learn
+    assert not all(torch.equal(v, model.sve.state_dict()[k]) for k, v in sve_stats.items())
+    assert not all(torch.equal(v, model.i3d.state_dict()[k]) for k, v in weights.items())
+    assert model.training and not any(m.training for m in model.i3d.modules()
+                                      if isinstance(m, torch.nn.BatchNorm3d))
+    free = UniFineParser(tiny_config().model).train()
+    assert all(m.training for m in free.i3d.modules() if isinstance(m, torch.nn.BatchNorm3d))
+
+
+def test_under_autocast_tap_and_the_regressor_run_in_float32():
+    cfg = tiny_config()
+    model = UniFineParser(cfg.model).eval()
+    batch = pair_batch(cfg, 1)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch["q_video"], batch["e_video"], batch["q_mask"], batch["e_mask"])
+    assert out["A_q"].dtype == torch.bfloat16  # SAP inside the I3D runs in half precision
+    assert out["A1_q"].dtype == out["A2_q"].dtype == out["delta"].dtype == torch.float32

@@ -146,3 +146,21 @@ def test_build_model_loads_weights_and_checks_the_normalisation(tmp_path):
     cfg.input_normalisation = "model_rgb"
     with pytest.raises(WeightsError, match="expect data.normalisation 'i3d_rgb_imagenet'"):
         build_model(cfg)
+
+
+def test_fineparser_best_pth_layout_loads(tmp_path):
+    """FineParser's trained checkpoint: nested module dicts, ``module.backbone.`` keys, numpy floats."""
+    source = _randomised(InceptionI3d(0.125))
+    base = {f"module.backbone.{k}": v for k, v in model_rgb_checkpoint(source).items()}
+    best = {"base_model": base, "psnet_model": {"module.fc.weight": torch.randn(3, 3)},
+            "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4, "params": [0]}]},
+            "epoch": 254, "epoch_best_aqa": 254, "rho_best": np.float64(0.9435), "L2_min": np.float64(0.2),
+            "RL2_min": 0.0025}
+    path = tmp_path / "best.pth"
+    torch.save(best, path)
+    model = UniFineParser(ModelConfig(i3d_width=0.125, sve=False))
+    assert load_i3d_weights(model, path) == "model_rgb"
+    _assert_same_weights(source, model.i3d)
+    torch.save({**best, "base_model": {"module.backbone.unknown.weight": torch.zeros(1)}}, path)
+    with pytest.raises(WeightsError, match="not an I3D checkpoint"):
+        load_i3d_weights(model, path)
