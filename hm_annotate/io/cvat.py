@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hm_annotate.io.coco import CocoError, export_coco
+from hm_annotate.safe_paths import inside
 
 ANNOTATIONS_NAME = "annotations/instances_default.json"
 # CVAT's raw label constructor: one mask label with a number attribute [min, max, step]
@@ -88,7 +89,7 @@ def export_cvat(
     root = Path(frames_root)
     images: list[tuple[str, bytes | Path]] = []
     for img in data["images"]:
-        path = root / img["file_name"]
+        path = inside(root, img["file_name"], f"video {video_id} frame {img['frame']}: file name")
         if with_images and not path.is_file():
             raise CocoError(
                 f"{path}: video {video_id} frame {img['frame']}: frame image not found under {root} "

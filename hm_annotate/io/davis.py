@@ -16,6 +16,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.io import mask_tree
 from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
+from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
 
 
@@ -58,8 +59,7 @@ def write_tree(
         data = store.read(vid, layer)
         flat = [m for objs in data.masks for m in objs]
         decoded = rle.decode_batch(flat) if flat else np.zeros((0, data.height, data.width), np.uint8)
-        folder = Path(out_dir) / vid
-        folder.mkdir(parents=True, exist_ok=True)
+        inside(out_dir, vid, "video id").mkdir(parents=True, exist_ok=True)
         k = 0
         for frame, objs, obj_ids in zip(data.frames, data.masks, data.object_ids):
             if any(not 0 < i < 256 for i in obj_ids):
@@ -69,7 +69,8 @@ def write_tree(
             ids_img = index_image(decoded[k : k + len(objs)], obj_ids, (data.height, data.width))
             img = Image.fromarray(ids_img)
             img.putpalette(pal)
-            img.save(folder / f"{FRAME_NAME.format(frame=int(frame))}.png", optimize=False)
+            name = f"{vid}/{FRAME_NAME.format(frame=int(frame))}.png"
+            img.save(inside(out_dir, name, "mask path"), optimize=False)
             k += len(objs)
             written += 1
     return written
