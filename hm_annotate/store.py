@@ -15,6 +15,8 @@ import contextlib
 import fcntl
 import json
 import os
+import re
+import shutil
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -744,8 +746,10 @@ class MaskStore:
         """Fold committed journal parts into a fresh main file (after a clean close or a crash).
 
         The new file is built beside the old one from the latest copy of every video group and
-        swapped in with ``os.replace``; a crash before the swap leaves the old file and the parts.
+        swapped in with ``os.replace``; a crash before the swap leaves the old file and the parts
+        (and the half-built file, which the next writer removes once its pid is gone).
         """
+        remove_stale_temps(self.path)
         if self.journal.is_dir():
             for stale in self.journal.glob(".txn-*.tmp"):
                 stale.unlink()
@@ -783,6 +787,82 @@ class MaskStore:
         finally:
             self._close_files()
             self._release_lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove what writers that died left beside ``path``: half-folded files
+    ``.<name>.<pid>.tmp`` and stores being built ``.<name>.<pid>.new`` (with their lock and
+    journal). Only files whose pid is no longer running are touched; returns what was removed."""
+    # a build's own fold temp is ``..<name>.<pid>.new.<pid>.tmp``
+    pattern = re.compile(rf"\.\.?{re.escape(path.name)}\.(\d+)\.(tmp|new)(\.lock|\.journal|\.\d+\.tmp)?")
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for p in path.parent.iterdir():
+        m = pattern.fullmatch(p.name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _remove_build(tmp: Path) -> None:
+    for fold in tmp.parent.glob(f".{tmp.name}.*.tmp"):
+        fold.unlink(missing_ok=True)
+    tmp.unlink(missing_ok=True)
+    tmp.with_name(tmp.name + ".lock").unlink(missing_ok=True)
+    shutil.rmtree(tmp.with_name(tmp.name + ".journal"), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def new_store(path: str | os.PathLike) -> Iterator[MaskStore]:
+    """A writer on a store that does not exist yet, built beside ``path`` as
+    ``.<name>.<pid>.new`` and moved into place only when the block completes: a failure or a
+    kill leaves ``path`` absent (the next call removes a dead writer's build), never empty or
+    half-written. Refused when ``path`` exists, before or at the move."""
+    path = Path(path)
+    require_regular(path)
+    if path.exists():
+        raise StoreError(f"{path} exists")
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: folder {path.parent} does not exist")
+    remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    _remove_build(tmp)
+    st = MaskStore(tmp, "a")
+    try:
+        yield st
+        st.close()
+        _fsync_path(tmp)
+        try:
+            os.link(tmp, path)  # unlike a rename, never replaces a store made meanwhile
+        except FileExistsError:
+            raise StoreError(f"{path} was created by someone else meanwhile; nothing written") from None
+        _fsync_path(path.parent)
+    finally:
+        st._close_files()
+        st._release_lock()
+        _remove_build(tmp)
+
+
+def writer(path: str | os.PathLike) -> contextlib.AbstractContextManager[MaskStore]:
+    """A writer on ``path``: the store itself when it exists, else a ``new_store`` (so a command
+    that fails or is killed while creating a store leaves nothing behind)."""
+    return MaskStore.open(path, "a") if Path(path).exists() else new_store(path)
 
 
 def summarise(store: MaskStore) -> dict[str, Any]:

@@ -337,3 +337,44 @@ def test_a_fifo_as_store_is_refused_at_once(tmp_path):
             MaskStore.open(fifo, mode)
     assert validate(fifo) == [f"{fifo}: not a regular file"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
+
+
+# ----------------------------------------------------------------------------- new stores and stale temps
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_new_store_appears_only_when_complete_and_leaves_nothing_on_failure(tmp_path):
+    from hm_annotate.store import new_store
+
+    path = tmp_path / "m.h5"
+    with pytest.raises(RuntimeError), new_store(path) as st:
+        st.put("ev/1", "pseudo", layer_from_masks(ellipse_masks(2)))
+        assert not path.exists()
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with new_store(path) as st:
+        st.put("ev/1", "pseudo", layer_from_masks(ellipse_masks(2)))
+        assert not path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.h5"] and validate(path) == []
+    with pytest.raises(StoreError, match="exists"), new_store(path):
+        pass
+
+
+def test_temps_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"ev/1": 2})
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [f".m.h5.{dead}.tmp", f".m.h5.{dead}.new", f".m.h5.{dead}.new.lock"]
+    stale.append(f"..m.h5.{dead}.new.{dead}.tmp")
+    for name in stale + [f".m.h5.{alive}.tmp"]:
+        (tmp_path / name).write_bytes(b"half")
+    (tmp_path / f".m.h5.{dead}.new.journal").mkdir()
+    (tmp_path / f".m.h5.{dead}.new.journal" / "00000000.h5").write_bytes(b"x")
+    with MaskStore.open(path, "a"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.h5", "m.h5.lock", f".m.h5.{alive}.tmp"])
