@@ -40,6 +40,8 @@ VIEWS = (*LAYERS, "curated")
 # parts in the journal before a writer folds them into the main file while still open
 FOLD_EVERY = 256
 _COUNTS_CHUNK = 1 << 16
+# largest JSON attribute (a video's metadata, a layer's provenance) written
+MAX_ATTRIBUTE_BYTES = 1 << 20
 
 
 class StoreError(HMError):
@@ -151,8 +153,8 @@ def overlay(base: LayerData, top: LayerData) -> LayerData:
         scores=pick(base.scores, top.scores),
         quality={k: pick(qual(base, k), qual(top, k)) for k in keys},
         provenance=base.provenance + top.provenance,
-        provenance_index=pick(base.provenance_index, top.provenance_index.astype(np.int64) + off).astype(
-            np.int16
+        provenance_index=pick(
+            base.provenance_index.astype(np.int64), top.provenance_index.astype(np.int64) + off
         ),
         area=pick(base.area, top.area),
         bbox=pick(base.bbox, top.bbox),
@@ -234,6 +236,38 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def compact_provenance(records: list[dict[str, Any]], index: np.ndarray) -> tuple[list[dict], np.ndarray]:
+    """The provenance records frames refer to, each distinct record once, and the index remapped.
+
+    Every import appends a record, so without this a layer imported into 32,768 times overflowed
+    the int16 ``provenance_index``; kept records are bounded by the frames of the layer.
+    """
+    index = np.asarray(index, np.int64)
+    if len(index) and (index.min() < 0 or index.max() >= len(records)):
+        raise StoreError("provenance_index points outside the provenance records")
+    used = np.unique(index) if len(index) else np.zeros(1, np.int64)
+    keys: dict[str, int] = {}
+    remap = np.zeros(max(len(records), 1), np.int64)
+    kept: list[dict[str, Any]] = []
+    for i in used.tolist():
+        key = json.dumps(records[i], sort_keys=True, default=_json_default) if records else "{}"
+        if key not in keys:
+            keys[key] = len(kept)
+            kept.append(records[i] if records else {})
+        remap[i] = keys[key]
+    if len(kept) > np.iinfo(np.int16).max + 1:
+        raise StoreError(f"{len(kept)} distinct provenance records in one layer (at most 32768)")
+    return kept, remap[index].astype(np.int16)
+
+
+def _json_attr(value: Any, what: str) -> str:
+    """A JSON attribute, refused over MAX_ATTRIBUTE_BYTES (a 50 MB contributor was stored as is)."""
+    text = json.dumps(value, default=_json_default)
+    if len(text) > MAX_ATTRIBUTE_BYTES:
+        raise StoreError(f"{what} is {len(text):,} bytes of JSON (at most {MAX_ATTRIBUTE_BYTES:,})")
+    return text
+
+
 def _write_layer(group: h5py.Group, data: LayerData) -> None:
     counts = [c["counts"].encode("ascii") for objs in data.masks for c in objs]
     for objs in data.masks:
@@ -245,7 +279,8 @@ def _write_layer(group: h5py.Group, data: LayerData) -> None:
     n_obj = np.fromiter((len(o) for o in data.masks), dtype=np.int64, count=len(data.masks))
     group.attrs["height"] = int(data.height)
     group.attrs["width"] = int(data.width)
-    group.attrs["provenance"] = json.dumps(data.provenance)
+    provenance, provenance_index = compact_provenance(data.provenance, data.provenance_index)
+    group.attrs["provenance"] = _json_attr(provenance, f"{group.name}: provenance")
     group.create_dataset("frames", data=data.frames)
     group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(n_obj)]).astype(np.int64))
     group.create_dataset(
@@ -266,7 +301,7 @@ def _write_layer(group: h5py.Group, data: LayerData) -> None:
     group.create_dataset("area", data=np.asarray(data.area, np.int64))
     group.create_dataset("bbox", data=np.asarray(data.bbox, np.float32).reshape(-1, 4))
     group.create_dataset("score", data=np.asarray(data.scores, np.float32))
-    group.create_dataset("provenance_index", data=np.asarray(data.provenance_index, np.int16))
+    group.create_dataset("provenance_index", data=provenance_index)
     if data.quality:
         q = group.create_group("quality")
         for k, v in data.quality.items():
@@ -316,7 +351,7 @@ def _write_video(videos: h5py.Group, video_id: str, metadata: dict[str, Any], la
         del videos[name]
     g = videos.create_group(name)
     g.attrs["video_id"] = video_id
-    g.attrs["metadata"] = json.dumps(metadata, default=_json_default)
+    g.attrs["metadata"] = _json_attr(metadata, f"video {video_id}: metadata")
     sizes = {(d.height, d.width) for d in layers.values()}
     if len(sizes) > 1:
         raise StoreError(f"video {video_id}: layers disagree on the frame size {sorted(sizes)}")

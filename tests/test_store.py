@@ -378,3 +378,42 @@ def test_temps_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     with MaskStore.open(path, "a"):
         pass
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.h5", "m.h5.lock", f".m.h5.{alive}.tmp"])
+
+
+# ----------------------------------------------------------------------------- provenance and attribute caps
+
+
+def test_provenance_keeps_only_referenced_distinct_records_so_the_int16_index_never_overflows(tmp_path):
+    path = tmp_path / "m.h5"
+    base = layer_from_masks(ellipse_masks(3), provenance=[{"tool": "sam"}])
+    with MaskStore.open(path, "a") as st:
+        st.put("ev/1", "corrected", base)
+        for k in range(4):  # every import appends a record; replaced frames drop theirs
+            top = layer_from_masks(ellipse_masks(1), provenance=[{"source": f"fix{k % 2}.json"}])
+            st.put("ev/1", "corrected", top, merge=True)
+        many = layer_from_masks(
+            ellipse_masks(2),
+            provenance=[{"source": f"import {k}"} for k in range(40_000)],
+            provenance_index=np.array([32_767, 39_999]),
+        )
+        st.put("ev/2", "corrected", many)
+    assert validate(path) == []
+    with MaskStore.open(path) as st:
+        d = st.read("ev/1", "corrected")
+        assert d.provenance == [{"tool": "sam"}, {"source": "fix1.json"}]
+        assert [d.provenance[i] for i in d.provenance_index] == [{"source": "fix1.json"}] + [{"tool": "sam"}] * 2
+        d2 = st.read("ev/2", "corrected")
+        assert [d2.provenance[i]["source"] for i in d2.provenance_index] == ["import 32767", "import 39999"]
+
+
+def test_huge_metadata_or_provenance_is_refused_and_nothing_written(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"ev/1": 2})
+    before = path.read_bytes()
+    with MaskStore.open(path, "a") as st:
+        with pytest.raises(StoreError, match="metadata is"):
+            st.set_metadata("ev/1", {"contributor": "x" * (2 << 20)})
+        big = layer_from_masks(ellipse_masks(2), provenance=[{"user": "x" * (2 << 20)}])
+        with pytest.raises(StoreError, match="provenance is"):
+            st.put("ev/1", "corrected", big)
+    assert path.read_bytes() == before

@@ -19,6 +19,9 @@ from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
 from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
 
+# largest mask image read (8192 x 8192): a few hundred bytes of PNG can claim any size
+MAX_MASK_PIXELS = 1 << 26
+
 
 def palette() -> np.ndarray:
     """The 256-colour PASCAL VOC / DAVIS palette as a 256 x 3 uint8 array."""
@@ -82,13 +85,18 @@ def read_index_png(path: Path, video_id: str, frame: int) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
+            if img.width * img.height > MAX_MASK_PIXELS:
+                raise MaskTreeError(
+                    f"{path}: video {video_id} frame {frame}: {img.width}x{img.height} image is too large "
+                    f"for a mask (at most {MAX_MASK_PIXELS} pixels)"
+                )
             if img.mode not in ("P", "L"):
                 raise MaskTreeError(
                     f"{path}: video {video_id} frame {frame}: mode {img.mode} image; "
                     "DAVIS masks are indexed (palette) PNGs"
                 )
             return np.asarray(img, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise MaskTreeError(f"{path}: video {video_id} frame {frame}: unreadable image ({exc})") from None
 
 

@@ -170,3 +170,28 @@ def test_a_fifo_as_store_is_refused_not_waited_on(tmp_path, command):
     r = run(command, str(fifo), *args, timeout=30)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "not a regular file" in r.stdout + r.stderr
+
+
+def _png(width: int, height: int) -> bytes:
+    """A palette PNG header claiming any size, with a little zlib data (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
+    body = zlib.compress(b"\x00" * (width + 1) * 8, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"PLTE", b"\x00" * 6) + chunk(
+        b"IDAT", body
+    ) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("size", [(60000, 60000), (9000, 9000)])
+def test_png_decompression_bomb_is_one_line_and_no_store(tmp_path, size):
+    (tmp_path / "masks" / "ev" / "1").mkdir(parents=True)
+    (tmp_path / "masks" / "ev" / "1" / "00001.png").write_bytes(_png(*size))
+    out = tmp_path / "new.h5"
+    r = run("import-masks", str(tmp_path / "masks"), "--format", "davis", "--out", str(out), timeout=60)
+    assert "frame 1" in one_line_error(r)
+    assert tree(tmp_path) == ["masks", "masks/ev", "masks/ev/1", "masks/ev/1/00001.png"]
