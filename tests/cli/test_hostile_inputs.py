@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -195,3 +196,45 @@ def test_png_decompression_bomb_is_one_line_and_no_store(tmp_path, size):
     r = run("import-masks", str(tmp_path / "masks"), "--format", "davis", "--out", str(out), timeout=60)
     assert "frame 1" in one_line_error(r)
     assert tree(tmp_path) == ["masks", "masks/ev", "masks/ev/1", "masks/ev/1/00001.png"]
+
+
+def _mask_tree(root: Path, videos: list[str]) -> None:
+    import cv2
+    import numpy as np
+
+    for vid in videos:
+        (root / vid).mkdir(parents=True)
+        for n in (1, 2):
+            m = np.zeros((8, 8), np.uint8)
+            m[2:5, 2:5] = 255
+            cv2.imwrite(str(root / vid / f"{n:05d}.png"), m)
+
+
+def _import(src: Path, out: Path) -> subprocess.CompletedProcess:
+    return run("import-masks", str(src), "--format", "finediving-hm", "--out", str(out))
+
+
+def test_symlinked_video_folder_inside_the_tree_is_followed(tmp_path):
+    from hm_annotate.store import MaskStore
+
+    _mask_tree(tmp_path / "masks", ["real/1"])
+    (tmp_path / "masks" / "alias").symlink_to(tmp_path / "masks" / "real")
+    r = _import(tmp_path / "masks", tmp_path / "m.h5")
+    assert r.returncode == 0, r.stderr
+    with MaskStore.open(tmp_path / "m.h5") as st:
+        assert st.videos() == ["alias/1", "real/1"]
+
+
+@pytest.mark.parametrize("kind", ["folder outside", "frame outside", "dangling frame"])
+def test_symlinks_leaving_the_tree_or_dangling_are_refused_not_skipped(tmp_path, kind):
+    _mask_tree(tmp_path / "masks", ["ev/1"])
+    _mask_tree(tmp_path / "elsewhere", ["ev/2"])
+    if kind == "folder outside":
+        (tmp_path / "masks" / "ev" / "2").symlink_to(tmp_path / "elsewhere" / "ev" / "2")
+    elif kind == "frame outside":
+        (tmp_path / "masks" / "ev" / "1" / "00003.png").symlink_to(tmp_path / "elsewhere" / "ev/2/00001.png")
+    else:
+        (tmp_path / "masks" / "ev" / "1" / "00003.png").symlink_to(tmp_path / "nowhere.png")
+    line = one_line_error(_import(tmp_path / "masks", tmp_path / "m.h5"))
+    assert ("outside" if "outside" in kind else "dangling") in line
+    assert not (tmp_path / "m.h5").exists()
