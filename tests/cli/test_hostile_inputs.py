@@ -238,3 +238,13 @@ def test_symlinks_leaving_the_tree_or_dangling_are_refused_not_skipped(tmp_path,
     line = one_line_error(_import(tmp_path / "masks", tmp_path / "m.h5"))
     assert ("outside" if "outside" in kind else "dangling") in line
     assert not (tmp_path / "m.h5").exists()
+
+
+def test_importing_a_correction_over_a_stored_rle_past_2_64_is_one_line_not_a_hang(tmp_path):
+    clean = tmp_path / "clean.h5"
+    make_store(clean, {"clip": 1}, h=256, w=456)
+    coco_path = write_coco(export_coco(clean), tmp_path / "fix.json")
+    store = store_with_counts(tmp_path / "m.h5", OVERFLOW_COUNTS.encode())
+    before = store.read_bytes()
+    line = one_line_error(run("import-coco", str(coco_path), "--store", str(store), timeout=60))
+    assert "frame 100 object 1" in line and store.read_bytes() == before
