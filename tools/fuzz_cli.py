@@ -68,6 +68,7 @@ class Fuzz:
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
         except subprocess.TimeoutExpired:
+            r = None
             kind, detail = "hang", f"> {self.timeout:.0f} s"
         else:
             err = r.stderr
@@ -90,7 +91,8 @@ class Fuzz:
         changed = [k for k in changed if not k.endswith(".lock")]  # a writer's lock file is by design
         allowed = out.relative_to(folder).as_posix() if out is not None else None
         escaped = [k for k in changed if allowed is None or not (k == allowed or k.startswith(allowed + "/"))]
-        left = kind != "ran" and bool(changed)
+        # a command that succeeded (exit 0, perhaps warning about skipped videos) may write
+        left = bool(changed) and (r is None or r.returncode != 0)
         self.outside += bool(escaped)
         self.left_behind += left
         self.results[kind] += 1

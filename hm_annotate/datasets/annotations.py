@@ -150,6 +150,8 @@ def number_list(value: Any, kind: type = float, where: str = "value") -> list:
     """A flat list of Python numbers from a list, tuple or array of any shape (BadVideo, naming
     ``where``, for anything else)."""
     _bounded(value, where)
+    if isinstance(value, (str, bytes)):
+        raise BadVideo(f"{where} is a text, not a list of numbers")
     try:
         arr = np.asarray(value, dtype=np.float64).ravel()
     except (TypeError, ValueError, OverflowError):

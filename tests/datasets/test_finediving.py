@@ -201,6 +201,7 @@ def _nested_shared(depth):
         ("difficulty", float("nan"), "difficulty is not finite"),
         ("judge_scores", _nested_shared(40), "judge_scores is nested more than"),
         ("judge_scores", {"a": 1}, "judge_scores is not a list of numbers"),
+        ("judge_scores", "777", "judge_scores is a text"),
     ],
 )
 def test_tampered_coarse_fields_skip_the_video_with_one_line(tree, field, value, message):
