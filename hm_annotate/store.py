@@ -887,6 +887,10 @@ def new_store(path: str | os.PathLike) -> Iterator[MaskStore]:
             os.link(tmp, path)  # unlike a rename, never replaces a store made meanwhile
         except FileExistsError:
             raise StoreError(f"{path} was created by someone else meanwhile; nothing written") from None
+        except OSError:  # a file system without hard links: rename, checking first
+            if path.exists():
+                raise StoreError(f"{path} was created by someone else meanwhile; nothing written") from None
+            os.replace(tmp, path)
         _fsync_path(path.parent)
     finally:
         st._close_files()
