@@ -46,7 +46,8 @@ def _split_keys(path: Path) -> list[tuple[str, int]]:
     keys = []
     for i, entry in enumerate(entries if isinstance(entries, (list, tuple)) else [entries]):
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
-            raise DatasetError(f"{path}: entry {i} is {entry!r}, not an (event, instance) pair")
+            kind = type(entry).__name__
+            raise DatasetError(f"{path}: entry {i} is a {kind}, not an (event, instance) pair")
         try:
             keys.append((scalar(entry[0], str, "event"), scalar(entry[1], int, "instance")))
         except BadVideo as exc:

@@ -57,8 +57,8 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
     info = root / INFO_DIR
     annotations_path = info / ANNOTATION_FILE
     annotations = {
-        _key(k, annotations_path, f"key {k!r}"): v
-        for k, v in require_mapping(load_pickle(annotations_path), annotations_path).items()
+        _key(k, annotations_path, f"key {i}"): v
+        for i, (k, v) in enumerate(require_mapping(load_pickle(annotations_path), annotations_path).items())
     }
     splits = {
         name: [_key(k, info / file, f"entry {i}") for i, k in enumerate(load_pickle(info / file))]
