@@ -26,6 +26,12 @@ def run_cli(group: Any, prog_name: str, argv: list[str] | None = None) -> None:
     except (HMError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except RecursionError:  # input nested deeper than any check foresaw
+        click.echo("error: input nested too deeply to process", err=True)
+        sys.exit(1)
+    except MemoryError:
+        click.echo("error: out of memory (input too large?)", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -5,7 +5,8 @@ copies must hold the same frames and the same masks (provenance, scores and qual
 the first part in argument order is kept); metadata of a video must be equal in every part that
 has it. Anything else is a conflict, reported with the video, layer, parts and first differing
 frame, and nothing is written: every check runs before OUT is opened, and the writes happen in one
-store transaction so a crash leaves OUT as it was.
+store transaction so a crash leaves OUT as it was. A new OUT is built beside its path and moved
+into place only when complete, so a killed merge leaves no OUT and can simply be run again.
 
 OUT must not exist unless ``force`` is set; with ``force`` an existing OUT takes part in the merge
 as the first part (its videos are kept, and the parts must agree with it), so shards can be added
@@ -23,7 +24,7 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.errors import HMError
-from hm_annotate.store import LAYERS, LayerData, MaskStore
+from hm_annotate.store import LAYERS, LayerData, MaskStore, new_store
 
 
 class MergeError(HMError):
@@ -47,14 +48,9 @@ def merge_stores(
         sources += [(str(p), stack.enter_context(MaskStore.open(p))) for p in part_paths]
         holders = _holders(sources)
         duplicates = _check_agreement(holders, progress)
-        try:
-            dst = sources[0][1] if not created else stack.enter_context(MaskStore.open(out, "a"))
-            written = _write(dst, holders, progress)
-        except BaseException:
-            if created:
-                stack.close()
-                out.unlink(missing_ok=True)
-            raise
+        # a new OUT is built beside its path and moved into place when complete (new_store)
+        dst = sources[0][1] if not created else stack.enter_context(new_store(out))
+        written = _write(dst, holders, progress)
         return {
             "out": str(out),
             "parts": [str(p) for p in part_paths],

@@ -27,7 +27,12 @@ class RLE(TypedDict):
 
 
 class RLEError(HMError, ValueError):
-    """An RLE that pycocotools would misread or crash on."""
+    """An RLE that pycocotools would misread or crash on; ``entry`` is the position of the bad
+    RLE among RLEs checked together (None for one RLE)."""
+
+    def __init__(self, message: str, entry: int | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry
 
 
 def encode(mask: np.ndarray) -> RLE:
@@ -68,10 +73,34 @@ def decode_batch(rles: Sequence[RLE]) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(_coco.decode([_as_coco(r) for r in rles]), -1, 0))
 
 
+# pycocotools keeps run lengths in 32-bit unsigned ints: a mask of more pixels cannot be encoded
+MAX_PIXELS = 2**31 - 1
+# counts bytes parsed in one go: with runs bounded by MAX_PIXELS, every running sum of up to this
+# many numbers stays far inside int64 (2**31 * 2**31 = 2**62)
+_MAX_COUNTS_BYTES = 2**31
+# characters of one variable-length number: 12 x 5 bits = 60 bits, so a parsed number fits int64
+_MAX_NUMBER_CHARS = 12
+
+
+def check_size(size: object) -> tuple[int, int]:
+    """``(h, w)`` of an RLE size, refused unless two non-negative integers of at most MAX_PIXELS."""
+    if (
+        not isinstance(size, (list, tuple, np.ndarray))
+        or len(size) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
+        or min(int(v) for v in size) < 0
+    ):
+        raise RLEError(f"RLE size must be [height, width] of non-negative integers, got {size!r}")
+    h, w = int(size[0]), int(size[1])
+    if h * w > MAX_PIXELS:
+        raise RLEError(f"RLE size {h}x{w} has more than {MAX_PIXELS} pixels")
+    return h, w
+
+
 def _numbers(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parse maskApi.c's variable-length numbers (5 bits a character, 0x20 = more follows,
     0x10 in the last character = negative) from character codes minus 48; returns the values
-    and the index of each number's first character."""
+    and the index of each number's first character. Numbers must be at most 12 characters."""
     ends = np.flatnonzero((c & 0x20) == 0)
     starts = np.empty_like(ends)
     if len(ends):
@@ -84,24 +113,55 @@ def _numbers(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vals, starts
 
 
-def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """Decode many RLEs stored back to back (as the mask store keeps them) to N x H x W uint8.
+def _packed_runs(
+    counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run lengths of RLEs stored back to back, each proven to cover exactly H*W pixels.
 
-    ``counts`` is the uint8 array of the concatenated compressed counts strings and
-    ``offsets`` (N + 1) their byte boundaries. The parsing of maskApi.c's variable-length
-    numbers, the delta coding of runs and the run expansion are all vectorised over the whole
-    batch, which is several times faster than pycocotools' per-mask decode plus a transpose.
-    Input must be trusted (from ``encode`` or checked with ``check``).
+    Returns the runs, the position j of each run within its mask and the mask each belongs to.
+    Every step is bounded before the next: characters in range, every string ends on a whole
+    number of at most 12 characters (so values fit 60 bits), every delta within +-H*W (so the
+    running sums fit int64), then every run non-negative and each mask's runs summing to H*W.
+    Raises RLEError naming the entry (position in ``offsets``) at fault.
     """
-    import cv2
-
-    h, w = int(size[0]), int(size[1])
+    h, w = check_size(size)
+    hw = h * w
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 1 or offsets.dtype.kind not in "iu" or len(offsets) < 1:
+        raise RLEError("RLE offsets must be a 1-D integer array")
+    offsets = offsets.astype(np.int64)
     n = len(offsets) - 1
-    if n <= 0:
-        return np.zeros((0, h, w), np.uint8)
-    vals, starts = _numbers(np.asarray(counts, dtype=np.int64)[offsets[0] : offsets[-1]] - 48)
-    # which mask each number belongs to, and its position j within that mask
-    mask_of = np.searchsorted(np.asarray(offsets) - offsets[0], starts, side="right") - 1
+    if offsets[0] < 0 or offsets[-1] > len(counts) or np.any(np.diff(offsets) < 0):
+        raise RLEError(f"RLE offsets do not index the {len(counts)} counts bytes")
+    if offsets[-1] - offsets[0] > _MAX_COUNTS_BYTES:
+        raise RLEError(f"more than {_MAX_COUNTS_BYTES} bytes of RLE counts at once")
+    c = np.asarray(counts)[offsets[0] : offsets[-1]].astype(np.int64) - 48
+    local = offsets - offsets[0]
+
+    def entry_of(index: int) -> int:
+        return int(np.searchsorted(local, index, side="right") - 1)
+
+    bad = np.flatnonzero((c < 0) | (c > 63))
+    if len(bad):
+        e = entry_of(bad[0])
+        raise RLEError(
+            f"counts string has an invalid character {chr(int(c[bad[0]]) + 48)!r} "
+            f"at offset {int(bad[0] - local[e])}",
+            e,
+        )
+    ends = local[1:][np.diff(local) > 0] - 1
+    open_end = ends[(c[ends] & 0x20) != 0]
+    if len(open_end):
+        raise RLEError("counts string ends in the middle of a number", entry_of(open_end[0]))
+    last = np.flatnonzero((c & 0x20) == 0)
+    long_number = np.flatnonzero(np.diff(np.r_[-1, last]) > _MAX_NUMBER_CHARS)
+    if len(long_number):
+        raise RLEError("counts string has a number too long to be a run", entry_of(last[long_number[0]]))
+    vals, starts = _numbers(c)
+    big = np.flatnonzero(np.abs(vals) > hw)
+    if len(big):
+        raise RLEError(f"a run length is larger than {h}x{w} pixels", entry_of(starts[big[0]]))
+    mask_of = np.searchsorted(local, starts, side="right") - 1
     j = np.arange(len(vals)) - np.searchsorted(mask_of, np.arange(n))[mask_of]
     runs = vals.copy()
     # runs[j] = vals[j] + runs[j-2] for j > 2: two running sums (odd j from 1, even j from 2) per mask
@@ -112,9 +172,43 @@ def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) 
             total = np.cumsum(d)
             seg = np.flatnonzero(np.r_[True, mask_of[sel][1:] != mask_of[sel][:-1]])
             runs[sel] = total - np.repeat(total[seg] - d[seg], np.diff(np.r_[seg, len(sel)]))
+    negative = np.flatnonzero((runs < 0) | (runs > hw))
+    if len(negative):
+        raise RLEError(
+            f"counts decode to a run length of {int(runs[negative[0]])} pixels (0..{hw} possible)",
+            int(mask_of[negative[0]]),
+        )
+    cum = np.r_[0, np.cumsum(runs)]
+    first_run = np.searchsorted(mask_of, np.arange(n + 1))
+    covered = cum[first_run[1:]] - cum[first_run[:-1]]
+    wrong = np.flatnonzero(covered != hw)
+    if len(wrong):
+        raise RLEError(f"runs cover {int(covered[wrong[0]])} pixels, expected {h}*{w}={hw}", int(wrong[0]))
+    return runs, j, mask_of
+
+
+def check_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) -> None:
+    """Prove that RLEs stored back to back (as in the store) are safe to decode; RLEError if not."""
+    _packed_runs(counts, offsets, size)
+
+
+def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Decode many RLEs stored back to back (as the mask store keeps them) to N x H x W uint8.
+
+    ``counts`` is the uint8 array of the concatenated compressed counts strings and
+    ``offsets`` (N + 1) their byte boundaries. The parsing of maskApi.c's variable-length
+    numbers, the delta coding of runs and the run expansion are all vectorised over the whole
+    batch, which is several times faster than pycocotools' per-mask decode plus a transpose.
+    The runs are checked (``_packed_runs``) before any array is sized from them.
+    """
+    import cv2
+
+    h, w = check_size(size)
+    n = len(offsets) - 1
+    if n <= 0:
+        return np.zeros((0, h, w), np.uint8)
+    runs, j, _ = _packed_runs(counts, offsets, (h, w))
     flat = np.repeat((j & 1).astype(np.uint8), runs)
-    if flat.size != n * h * w:
-        raise RLEError(f"packed RLEs cover {flat.size} pixels, expected {n} x {h} x {w}")
     columns = flat.reshape(n, w, h)
     return np.stack([cv2.transpose(m) for m in columns])
 
@@ -225,49 +319,25 @@ def resize(rle: RLE, size: Sequence[int]) -> RLE:
     return encode(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
-def _runs(counts: str) -> np.ndarray:
-    """Run lengths of one compressed counts string, with every malformation reported."""
-    try:
-        c = np.frombuffer(counts.encode("ascii"), np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError:
-        raise RLEError("counts string has a non-ASCII character") from None
-    bad = np.flatnonzero((c < 0) | (c > 63))
-    if len(bad):
-        raise RLEError(f"counts string has an invalid character {counts[bad[0]]!r} at offset {bad[0]}")
-    if len(c) and c[-1] & 0x20:
-        raise RLEError("counts string ends in the middle of a number")
-    if len(c) and np.any(np.diff(np.r_[-1, np.flatnonzero((c & 0x20) == 0)]) > 12):
-        raise RLEError("counts string has a number too long to be a run length")
-    runs, _ = _numbers(c)
-    # runs[j] += runs[j-2] for j > 2: running sums over odd j (from 1) and even j (from 2)
-    runs[1::2] = np.cumsum(runs[1::2])
-    runs[2::2] = np.cumsum(runs[2::2])
-    return runs
-
-
 def check(rle: object) -> RLE:
     """Validate an RLE from outside (a file, a store) before pycocotools sees it.
 
     Returns it normalised (list size, str counts); raises RLEError saying what is wrong.
-    Accepts compressed counts (str or bytes) and uncompressed counts (list of ints).
+    Accepts compressed counts (str or bytes) and uncompressed counts (list of ints). The run
+    lengths are proven to cover exactly H*W pixels with bounded arithmetic (``_packed_runs``).
     """
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
         raise RLEError("RLE must be a mapping with 'size' and 'counts'")
-    size = rle["size"]
-    if (
-        not isinstance(size, (list, tuple))
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-        or min(size) < 0
-    ):
-        raise RLEError(f"RLE size must be [height, width] of non-negative integers, got {size!r}")
-    h, w = int(size[0]), int(size[1])
+    h, w = check_size(rle["size"])
     counts = rle["counts"]
     if isinstance(counts, (list, tuple)):
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in counts):
-            raise RLEError("uncompressed RLE counts must be non-negative integers")
-        if sum(int(v) for v in counts) != h * w:
-            raise RLEError(f"uncompressed RLE counts sum to {sum(counts)}, expected {h}*{w}={h * w}")
+        if len(counts) > h * w + 1 or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= h * w for v in counts
+        ):
+            raise RLEError(f"uncompressed RLE counts must be at most {h * w + 1} integers in 0..{h}*{w}")
+        total = sum(int(v) for v in counts)
+        if total != h * w:
+            raise RLEError(f"uncompressed RLE counts sum to {total}, expected {h}*{w}={h * w}")
         fr = _coco.frPyObjects({"size": [h, w], "counts": [int(v) for v in counts]}, h, w)
         return {"size": [h, w], "counts": fr["counts"].decode("ascii")}
     if isinstance(counts, bytes):
@@ -277,10 +347,9 @@ def check(rle: object) -> RLE:
             raise RLEError("RLE counts are not ASCII") from exc
     if not isinstance(counts, str):
         raise RLEError(f"RLE counts must be a string or a list of integers, got {type(counts).__name__}")
-    runs = _runs(counts)
-    if np.any(runs < 0):
-        raise RLEError("RLE counts decode to a negative run length")
-    total = int(runs.sum())
-    if total != h * w:
-        raise RLEError(f"RLE runs cover {total} pixels, expected {h}*{w}={h * w}")
+    try:
+        raw = np.frombuffer(counts.encode("ascii"), np.uint8)
+    except UnicodeEncodeError:
+        raise RLEError("counts string has a non-ASCII character") from None
+    _packed_runs(raw, np.array([0, len(raw)]), (h, w))
     return {"size": [h, w], "counts": counts}

@@ -21,7 +21,7 @@ def load_schema(name: str) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     """HDF5 attribute values as JSON values (numpy scalars, bytes, JSON-encoded strings)."""
     if isinstance(value, bytes):
-        value = value.decode()
+        value = value.decode(errors="replace")
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -46,7 +46,7 @@ def attribute_validator() -> Callable[[str, dict[str, Any]], list[str]]:
             if isinstance(doc.get(key), str):
                 try:
                     doc[key] = json.loads(doc[key])
-                except ValueError:
+                except (ValueError, RecursionError):
                     return [f"attribute {key!r} is not valid JSON"]
         return [
             f"attribute {'/'.join(map(str, e.absolute_path)) or kind}: {e.message}"

@@ -16,12 +16,15 @@ import fcntl
 import functools
 import json
 import os
+import re
+import shutil
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import h5py
 import numpy as np
@@ -29,6 +32,7 @@ import numpy as np
 from hm_annotate import __version__, rle
 from hm_annotate.errors import HMError
 from hm_annotate.rle import RLE
+from hm_annotate.safe_paths import UnsafePathError, check_video_id
 
 FORMAT = "hm-annotate-masks"
 SCHEMA_VERSION = 1
@@ -37,6 +41,8 @@ VIEWS = (*LAYERS, "curated")
 # parts in the journal before a writer folds them into the main file while still open
 FOLD_EVERY = 256
 _COUNTS_CHUNK = 1 << 16
+# largest JSON attribute (a video's metadata, a layer's provenance) written
+MAX_ATTRIBUTE_BYTES = 1 << 20
 
 
 class StoreError(HMError):
@@ -168,8 +174,8 @@ def overlay(base: LayerData, top: LayerData) -> LayerData:
         scores=pick(base.scores, top.scores),
         quality={k: pick(qual(base, k), qual(top, k)) for k in keys},
         provenance=base.provenance + top.provenance,
-        provenance_index=pick(base.provenance_index, top.provenance_index.astype(np.int64) + off).astype(
-            np.int16
+        provenance_index=pick(
+            base.provenance_index.astype(np.int64), top.provenance_index.astype(np.int64) + off
         ),
         area=pick(base.area, top.area),
         bbox=pick(base.bbox, top.bbox),
@@ -184,27 +190,52 @@ def group_name(video_id: str) -> str:
 # ----------------------------------------------------------------------------- file level
 
 
+def require_regular(path: Path) -> None:
+    """Refuse a store path that exists and is not a regular file (a FIFO would block the open)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"{path}: not a regular file")
+
+
+def _member(group: h5py.Group, name: str) -> Any:
+    """``group[name]``, or None when absent or unreachable (a dangling or looping link)."""
+    try:
+        return group[name]
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return None
+
+
 def _open_h5(path: Path) -> h5py.File:
     """Open a store file read-only, checking it is ours and not from a newer version."""
+    require_regular(path)
     try:
         f = h5py.File(path, "r", locking=False)
     except FileNotFoundError:
         raise StoreError(f"{path}: no such store") from None
     except OSError as exc:
         raise StoreError(f"{path}: not a readable HDF5 file (truncated or damaged?): {exc}") from None
-    fmt = f.attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    if fmt != FORMAT:
+    try:
+        fmt = f.attrs.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode(errors="replace")
+        if fmt != FORMAT:
+            raise StoreError(f"{path}: not an hm-annotate mask store (format attribute {fmt!r})")
+        version = f.attrs.get("schema_version")
+        if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version < 1:
+            raise StoreError(f"{path}: schema_version {version!r} is not a positive integer")
+        if int(version) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: schema_version {version} is newer than this hm-annotate supports "
+                f"({SCHEMA_VERSION}); upgrade hm-annotate"
+            )
+        if not isinstance(_member(f, "videos"), h5py.Group):
+            raise StoreError(f"{path}: missing group /videos")
+    except BaseException:
         f.close()
-        raise StoreError(f"{path}: not an hm-annotate mask store (format attribute {fmt!r})")
-    version = f.attrs.get("schema_version")
-    if version is None or int(version) > SCHEMA_VERSION:
-        f.close()
-        raise StoreError(
-            f"{path}: schema_version {version} is newer than this hm-annotate supports "
-            f"({SCHEMA_VERSION}); upgrade hm-annotate"
-        )
+        raise
     return f
 
 
@@ -226,6 +257,38 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def compact_provenance(records: list[dict[str, Any]], index: np.ndarray) -> tuple[list[dict], np.ndarray]:
+    """The provenance records frames refer to, each distinct record once, and the index remapped.
+
+    Every import appends a record, so without this a layer imported into 32,768 times overflowed
+    the int16 ``provenance_index``; kept records are bounded by the frames of the layer.
+    """
+    index = np.asarray(index, np.int64)
+    if len(index) and (index.min() < 0 or index.max() >= len(records)):
+        raise StoreError("provenance_index points outside the provenance records")
+    used = np.unique(index) if len(index) else np.zeros(1, np.int64)
+    keys: dict[str, int] = {}
+    remap = np.zeros(max(len(records), 1), np.int64)
+    kept: list[dict[str, Any]] = []
+    for i in used.tolist():
+        key = json.dumps(records[i], sort_keys=True, default=_json_default) if records else "{}"
+        if key not in keys:
+            keys[key] = len(kept)
+            kept.append(records[i] if records else {})
+        remap[i] = keys[key]
+    if len(kept) > np.iinfo(np.int16).max + 1:
+        raise StoreError(f"{len(kept)} distinct provenance records in one layer (at most 32768)")
+    return kept, remap[index].astype(np.int16)
+
+
+def _json_attr(value: Any, what: str) -> str:
+    """A JSON attribute, refused over MAX_ATTRIBUTE_BYTES (a 50 MB contributor was stored as is)."""
+    text = json.dumps(value, default=_json_default)
+    if len(text) > MAX_ATTRIBUTE_BYTES:
+        raise StoreError(f"{what} is {len(text):,} bytes of JSON (at most {MAX_ATTRIBUTE_BYTES:,})")
+    return text
+
+
 def _write_layer(group: h5py.Group, data: LayerData) -> None:
     counts = [c["counts"].encode("ascii") for objs in data.masks for c in objs]
     for objs in data.masks:
@@ -237,7 +300,8 @@ def _write_layer(group: h5py.Group, data: LayerData) -> None:
     n_obj = np.fromiter((len(o) for o in data.masks), dtype=np.int64, count=len(data.masks))
     group.attrs["height"] = int(data.height)
     group.attrs["width"] = int(data.width)
-    group.attrs["provenance"] = json.dumps(data.provenance)
+    provenance, provenance_index = compact_provenance(data.provenance, data.provenance_index)
+    group.attrs["provenance"] = _json_attr(provenance, f"{group.name}: provenance")
     group.create_dataset("frames", data=data.frames)
     group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(n_obj)]).astype(np.int64))
     group.create_dataset(
@@ -258,7 +322,7 @@ def _write_layer(group: h5py.Group, data: LayerData) -> None:
     group.create_dataset("area", data=np.asarray(data.area, np.int64))
     group.create_dataset("bbox", data=np.asarray(data.bbox, np.float32).reshape(-1, 4))
     group.create_dataset("score", data=np.asarray(data.scores, np.float32))
-    group.create_dataset("provenance_index", data=np.asarray(data.provenance_index, np.int16))
+    group.create_dataset("provenance_index", data=provenance_index)
     if data.quality:
         q = group.create_group("quality")
         for k, v in data.quality.items():
@@ -275,12 +339,12 @@ def _array(group: h5py.Group, name: str) -> np.ndarray:
     return out
 
 
-def _read_layer(group: h5py.Group) -> LayerData:
+def _read_layer(
+    group: h5py.Group, frames: np.ndarray, offsets: np.ndarray, coff: np.ndarray, counts: np.ndarray
+) -> LayerData:
+    """A layer from its group and its index and counts arrays (read and checked by the caller)."""
     h, w = int(group.attrs["height"]), int(group.attrs["width"])
-    frames = _array(group, "frames")
-    offsets = _array(group, "offsets")
-    coff = _array(group, "counts_offsets")
-    blob = _array(group, "counts").tobytes()
+    blob = counts.tobytes()
     ids = _array(group, "object_ids").tolist()
     size = [h, w]
     objs = [{"size": size, "counts": blob[a:b].decode("ascii")} for a, b in zip(coff[:-1], coff[1:])]
@@ -308,7 +372,7 @@ def _write_video(videos: h5py.Group, video_id: str, metadata: dict[str, Any], la
         del videos[name]
     g = videos.create_group(name)
     g.attrs["video_id"] = video_id
-    g.attrs["metadata"] = json.dumps(metadata, default=_json_default)
+    g.attrs["metadata"] = _json_attr(metadata, f"video {video_id}: metadata")
     sizes = {(d.height, d.width) for d in layers.values()}
     if len(sizes) > 1:
         raise StoreError(f"video {video_id}: layers disagree on the frame size {sorted(sizes)}")
@@ -337,6 +401,7 @@ class MaskStore:
         if mode not in ("r", "a"):
             raise StoreError(f"mode must be 'r' or 'a', not {mode!r}")
         self.path = Path(path)
+        require_regular(self.path)
         self.mode = mode
         self.journal = self.path.with_name(self.path.name + ".journal")
         self._lock_fd: int | None = None
@@ -347,6 +412,7 @@ class MaskStore:
         self._txn_tmp: Path | None = None
         self._txn_videos: dict[str, dict[str, Any]] = {}
         self._frame_cache: dict[tuple[str, str], tuple] = {}
+        self._checked: set[tuple[int, str, str]] = set()
         if mode == "a":
             self._acquire_lock()
         try:
@@ -419,13 +485,23 @@ class MaskStore:
         raise StoreError(f"{self.path}: the store kept changing while being opened; try again")
 
     def _index_file(self, src: Path) -> None:
-        """Add a store file's videos to the index; later files win, video by video."""
+        """Add a store file's videos to the index; later files win, video by video.
+
+        A video whose group or id is unsafe (an id such as ``../x`` would let an export write
+        outside its folder) makes the whole file unreadable, with the reason; ``validate`` lists
+        every such finding.
+        """
         f = _open_h5(src)
         self._files.append(f)
         self._frame_cache.clear()
-        for name, g in f["videos"].items():
+        self._checked.clear()
+        for name in f["videos"]:
+            g = _member(f["videos"], name)
+            problems = _video_problems(name, g)
+            if problems:
+                raise StoreError(f"{src}: {problems[0]}")
             entry = {"meta": (f, name)}
-            entry.update({layer: (f, name) for layer in g})
+            entry.update({layer: (f, name) for layer in g if layer in LAYERS})
             self._index[g.attrs["video_id"]] = entry
 
     def _close_files(self) -> None:
@@ -461,14 +537,47 @@ class MaskStore:
     def metadata(self, video_id: str) -> dict[str, Any]:
         """The video's metadata (action type, score, split, ...)."""
         f, name = self._entry(video_id)["meta"]
-        return json.loads(f["videos"][name].attrs["metadata"])
+        try:
+            meta = json.loads(f["videos"][name].attrs["metadata"])
+        except (KeyError, TypeError, ValueError, RecursionError):
+            meta = None
+        if not isinstance(meta, dict):
+            raise StoreError(
+                f"{f.filename}: video {video_id}: attribute 'metadata' is missing or not a JSON object"
+            )
+        return meta
 
     def _group(self, video_id: str, layer: str) -> h5py.Group:
+        """A stored layer's group, its structure checked once (dtypes, shapes, size)."""
         entry = self._entry(video_id)
         if layer not in entry:
             raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
         f, name = entry[layer]
-        return f["videos"][name][layer]
+        g = _member(f["videos"][name], layer)
+        key = (f.id.id, name, layer)
+        if key not in self._checked:
+            problems = _structure_problems(g)
+            if problems:
+                raise StoreError(f"{f.filename}: video {video_id} layer {layer}: {problems[0]}")
+            self._checked.add(key)
+        return g
+
+    def _indexes(self, video_id: str, layer: str, g: h5py.Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frames, offsets and counts offsets of a layer, checked to index what they should."""
+        frames, offsets, coff = _array(g, "frames"), _array(g, "offsets"), _array(g, "counts_offsets")
+        problems = _index_problems(frames, offsets, coff, len(g["counts"]))
+        if problems:
+            raise StoreError(f"{g.file.filename}: video {video_id} layer {layer}: {problems[0]}")
+        return frames, offsets, coff
+
+    def _bad_rle(
+        self, exc: rle.RLEError, g: h5py.Group, video_id: str, layer: str, frames, offsets
+    ) -> StoreError:
+        where = _frame_of(offsets, frames, exc.entry)
+        return StoreError(
+            f"{g.file.filename}: video {video_id} layer {layer} {where}: bad stored RLE ({exc}); "
+            "run hm-annotate validate"
+        )
 
     def size(self, video_id: str) -> tuple[int, int]:
         """(height, width) of the video's frames."""
@@ -486,7 +595,15 @@ class MaskStore:
         if layer not in VIEWS:
             raise StoreError(f"unknown layer {layer!r}; known: {', '.join(VIEWS)}")
         if layer != "curated":
-            return _read_layer(self._group(video_id, layer))
+            g = self._group(video_id, layer)
+            frames, offsets, coff = self._indexes(video_id, layer, g)
+            size = (int(g.attrs["height"]), int(g.attrs["width"]))
+            blob = _array(g, "counts")
+            try:
+                rle.check_packed(blob, coff, size)
+            except rle.RLEError as exc:
+                raise self._bad_rle(exc, g, video_id, layer, frames, offsets) from None
+            return _read_layer(g, frames, offsets, coff, blob)
         stored = self.layers(video_id)
         if not stored:
             raise StoreError(f"{self.path}: video {video_id!r} has no masks")
@@ -508,9 +625,15 @@ class MaskStore:
         if i >= len(frames) or frames[i] != frame_number:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
         a, b = offsets[i], offsets[i + 1]
-        blob = g["counts"][coff[a] : coff[b]].tobytes() if b > a else b""
+        blob = g["counts"][coff[a] : coff[b]] if b > a else np.zeros(0, np.uint8)
+        try:
+            rle.check_packed(blob, coff[a : b + 1] - coff[a], size)
+        except rle.RLEError as exc:
+            exc.entry = None if exc.entry is None else exc.entry + int(a)
+            raise self._bad_rle(exc, g, video_id, layer, frames, offsets) from None
+        text = blob.tobytes()
         objs = [
-            {"size": list(size), "counts": blob[s - coff[a] : e - coff[a]].decode("ascii")}
+            {"size": list(size), "counts": text[s - coff[a] : e - coff[a]].decode("ascii")}
             for s, e in zip(coff[a:b], coff[a + 1 : b + 1])
         ]
         return [m for m in objs if m["counts"] != _empty_counts(*size)]  # no empty objects, as LayerData
@@ -521,13 +644,7 @@ class MaskStore:
         if key not in self._frame_cache:
             g = self._group(video_id, layer)
             size = (int(g.attrs["height"]), int(g.attrs["width"]))
-            self._frame_cache[key] = (
-                g,
-                _array(g, "frames"),
-                _array(g, "offsets"),
-                _array(g, "counts_offsets"),
-                size,
-            )
+            self._frame_cache[key] = (g, *self._indexes(video_id, layer, g), size)
         return self._frame_cache[key]
 
     def masks(self, video_id: str, layer: str) -> tuple[np.ndarray, np.ndarray]:
@@ -543,9 +660,12 @@ class MaskStore:
                 out[np.searchsorted(frames, f)] = m
             return frames, out
         g = self._group(video_id, layer)
-        frames, offsets = _array(g, "frames"), _array(g, "offsets")
+        frames, offsets, coff = self._indexes(video_id, layer, g)
         size = (int(g.attrs["height"]), int(g.attrs["width"]))
-        entries = rle.decode_packed(_array(g, "counts"), _array(g, "counts_offsets"), size)
+        try:
+            entries = rle.decode_packed(_array(g, "counts"), coff, size)
+        except rle.RLEError as exc:
+            raise self._bad_rle(exc, g, video_id, layer, frames, offsets) from None
         n_obj = np.diff(offsets)
         if len(frames) == len(entries) and np.all(n_obj == 1):
             return frames, entries
@@ -674,6 +794,7 @@ class MaskStore:
         self._stage(video_id, meta, layers)
 
     def _stage(self, video_id: str, meta: dict[str, Any], layers: dict[str, LayerData]) -> None:
+        check_video_id(video_id)
         if self._txn is not None:
             _write_video(self._txn["videos"], video_id, meta, layers)
             self._txn_videos[video_id] = {"meta": meta, "layers": layers}
@@ -685,8 +806,10 @@ class MaskStore:
         """Fold committed journal parts into a fresh main file (after a clean close or a crash).
 
         The new file is built beside the old one from the latest copy of every video group and
-        swapped in with ``os.replace``; a crash before the swap leaves the old file and the parts.
+        swapped in with ``os.replace``; a crash before the swap leaves the old file and the parts
+        (and the half-built file, which the next writer removes once its pid is gone).
         """
+        remove_stale_temps(self.path)
         if self.journal.is_dir():
             for stale in self.journal.glob(".txn-*.tmp"):
                 stale.unlink()
@@ -724,6 +847,86 @@ class MaskStore:
         finally:
             self._close_files()
             self._release_lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove what writers that died left beside ``path``: half-folded files
+    ``.<name>.<pid>.tmp`` and stores being built ``.<name>.<pid>.new`` (with their lock and
+    journal). Only files whose pid is no longer running are touched; returns what was removed."""
+    # a build's own fold temp is ``..<name>.<pid>.new.<pid>.tmp``
+    pattern = re.compile(rf"\.\.?{re.escape(path.name)}\.(\d+)\.(tmp|new)(\.lock|\.journal|\.\d+\.tmp)?")
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for p in path.parent.iterdir():
+        m = pattern.fullmatch(p.name)
+        if m is None or _pid_alive(int(m.group(1))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _remove_build(tmp: Path) -> None:
+    for fold in tmp.parent.glob(f".{tmp.name}.*.tmp"):
+        fold.unlink(missing_ok=True)
+    tmp.unlink(missing_ok=True)
+    tmp.with_name(tmp.name + ".lock").unlink(missing_ok=True)
+    shutil.rmtree(tmp.with_name(tmp.name + ".journal"), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def new_store(path: str | os.PathLike) -> Iterator[MaskStore]:
+    """A writer on a store that does not exist yet, built beside ``path`` as
+    ``.<name>.<pid>.new`` and moved into place only when the block completes: a failure or a
+    kill leaves ``path`` absent (the next call removes a dead writer's build), never empty or
+    half-written. Refused when ``path`` exists, before or at the move."""
+    path = Path(path)
+    require_regular(path)
+    if path.exists():
+        raise StoreError(f"{path} exists")
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: folder {path.parent} does not exist")
+    remove_stale_temps(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    _remove_build(tmp)
+    st = MaskStore(tmp, "a")
+    try:
+        yield st
+        st.close()
+        _fsync_path(tmp)
+        try:
+            os.link(tmp, path)  # unlike a rename, never replaces a store made meanwhile
+        except FileExistsError:
+            raise StoreError(f"{path} was created by someone else meanwhile; nothing written") from None
+        except OSError:  # a file system without hard links: rename, checking first
+            if path.exists():
+                raise StoreError(f"{path} was created by someone else meanwhile; nothing written") from None
+            os.replace(tmp, path)
+        _fsync_path(path.parent)
+    finally:
+        st._close_files()
+        st._release_lock()
+        _remove_build(tmp)
+
+
+def writer(path: str | os.PathLike) -> contextlib.AbstractContextManager[MaskStore]:
+    """A writer on ``path``: the store itself when it exists, else a ``new_store`` (so a command
+    that fails or is killed while creating a store leaves nothing behind)."""
+    return MaskStore.open(path, "a") if Path(path).exists() else new_store(path)
 
 
 def summarise(store: MaskStore) -> dict[str, Any]:
@@ -792,56 +995,128 @@ def validate(path: str | os.PathLike) -> list[str]:
             if "videos" not in f:
                 findings.append(f"{src}: missing group /videos")
                 continue
-            for name, g in f["videos"].items():
+            for name in f["videos"]:
+                g = _member(f["videos"], name)
                 findings += [f"{src}: {m}" for m in _validate_video(name, g, check_attrs)]
     return findings
 
 
-def _validate_video(name: str, g: h5py.Group, check_attrs) -> list[str]:
-    vid = g.attrs.get("video_id", name)
-    out = [f"video {vid}: {m}" for m in check_attrs("video", dict(g.attrs))]
-    if "video_id" in g.attrs and group_name(g.attrs["video_id"]) != name:
-        out.append(f"video {vid}: group name {name!r} does not match its video_id")
+def _video_problems(name: str, g: object) -> list[str]:
+    """What is wrong with a video group's id and shape, before its layers are looked at."""
+    if not isinstance(g, h5py.Group):
+        return [f"video group {name!r} is not an HDF5 group (or an unreachable link)"]
+    vid = g.attrs.get("video_id")
+    if not isinstance(vid, str):
+        return [f"video group {name!r} has no video_id string attribute"]
+    try:
+        check_video_id(vid)
+    except UnsafePathError as exc:
+        return [str(exc)]
+    if group_name(vid) != name:
+        return [f"video {vid}: group name {name!r} does not match its video_id"]
+    return []
+
+
+def _validate_video(name: str, g: object, check_attrs) -> list[str]:
+    problems = _video_problems(name, g)
+    if problems and not isinstance(g, h5py.Group):
+        return problems
+    vid = g.attrs.get("video_id", unquote(name))
+    out = problems + [f"video {vid}: {m}" for m in check_attrs("video", dict(g.attrs))]
     for layer in g:
         where = f"video {vid} layer {layer}"
         if layer not in LAYERS:
             out.append(f"{where}: unknown layer (expected one of {', '.join(LAYERS)})")
             continue
-        out += [f"{where}: {m}" for m in _validate_layer(g[layer], check_attrs)]
+        out += [f"{where}: {m}" for m in _validate_layer(_member(g, layer), check_attrs)]
     return out
 
 
-def _validate_layer(g: h5py.Group, check_attrs) -> list[str]:
-    out = list(check_attrs("layer", dict(g.attrs)))
+def _structure_problems(g: object) -> list[str]:
+    """What keeps a layer group from being read safely, from its attributes and dataset shapes
+    alone (no array is read): missing or mistyped datasets (a vlen or int64 ``counts`` would
+    crash the decoder), a bad size, row counts that disagree."""
+    if not isinstance(g, h5py.Group):
+        return ["not an HDF5 group"]
+    out = []
+    for key in ("height", "width"):
+        if not isinstance(g.attrs.get(key), (int, np.integer)):
+            out.append(f"attribute {key!r} is missing or not an integer")
+    if not out:
+        try:
+            rle.check_size([g.attrs["height"], g.attrs["width"]])
+        except rle.RLEError as exc:
+            out.append(str(exc))
+    ds = {}
     for key, (kind, ndim) in _LAYER_DATASETS.items():
-        if key not in g:
+        d = _member(g, key)
+        if not isinstance(d, h5py.Dataset):
             out.append(f"missing dataset {key!r}")
-        elif g[key].dtype.kind != kind or g[key].ndim != ndim:
-            out.append(f"dataset {key!r} has dtype {g[key].dtype} and {g[key].ndim} dims")
+        elif d.dtype.kind != kind or d.ndim != ndim or (key == "counts" and d.dtype.itemsize != 1):
+            out.append(f"dataset {key!r} has dtype {d.dtype} and {d.ndim} dims")
+        else:
+            ds[key] = d
+    if out:
+        return out
+    n, n_obj = len(ds["frames"]), len(ds["object_ids"])
+    if len(ds["offsets"]) != n + 1:
+        out.append(f"dataset 'offsets' has {len(ds['offsets'])} rows for {n} frames (expected {n + 1})")
+    if len(ds["counts_offsets"]) != n_obj + 1:
+        out.append(f"dataset 'counts_offsets' has {len(ds['counts_offsets'])} rows for {n_obj} objects")
+    for key in ("area", "score", "provenance_index"):
+        if len(ds[key]) != n:
+            out.append(f"dataset {key!r} has {len(ds[key])} rows for {n} frames")
+    if ds["bbox"].shape != (n, 4):
+        out.append(f"dataset 'bbox' has shape {ds['bbox'].shape}, expected ({n}, 4)")
+    quality = _member(g, "quality") if "quality" in g else {}
+    if not isinstance(quality, (h5py.Group, dict)):
+        out.append("'quality' is not a group")
+    else:
+        for key in quality:
+            d = _member(quality, key)
+            if not isinstance(d, h5py.Dataset) or d.shape != (n,) or d.dtype.kind not in "fiu":
+                out.append(f"quality {key!r} is not a number per frame ({n},)")
+    try:
+        records = json.loads(g.attrs["provenance"])
+        if not isinstance(records, list):
+            out.append("attribute 'provenance' is not a JSON list")
+    except (KeyError, TypeError, ValueError, RecursionError):
+        out.append("attribute 'provenance' is missing or not JSON")
+    return out
+
+
+def _index_problems(frames: np.ndarray, offsets: np.ndarray, coff: np.ndarray, n_bytes: int) -> list[str]:
+    """Whether the index arrays of a layer (shapes already checked) point where they should."""
+    out = []
+    if len(frames) > 1 and not np.all(np.diff(frames) > 0):
+        bad = int(frames[1:][np.diff(frames) <= 0][0])
+        out.append(f"frame {bad}: frame numbers are not strictly increasing")
+    if offsets[0] != 0 or offsets[-1] != len(coff) - 1 or np.any(np.diff(offsets) < 0):
+        out.append("offsets do not index the object entries")
+    if coff[0] != 0 or coff[-1] != n_bytes or np.any(np.diff(coff) < 0):
+        out.append("counts_offsets do not index the counts bytes")
+    return out
+
+
+def _frame_of(offsets: np.ndarray, frames: np.ndarray, entry: int | None) -> str:
+    """``frame N object K`` for an object entry of a layer (for error messages)."""
+    if entry is None:
+        return "a frame"
+    i = int(np.searchsorted(offsets, entry, side="right") - 1)
+    return f"frame {int(frames[i])} object {entry - int(offsets[i]) + 1}"
+
+
+def _validate_layer(g: object, check_attrs) -> list[str]:
+    out = _structure_problems(g)
+    if out:
+        return out
+    out = list(check_attrs("layer", dict(g.attrs)))
     if out:
         return out
     h, w = int(g.attrs["height"]), int(g.attrs["width"])
     frames, offsets, coff = _array(g, "frames"), _array(g, "offsets"), _array(g, "counts_offsets")
-    n, n_obj = len(frames), len(g["object_ids"])
-    if len(frames) > 1 and not np.all(np.diff(frames) > 0):
-        bad = int(frames[1:][np.diff(frames) <= 0][0])
-        out.append(f"frame {bad}: frame numbers are not strictly increasing")
-    if len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != n_obj or np.any(np.diff(offsets) < 0):
-        out.append("offsets do not index the object entries")
-    if len(coff) != n_obj + 1 or coff[0] != 0 or coff[-1] != len(g["counts"]) or np.any(np.diff(coff) < 0):
-        out.append("counts_offsets do not index the counts bytes")
-    for key in ("area", "score", "provenance_index"):
-        if len(g[key]) != n:
-            out.append(f"dataset {key!r} has {len(g[key])} rows for {n} frames")
-    if g["bbox"].shape != (n, 4):
-        out.append(f"dataset 'bbox' has shape {g['bbox'].shape}, expected ({n}, 4)")
-    for key, ds in g["quality"].items() if "quality" in g else []:
-        if ds.shape != (n,):
-            out.append(f"quality {key!r} has shape {ds.shape}, expected ({n},)")
-    try:
-        n_prov = len(json.loads(g.attrs["provenance"]))
-    except (ValueError, TypeError):
-        n_prov = 0
+    out += _index_problems(frames, offsets, coff, len(g["counts"]))
+    n_prov = len(json.loads(g.attrs["provenance"]))
     pidx = _array(g, "provenance_index")
     if len(pidx) and (pidx.min() < 0 or pidx.max() >= n_prov):
         out.append("provenance_index points outside the provenance records")

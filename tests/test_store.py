@@ -251,3 +251,170 @@ def test_a_layer_of_frames_without_objects_round_trips(tmp_path):
         frames, masks = st.masks("v/0", "corrected")
         assert masks.shape == (3, 48, 64) and not masks.any()
     assert validate(path) == []
+
+
+# ----------------------------------------------------------------------------- hostile stores (issue 14)
+
+
+@pytest.mark.parametrize("bad_id", ["../../x/0", "/abs/0", "a/../../b"])
+def test_unsafe_video_ids_are_refused_on_write_reported_by_validate_and_refused_on_read(tmp_path, bad_id):
+    from hm_annotate.safe_paths import UnsafePathError
+    from tests.hostile import store_with_id
+
+    with MaskStore.open(tmp_path / "w.h5", "a") as st, pytest.raises(UnsafePathError):
+        st.put(bad_id, "pseudo", layer_from_masks(ellipse_masks(2)))
+    path = store_with_id(tmp_path / "m.h5", bad_id)
+    assert any("video id" in m for m in validate(path))
+    with pytest.raises(StoreError, match="video id"):
+        MaskStore.open(path)
+
+
+def test_rle_runs_past_2_64_are_caught_by_validate_and_every_reader(tmp_path):
+    from tests.hostile import OVERFLOW_COUNTS, store_with_counts
+
+    path = store_with_counts(tmp_path / "m.h5", OVERFLOW_COUNTS.encode())
+    assert any("frame 100" in m and "malformed RLE" in m for m in validate(path))
+    with MaskStore.open(path) as st:
+        for read in (
+            lambda: st.read("clip", "pseudo"),
+            lambda: st.masks("clip", "pseudo"),
+            lambda: st.frame("clip", "pseudo", 100),
+            lambda: st.read("clip", "curated"),
+        ):
+            with pytest.raises(StoreError, match="video clip layer pseudo frame 100 object 1"):
+                read()
+
+
+@pytest.mark.parametrize("kind", ["int64", "vlen", "missing", "offsets"])
+def test_mistyped_or_missing_datasets_are_one_error_not_a_crash(tmp_path, kind):
+    path = tmp_path / "m.h5"
+    make_store(path, {"clip": 2})
+    with h5py.File(path, "r+") as f:
+        g = f["videos/clip/pseudo"]
+        blob = g["counts"][()]
+        del g["counts"]
+        if kind == "int64":
+            g.create_dataset("counts", data=blob.astype(np.int64))
+        elif kind == "vlen":
+            g.create_dataset("counts", data=[blob.tobytes()], dtype=h5py.string_dtype())
+        elif kind == "offsets":
+            g.create_dataset("counts", data=blob)
+            g["counts_offsets"][1] = 10**12
+    assert validate(path)
+    with MaskStore.open(path) as st:
+        for read in (lambda: st.read("clip", "pseudo"), lambda: st.masks("clip", "pseudo")):
+            with pytest.raises(StoreError, match="video clip layer pseudo"):
+                read()
+
+
+def test_damaged_store_structure_is_one_error(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"clip": 2})
+    with h5py.File(path, "r+") as f:
+        f["videos/clip"].attrs["metadata"] = "{not json"
+    with MaskStore.open(path) as st, pytest.raises(StoreError, match="video clip: attribute 'metadata'"):
+        st.metadata("clip")
+    assert any("not valid JSON" in m for m in validate(path))
+    with h5py.File(path, "r+") as f:
+        f["videos"]["loop"] = h5py.SoftLink("/videos/loop")
+    with pytest.raises(StoreError, match="unreachable link"):
+        MaskStore.open(path)
+    assert any("unreachable link" in m for m in validate(path))
+    make_store(tmp_path / "n.h5", {"clip": 2})
+    with h5py.File(tmp_path / "n.h5", "r+") as f:
+        f.attrs["schema_version"] = "one"
+        del f["videos"]
+    with pytest.raises(StoreError, match="schema_version"):
+        MaskStore.open(tmp_path / "n.h5")
+    assert any("schema_version" in m for m in validate(tmp_path / "n.h5"))
+
+
+def test_a_fifo_as_store_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "m.h5"
+    os.mkfifo(fifo)
+    for mode in ("r", "a"):
+        with pytest.raises(StoreError, match="not a regular file"):
+            MaskStore.open(fifo, mode)
+    assert validate(fifo) == [f"{fifo}: not a regular file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
+
+
+# ----------------------------------------------------------------------------- new stores and stale temps
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_new_store_appears_only_when_complete_and_leaves_nothing_on_failure(tmp_path):
+    from hm_annotate.store import new_store
+
+    path = tmp_path / "m.h5"
+    with pytest.raises(RuntimeError), new_store(path) as st:
+        st.put("ev/1", "pseudo", layer_from_masks(ellipse_masks(2)))
+        assert not path.exists()
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with new_store(path) as st:
+        st.put("ev/1", "pseudo", layer_from_masks(ellipse_masks(2)))
+        assert not path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.h5"] and validate(path) == []
+    with pytest.raises(StoreError, match="exists"), new_store(path):
+        pass
+
+
+def test_temps_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"ev/1": 2})
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [f".m.h5.{dead}.tmp", f".m.h5.{dead}.new", f".m.h5.{dead}.new.lock"]
+    stale.append(f"..m.h5.{dead}.new.{dead}.tmp")
+    for name in stale + [f".m.h5.{alive}.tmp"]:
+        (tmp_path / name).write_bytes(b"half")
+    (tmp_path / f".m.h5.{dead}.new.journal").mkdir()
+    (tmp_path / f".m.h5.{dead}.new.journal" / "00000000.h5").write_bytes(b"x")
+    with MaskStore.open(path, "a"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.h5", "m.h5.lock", f".m.h5.{alive}.tmp"])
+
+
+# ----------------------------------------------------------------------------- provenance and attribute caps
+
+
+def test_provenance_keeps_only_referenced_distinct_records_so_the_int16_index_never_overflows(tmp_path):
+    path = tmp_path / "m.h5"
+    base = layer_from_masks(ellipse_masks(3), provenance=[{"tool": "sam"}])
+    with MaskStore.open(path, "a") as st:
+        st.put("ev/1", "corrected", base)
+        for k in range(4):  # every import appends a record; replaced frames drop theirs
+            top = layer_from_masks(ellipse_masks(1), provenance=[{"source": f"fix{k % 2}.json"}])
+            st.put("ev/1", "corrected", top, merge=True)
+        many = layer_from_masks(
+            ellipse_masks(2),
+            provenance=[{"source": f"import {k}"} for k in range(40_000)],
+            provenance_index=np.array([32_767, 39_999]),
+        )
+        st.put("ev/2", "corrected", many)
+    assert validate(path) == []
+    with MaskStore.open(path) as st:
+        d = st.read("ev/1", "corrected")
+        assert d.provenance == [{"tool": "sam"}, {"source": "fix1.json"}]
+        by_frame = [d.provenance[i] for i in d.provenance_index]
+        assert by_frame == [{"source": "fix1.json"}] + [{"tool": "sam"}] * 2
+        d2 = st.read("ev/2", "corrected")
+        assert [d2.provenance[i]["source"] for i in d2.provenance_index] == ["import 32767", "import 39999"]
+
+
+def test_huge_metadata_or_provenance_is_refused_and_nothing_written(tmp_path):
+    path = tmp_path / "m.h5"
+    make_store(path, {"ev/1": 2})
+    before = path.read_bytes()
+    with MaskStore.open(path, "a") as st:
+        with pytest.raises(StoreError, match="metadata is"):
+            st.set_metadata("ev/1", {"contributor": "x" * (2 << 20)})
+        big = layer_from_masks(ellipse_masks(2), provenance=[{"user": "x" * (2 << 20)}])
+        with pytest.raises(StoreError, match="provenance is"):
+            st.put("ev/1", "corrected", big)
+    assert path.read_bytes() == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hm_annotate.io import MASK_TREE_FORMATS, mask_tree_format
-from hm_annotate.store import LAYERS, MaskStore
+from hm_annotate.store import LAYERS, writer
 
 
 @click.command("import-masks")
@@ -19,10 +19,13 @@ from hm_annotate.store import LAYERS, MaskStore
     help="Frames folder (<root>/<video_id>/<NNNNN>.jpg): check that masks match frames by name and size.",
 )
 def command(src: str, fmt: str, out: str, layer: str, frames_root: str | None) -> None:
-    """Import every video's masks under SRC into the LAYER of a store, all or nothing."""
+    """Import every video's masks under SRC into the LAYER of a store, all or nothing.
+
+    A new store is built beside OUT and appears only when the import succeeds.
+    """
     module = mask_tree_format(fmt)
     videos = frames = 0
-    with MaskStore.open(out, mode="a") as st, st.transaction():
+    with writer(out) as st, st.transaction():
         for vid, data in module.read_tree(src, frames_root=frames_root, progress=True):
             st.put(vid, layer, data)
             videos += 1

@@ -17,7 +17,7 @@ from typing import Any
 
 from hm_annotate.datasets import aqa7, finediving, mtl_aqa, videos
 from hm_annotate.datasets.base import DatasetError, Video
-from hm_annotate.datasets.problems import DatasetWarning
+from hm_annotate.datasets.problems import DatasetWarning, safe_ids
 
 __all__ = [
     "ADAPTERS", "ENTRY_POINT_GROUP", "SPLITS", "Adapter", "DatasetError", "DatasetWarning", "Video",
@@ -99,7 +99,7 @@ def load_videos(
         raise DatasetError(f"{data_root}: data root is not a directory")
     fn = get_adapter(name)
     _check_options(name, fn, options)
-    found = fn(data_root, split=split, strict=strict, **options)
+    found = safe_ids(list(fn(data_root, split=split, strict=strict, **options)), strict)
     if videos is None:
         return found
     by_id = {v.id: v for v in found}

@@ -10,6 +10,7 @@ JSON and HDF5 attributes without numpy types.
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -52,6 +53,10 @@ class _AnnotationUnpickler(pickle.Unpickler):
 def load_pickle(path: Path) -> Any:
     """Load an annotation pickle (Python 3, or Python 2 via latin-1); a missing file is fatal."""
     try:
+        if not path.is_file():
+            raise DatasetError(f"{path}: annotation file not found (or not a regular file)")
+        if path.stat().st_size > MAX_PICKLE_BYTES:
+            raise DatasetError(f"{path}: annotation file is larger than {MAX_PICKLE_BYTES >> 20} MiB")
         data = path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"{path}: annotation file not found") from None
@@ -87,22 +92,104 @@ def require_mapping(obj: Any, path: Path) -> dict:
     return obj
 
 
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays and tuples turned into Python numbers and lists."""
+# bounds on values read from annotation pickles: a 274-byte pickle of nested shared lists expands
+# to 2**40 items when walked, and end_frame = 10**9 asked numpy for 7.45 GiB
+MAX_PICKLE_BYTES = 1 << 30
+MAX_ITEMS = 100_000
+MAX_DEPTH = 8
+MAX_TEXT = 256
+MAX_NUMBER = 10**12
+
+
+def _bounded(value: Any, where: str) -> None:
+    """Refuse a value that would take more than MAX_ITEMS items or MAX_DEPTH levels to walk
+    (shared sub-lists count every time they appear, as converting them would)."""
+    budget = MAX_ITEMS
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise BadVideo(f"{where} has more than {MAX_ITEMS} items")
+        if isinstance(item, np.ndarray):
+            budget -= item.size
+            if budget < 0 or item.dtype.hasobject:
+                raise BadVideo(f"{where} is an array of more than {MAX_ITEMS} items or of objects")
+            continue
+        if isinstance(item, (dict, list, tuple)) and len(item) > budget:
+            raise BadVideo(f"{where} has more than {MAX_ITEMS} items")
+        if isinstance(item, dict):
+            children = list(item.values())
+        else:
+            children = item if isinstance(item, (list, tuple)) else ()
+        if children and depth >= MAX_DEPTH:
+            raise BadVideo(f"{where} is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((c, depth + 1) for c in children)
+
+
+def plain(value: Any, where: str = "value") -> Any:
+    """``value`` with numpy scalars/arrays and tuples turned into Python numbers and lists
+    (BadVideo, naming ``where``, when it is too large or too deep to convert)."""
+    _bounded(value, where)
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
-def number_list(value: Any, kind: type = float) -> list:
-    """A flat list of Python numbers from a list, tuple or array of any shape."""
-    return np.asarray(value, dtype=np.int64 if kind is int else np.float64).ravel().tolist()
+def number_list(value: Any, kind: type = float, where: str = "value") -> list:
+    """A flat list of Python numbers from a list, tuple or array of any shape (BadVideo, naming
+    ``where``, for anything else)."""
+    _bounded(value, where)
+    if isinstance(value, (str, bytes)):
+        raise BadVideo(f"{where} is a text, not a list of numbers")
+    try:
+        arr = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError, OverflowError):
+        raise BadVideo(f"{where} is not a list of numbers") from None
+    if not np.all(np.isfinite(arr)) or (kind is int and not np.all(np.abs(arr) <= MAX_NUMBER)):
+        raise BadVideo(f"{where} holds a number that is not finite or too large")
+    if kind is int:
+        if not np.all(arr == np.round(arr)):
+            raise BadVideo(f"{where} holds a number that is not an integer")
+        return arr.astype(np.int64).tolist()
+    return arr.tolist()
+
+
+def scalar(value: Any, kind: type, where: str) -> Any:
+    """One annotation field as ``int``, ``float`` or ``str``, refused (BadVideo naming ``where``)
+    unless it is a number or short text: ``str()`` of a nested list from a tampered pickle can
+    take hours, ``int()`` of one a traceback."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if kind is str:
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= MAX_NUMBER:
+            value = str(value)
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise BadVideo(f"{where} is not a text of at most {MAX_TEXT} characters")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadVideo(f"{where} is a {type(value).__name__}, not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadVideo(f"{where} is not finite")
+    if abs(value) > MAX_NUMBER:
+        raise BadVideo(f"{where} is too large")
+    if kind is int:
+        if value != int(value):
+            raise BadVideo(f"{where} is {value}, not an integer")
+        return int(value)
+    return float(value)
 
 
 def split_members(
@@ -132,6 +219,8 @@ def video_entry(table: dict, key: Any, video_id: str, path: Path, required: Iter
     entry = table.get(key)
     if entry is None:
         raise BadVideo(f"video {video_id}: no entry in {path}")
+    if not isinstance(entry, dict):
+        raise BadVideo(f"video {video_id}: its entry in {path} is a {type(entry).__name__}, not a dict")
     absent = [f for f in required if f not in entry]
     if absent:
         raise BadVideo(f"video {video_id}: its entry in {path} lacks {', '.join(absent)}")

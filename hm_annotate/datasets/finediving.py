@@ -20,12 +20,13 @@ from hm_annotate.datasets.annotations import (
     load_pickle,
     number_list,
     require_mapping,
+    scalar,
     split_members,
     video_entry,
 )
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.frames import annotated_clip, frame_folder, image_video
-from hm_annotate.datasets.problems import build_each, report
+from hm_annotate.datasets.problems import BadVideo, build_each, report
 
 FRAMES_DIR = "FINADiving_MTL_256s"
 ANNOTATIONS_DIR = "Annotations"
@@ -45,14 +46,26 @@ def _split_keys(path: Path) -> list[tuple[str, int]]:
     keys = []
     for i, entry in enumerate(entries if isinstance(entries, (list, tuple)) else [entries]):
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
-            raise DatasetError(f"{path}: entry {i} is {entry!r}, not an (event, instance) pair")
-        keys.append((str(entry[0]), int(entry[1])))
+            kind = type(entry).__name__
+            raise DatasetError(f"{path}: entry {i} is a {kind}, not an (event, instance) pair")
+        try:
+            keys.append((scalar(entry[0], str, "event"), scalar(entry[1], int, "instance")))
+        except BadVideo as exc:
+            raise DatasetError(f"{path}: entry {i}: {exc}") from None
     return keys
 
 
 def _keyed(annotations: dict, path: Path) -> dict[tuple[str, int], Any]:
     """Annotations re-keyed as ``(str, int)``, so keys match whatever types each file used."""
-    return {(str(k[0]), int(k[1])): v for k, v in require_mapping(annotations, path).items()}
+    out = {}
+    for k, v in require_mapping(annotations, path).items():
+        try:
+            if not (isinstance(k, tuple) and len(k) == 2):
+                raise BadVideo(f"key {type(k).__name__} is not an (event, instance) pair")
+            out[(scalar(k[0], str, "event"), scalar(k[1], int, "instance"))] = v
+        except BadVideo as exc:
+            raise DatasetError(f"{path}: {exc}") from None
+    return out
 
 
 def load(data_root: str | Path, split: str = "all", strict: bool = False) -> list[Video]:
@@ -68,14 +81,16 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
         key, split_name = member
         vid = video_id(key)
         entry = video_entry(coarse, key, vid, ann_dir / COARSE_FILE, _COARSE_FIELDS)
-        start, end = int(entry["start_frame"]), int(entry["end_frame"])
+        where = f"video {vid}: {ann_dir / COARSE_FILE}"
+        start = scalar(entry["start_frame"], int, f"{where}: start_frame")
+        end = scalar(entry["end_frame"], int, f"{where}: end_frame")
         folder = frame_folder(vid, frames_root / vid)
         frame_paths = annotated_clip(vid, folder, vid, start, end, strict)
         event = key[0]
         metadata: dict[str, Any] = {
-            "action_type": str(entry["action_type"]),
-            "score": float(entry["dive_score"]),
-            "difficulty": float(entry["difficulty"]),
+            "action_type": scalar(entry["action_type"], str, f"{where}: action_type"),
+            "score": scalar(entry["dive_score"], float, f"{where}: dive_score"),
+            "difficulty": scalar(entry["difficulty"], float, f"{where}: difficulty"),
             "split": split_name,
             "event": event,
             "sport": "diving",
@@ -84,15 +99,18 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
             "end_frame": end,
         }
         if "judge_scores" in entry:
-            metadata["judge_scores"] = number_list(entry["judge_scores"])
+            metadata["judge_scores"] = number_list(entry["judge_scores"], float, f"{where}: judge_scores")
         fine_entry = fine.get(key)
-        if fine_entry is None or "steps_transit_frames" not in fine_entry:
+        fine_where = f"video {vid}: {ann_dir / FINE_FILE}"
+        if not isinstance(fine_entry, dict) or "steps_transit_frames" not in fine_entry:
             report(f"video {vid}: no step transitions in {ann_dir / FINE_FILE}", strict, "listed without")
         else:
-            transits = number_list(fine_entry["steps_transit_frames"], int)
+            transits = fine_entry["steps_transit_frames"]
+            transits = number_list(transits, int, f"{fine_where}: steps_transit_frames")
             metadata["step_transitions"] = [start + t for t in transits]
             if "frames_labels" in fine_entry:
-                metadata["frames_labels"] = number_list(fine_entry["frames_labels"], int)
+                labels = fine_entry["frames_labels"]
+                metadata["frames_labels"] = number_list(labels, int, f"{fine_where}: frames_labels")
         return image_video(vid, frames_root, frame_paths, metadata)
 
     members = sorted(split_members(splits, split, strict, video_id))

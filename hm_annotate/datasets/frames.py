@@ -17,8 +17,12 @@ import numpy as np
 
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.problems import BadVideo, report
+from hm_annotate.safe_paths import UnsafePathError, check_video_id
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+# longest annotated clip accepted (a FineDiving dive is ~100 frames; end_frame = 10**9 in a
+# tampered pickle would otherwise size arrays from it)
+MAX_CLIP_FRAMES = 1_000_000
 _LAST_NUMBER = re.compile(r"(\d+)\D*$")
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
@@ -68,6 +72,10 @@ def annotated_clip(
     No frame at all makes the video bad; some frames missing (a known fault of real FineDiving
     copies) is reported and the frames present are listed.
     """
+    if not 0 <= start <= end or end - start >= MAX_CLIP_FRAMES:
+        raise BadVideo(
+            f"video {video_id}: frames {start}..{end} are not a clip of 1..{MAX_CLIP_FRAMES} frames from 0"
+        )
     numbers, names = folder.between(start, end)
     if not numbers:
         raise BadVideo(f"video {video_id}: {folder.path} holds none of its frames {start}..{end}")
@@ -85,7 +93,12 @@ def annotated_clip(
 
 
 def frame_folder(video_id: str, path: Path) -> FrameFolder:
-    """Scan a video's frame folder; a missing one makes the video bad."""
+    """Scan a video's frame folder; a missing one, or an id that is no safe relative path (an
+    event named ``../x`` in a tampered pickle), makes the video bad."""
+    try:
+        check_video_id(video_id)
+    except UnsafePathError as exc:
+        raise BadVideo(str(exc)) from None
     if not path.is_dir():
         raise BadVideo(f"video {video_id}: frame folder {path} is missing")
     return FrameFolder.scan(path)

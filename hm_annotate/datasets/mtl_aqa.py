@@ -22,12 +22,13 @@ from hm_annotate.datasets.annotations import (
     number_list,
     plain,
     require_mapping,
+    scalar,
     split_members,
     video_entry,
 )
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.frames import FrameFolder, annotated_clip, frame_folder, image_video
-from hm_annotate.datasets.problems import build_each
+from hm_annotate.datasets.problems import BadVideo, build_each
 
 FRAMES_DIR = "new_total_frames_256s"
 INFO_DIR = "info"
@@ -45,9 +46,9 @@ def video_id(key: tuple[int, int]) -> str:
 def _key(entry: Any, path: Path, where: str) -> tuple[int, int]:
     try:
         video, clip = entry
-        return int(video), int(clip)
-    except (TypeError, ValueError):
-        raise DatasetError(f"{path}: {where} is {entry!r}, not a (video, clip) pair") from None
+        return scalar(video, int, "video"), scalar(clip, int, "clip")
+    except (TypeError, ValueError, BadVideo):
+        raise DatasetError(f"{path}: {where} is not a (video, clip) pair of integers") from None
 
 
 def load(data_root: str | Path, split: str = "all", strict: bool = False) -> list[Video]:
@@ -56,8 +57,8 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
     info = root / INFO_DIR
     annotations_path = info / ANNOTATION_FILE
     annotations = {
-        _key(k, annotations_path, f"key {k!r}"): v
-        for k, v in require_mapping(load_pickle(annotations_path), annotations_path).items()
+        _key(k, annotations_path, f"key {i}"): v
+        for i, (k, v) in enumerate(require_mapping(load_pickle(annotations_path), annotations_path).items())
     }
     splits = {
         name: [_key(k, info / file, f"entry {i}") for i, k in enumerate(load_pickle(info / file))]
@@ -73,22 +74,24 @@ def load(data_root: str | Path, split: str = "all", strict: bool = False) -> lis
         video_dir = f"{key[0]:02d}"
         if key[0] not in folders:
             folders[key[0]] = frame_folder(vid, frames_root / video_dir)
-        start, end = int(entry["start_frame"]), int(entry["end_frame"])
+        where = f"video {vid}: {annotations_path}"
+        start = scalar(entry["start_frame"], int, f"{where}: start_frame")
+        end = scalar(entry["end_frame"], int, f"{where}: end_frame")
         frame_paths = annotated_clip(vid, folders[key[0]], video_dir, start, end, strict)
         metadata: dict[str, Any] = {
-            "action_type": str(entry["dive_number"]).lower(),
-            "score": float(entry["final_score"]),
-            "difficulty": float(entry["difficulty"]),
+            "action_type": scalar(entry["dive_number"], str, f"{where}: dive_number").lower(),
+            "score": scalar(entry["final_score"], float, f"{where}: final_score"),
+            "difficulty": scalar(entry["difficulty"], float, f"{where}: difficulty"),
             "split": split_name,
             "event": video_dir,
             "sport": "diving",
-            "athletes": int(entry.get("athletes", 1)),
+            "athletes": scalar(entry.get("athletes", 1), int, f"{where}: athletes"),
             "start_frame": start,
             "end_frame": end,
         }
         if "judge_scores" in entry:
-            metadata["judge_scores"] = number_list(entry["judge_scores"])
-        metadata.update({f: plain(entry[f]) for f in _CATEGORICAL if f in entry})
+            metadata["judge_scores"] = number_list(entry["judge_scores"], float, f"{where}: judge_scores")
+        metadata.update({f: plain(entry[f], f"{where}: {f}") for f in _CATEGORICAL if f in entry})
         return image_video(vid, frames_root, frame_paths, metadata)
 
     return build_each(sorted(split_members(splits, split, strict, video_id)), build, strict)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from hm_annotate.datasets.base import DatasetError, Video
+from hm_annotate.safe_paths import UnsafePathError, check_video_id
 
 T = TypeVar("T")
 
@@ -47,4 +48,18 @@ def build_each(items: Iterable[T], build: Callable[[T], Video | None], strict: b
             continue
         if video is not None:
             videos.append(video)
-    return videos
+    return safe_ids(videos, strict)
+
+
+def safe_ids(videos: list[Video], strict: bool) -> list[Video]:
+    """The videos whose id is a safe relative path; each other one is reported and skipped (ids
+    become folder and zip entry names on export)."""
+    kept = []
+    for video in videos:
+        try:
+            check_video_id(video.id)
+        except UnsafePathError as exc:
+            report(str(exc), strict, "skipped")
+            continue
+        kept.append(video)
+    return kept

@@ -48,6 +48,7 @@ from hm_annotate.rle import RLE, RLEError
 from hm_annotate.store import LayerData, MaskStore
 
 DEFAULT_FILE_NAME_PATTERN = "{video_id}/{frame:05d}.jpg"
+MAX_ANNOTATOR = 256  # characters of info.contributor kept in provenance (a 50 MB one was stored as is)
 # a video's metadata may carry its own frame path template (e.g. AQA-7's "img_{frame:05d}.jpg")
 PATTERN_METADATA_KEY = "frame_name_pattern"
 CATEGORY = {"id": 1, "name": "athlete", "supercategory": "person"}
@@ -138,7 +139,7 @@ class FrameNameIndex:
                 continue
             rest = file_name[: len(file_name) - len(suffix)]
             m = _TRAILING_DIGITS.search(rest)
-            if m and rest[: m.start()] in prefixes:
+            if m and rest[: m.start()] in prefixes and len(m.group()) <= 18:
                 return prefixes[rest[: m.start()]], int(m.group())
         return None
 
@@ -443,8 +444,10 @@ def load_coco(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with path.open(encoding="utf-8") as fh:
             data = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # also integers of more than 4300 digits
         raise CocoError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CocoError(f"{path}: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise CocoError(f"{path}: a COCO file is a JSON object, got {type(data).__name__}")
     return data
@@ -462,7 +465,7 @@ def _object_id(ann: Mapping[str, Any]) -> int | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if not number.is_integer() or not 0 < number < 2**15:
         raise ValueError(f"object_id {value!r} is not an integer in 1..32767")
@@ -617,6 +620,8 @@ class _Parser:
                 object_id = _object_id(ann)
             except (RLEError, PolygonError, ValueError) as exc:
                 raise self.fail(f"annotation {ann.get('id')!r}: {exc}", img) from None
+            if len(img.parts) >= 2**15 - 1:
+                raise self.fail("more than 32767 objects on one frame", img)
             img.parts.append((object_id, mask))
 
     def _mask(self, seg: object, img: FrameParts) -> RLE:
@@ -859,6 +864,8 @@ def import_coco(
         params["polygons"] = polygon_mode
     summary = ImportSummary(source=str(coco_path), layer=layer)
     who = annotator_name(annotator, data.get("info"))
+    if not isinstance(who, str) or len(who) > MAX_ANNOTATOR:
+        raise CocoError(f"{coco_path}: info.contributor is not a name of at most {MAX_ANNOTATOR} characters")
     tool = "hm-annotate import-ytvis" if file_format == "youtube-vis" else "hm-annotate import-coco"
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hm_annotate.io.coco import CocoError, export_coco
+from hm_annotate.safe_paths import inside
 from hm_annotate.store import group_name
 
 ANNOTATIONS_NAME = "annotations/instances_default.json"
@@ -82,7 +83,7 @@ def _task(
     data = export_coco(store_path, layer, [video_id], None, file_name_pattern, False, frame_paths)
     images: list[tuple[str, bytes | Path]] = []
     for img in data["images"]:
-        path = frames_root / img["file_name"]
+        path = inside(frames_root, img["file_name"], f"video {video_id} frame {img['frame']}: file name")
         if with_images and not path.is_file():
             raise CocoError(
                 f"{path}: video {video_id} frame {img['frame']}: frame image not found under {frames_root} "

@@ -27,7 +27,11 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.io import mask_tree
 from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
+from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
+
+# largest mask image read (8192 x 8192): a few hundred bytes of PNG can claim any size
+MAX_MASK_PIXELS = 1 << 26
 
 
 def palette() -> np.ndarray:
@@ -55,7 +59,7 @@ def _frame_images(store: MaskStore, layer: str, ids: Sequence[str], frames_root:
     """Each video's frame image per masked frame, all checked before anything is written."""
     out = {}
     for vid in ids:
-        folder = frames_root / vid
+        folder = inside(frames_root, vid, "video id")
         if not folder.is_dir():
             raise MaskTreeError(f"{folder}: video {vid}: no frame folder under {frames_root}")
         found = {mask_tree.frame_number(p, vid): p for p in mask_tree.images(folder)}
@@ -104,10 +108,10 @@ def write_tree(
     ids = list(videos) if videos is not None else [v for v in store.videos() if store.has(v, layer)]
     root = Path(out_dir)
     images = _frame_images(store, layer, ids, Path(frames_root)) if frames_root is not None else {}
-    sets = root / "ImageSets" / YEAR
+    sets = inside(root, f"ImageSets/{YEAR}", "ImageSets folder")
     sets.mkdir(parents=True, exist_ok=True)
     (sets / f"{SPLIT}.txt").write_text("".join(f"{v}\n" for v in ids), encoding="utf-8")
-    (root / "Annotations" / RESOLUTION).mkdir(parents=True, exist_ok=True)
+    inside(root, f"Annotations/{RESOLUTION}", "Annotations folder").mkdir(parents=True, exist_ok=True)
     unsupervised = root / "Annotations_unsupervised"
     if not unsupervised.exists():
         unsupervised.symlink_to("Annotations", target_is_directory=True)
@@ -116,10 +120,10 @@ def write_tree(
         data = store.read(vid, layer)
         flat = [m for objs in data.masks for m in objs]
         decoded = rle.decode_batch(flat) if flat else np.zeros((0, data.height, data.width), np.uint8)
-        folder = root / "Annotations" / RESOLUTION / vid
+        folder = inside(root, f"Annotations/{RESOLUTION}/{vid}", "video id")
         folder.mkdir(parents=True, exist_ok=True)
         if vid in images:
-            jpegs = root / "JPEGImages" / RESOLUTION / vid
+            jpegs = inside(root, f"JPEGImages/{RESOLUTION}/{vid}", "video id")
             jpegs.mkdir(parents=True, exist_ok=True)
             for frame, src in images[vid].items():
                 _write_frame_image(src, jpegs / f"{FRAME_NAME.format(frame=frame)}.jpg", vid, frame)
@@ -132,7 +136,8 @@ def write_tree(
             ids_img = index_image(decoded[k : k + len(objs)], obj_ids, (data.height, data.width))
             img = Image.fromarray(ids_img)
             img.putpalette(pal)
-            img.save(folder / f"{FRAME_NAME.format(frame=int(frame))}.png", optimize=False)
+            name = f"Annotations/{RESOLUTION}/{vid}/{FRAME_NAME.format(frame=int(frame))}.png"
+            img.save(inside(root, name, "mask path"), optimize=False)
             k += len(objs)
             written += 1
     return written
@@ -144,13 +149,18 @@ def read_index_png(path: Path, video_id: str, frame: int) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
+            if img.width * img.height > MAX_MASK_PIXELS:
+                raise MaskTreeError(
+                    f"{path}: video {video_id} frame {frame}: {img.width}x{img.height} image is too large "
+                    f"for a mask (at most {MAX_MASK_PIXELS} pixels)"
+                )
             if img.mode not in ("P", "L"):
                 raise MaskTreeError(
                     f"{path}: video {video_id} frame {frame}: mode {img.mode} image; "
                     "DAVIS masks are indexed (palette) PNGs"
                 )
             return np.asarray(img, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise MaskTreeError(f"{path}: video {video_id} frame {frame}: unreadable image ({exc})") from None
 
 

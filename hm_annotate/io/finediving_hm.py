@@ -15,6 +15,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.io import mask_tree
 from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
+from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
 
 
@@ -38,10 +39,9 @@ def write_tree(
     written = 0
     for vid in tqdm(ids, desc="export masks", unit="video", disable=not progress):
         frames, masks = store.masks(vid, layer)
-        folder = Path(out_dir) / vid
-        folder.mkdir(parents=True, exist_ok=True)
+        inside(out_dir, vid, "video id").mkdir(parents=True, exist_ok=True)
         for frame, mask in zip(frames, masks):
-            path = folder / f"{FRAME_NAME.format(frame=int(frame))}.{ext}"
+            path = inside(out_dir, f"{vid}/{FRAME_NAME.format(frame=int(frame))}.{ext}", "mask path")
             if not cv2.imwrite(str(path), mask * np.uint8(255), params):
                 raise MaskTreeError(f"{path}: could not write video {vid} frame {frame}")
             written += 1

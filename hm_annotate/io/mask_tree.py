@@ -39,15 +39,49 @@ def images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
+def _walk(root: Path) -> Iterator[Path]:
+    """Every entry under ``root``; symlinked folders are followed when they stay inside the tree
+    (once each) and refused otherwise, never skipped silently."""
+    base = root.resolve()
+    seen = {base}
+    todo = [root]
+    while todo:
+        folder = todo.pop()
+        for p in sorted(folder.iterdir()):
+            yield p
+            if p.is_symlink() and p.is_dir():
+                target = p.resolve()
+                if not target.is_relative_to(base):
+                    raise MaskTreeError(f"{p}: symlinked folder points outside {root} (to {target})")
+                if target in seen:
+                    continue
+                seen.add(target)
+            if p.is_dir():
+                todo.append(p)
+
+
 def mask_folders(src_dir: str | Path) -> list[Path]:
     """Folders under ``src_dir`` that hold mask images, sorted (each one is a video)."""
     root = Path(src_dir)
     if not root.is_dir():
         raise MaskTreeError(f"{root}: not a folder")
-    folders = sorted({p.parent for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS})
+    folders = sorted(
+        {p.parent for p in _walk(root) if p.suffix.lower() in IMAGE_EXTS and _image_file(p, root)}
+    )
     if not folders:
         raise MaskTreeError(f"{root}: no mask images (.jpg/.png) found")
     return folders
+
+
+def _image_file(p: Path, root: Path) -> bool:
+    """Whether ``p`` is an image file to read; a dangling link, or a link to a file outside the
+    tree, is an error rather than a silent skip or a read from elsewhere."""
+    if p.is_symlink():
+        if not p.exists():
+            raise MaskTreeError(f"{p}: dangling symlink in the mask tree")
+        if not p.resolve().is_relative_to(root.resolve()):
+            raise MaskTreeError(f"{p}: symlink points outside {root} (to {p.resolve()})")
+    return p.is_file()
 
 
 def jpeg_size(path: Path) -> tuple[int, int] | None:

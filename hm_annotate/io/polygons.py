@@ -31,6 +31,11 @@ from hm_annotate.errors import HMError
 from hm_annotate.rle import RLE
 
 POLYGON_MODES = ("auto", "coco", "contour")
+# how far (pixels) a vertex may lie outside the image: tools put border vertices at -0.5 or w + 0.5
+BORDER_TOLERANCE = 2.0
+# summed edge length (pixels) of one object's rings: pycocotools samples every edge 5 times a
+# pixel, so a vertex at 4e8 asked for gigabytes (and crashed); a diver's outline is ~10**3
+MAX_PERIMETER = 10**6
 
 
 class PolygonError(HMError, ValueError):
@@ -58,7 +63,19 @@ def polygons_to_rle(polygons: Sequence[object], height: int, width: int, mode: s
     if not isinstance(polygons, (list, tuple)) or not polygons:
         raise PolygonError("polygon segmentation must be a non-empty list of polygons")
     rings = [_check_ring(ring, k) for k, ring in enumerate(polygons)]
-    h, w = int(height), int(width)
+    h, w = rle.check_size([height, width])
+    perimeter = 0.0
+    for k, ring in enumerate(rings):
+        xy = np.asarray(ring).reshape(-1, 2)
+        lo, hi = xy.min(0), xy.max(0)
+        if lo.min() < -BORDER_TOLERANCE or hi[0] > w + BORDER_TOLERANCE or hi[1] > h + BORDER_TOLERANCE:
+            raise PolygonError(
+                f"polygon {k} has a vertex at ({xy[np.argmax(np.abs(xy).max(1))].tolist()}), "
+                f"outside the {w}x{h} image"
+            )
+        perimeter += float(np.abs(np.diff(np.r_[xy, xy[:1]], axis=0)).max(1).sum())
+    if perimeter > MAX_PERIMETER:
+        raise PolygonError(f"polygons have {perimeter:.0f} pixels of edges (at most {MAX_PERIMETER})")
     if mode == "auto":
         mode = "contour" if all(v.is_integer() for ring in rings for v in ring) else "coco"
     if mode == "coco":

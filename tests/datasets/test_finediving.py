@@ -166,3 +166,59 @@ def test_keys_written_with_numpy_types_match(tmp_path):
     split.write_bytes(pickle.dumps([(np.str_(clip.event), np.int64(clip.instance))]))
     (video,) = load_videos("finediving", tmp_path)
     assert video.id == clip.id and video.metadata["step_transitions"] == [13, 17]
+
+
+# ----------------------------------------------------------------------------- tampered pickles (issue 14)
+
+
+def test_an_event_climbing_out_of_the_frames_folder_is_skipped_not_listed(tmp_path):
+    from tests.datasets.fixtures import FineDivingClip
+
+    evil = FineDivingClip("../FINADiving_MTL_256s/Ev", 1, "train", 10, 14)
+    make_finediving(tmp_path, [*make_finediving(tmp_path)[:1], evil])
+    with pytest.warns(DatasetWarning, match=r"video id '\.\./FINADiving_MTL_256s/Ev/1' is not a normalised"):
+        videos = load_videos("finediving", tmp_path)
+    assert [v.id for v in videos] == ["FINADivingWorldCup2021_Men3m_final_r1/8"]
+    with pytest.raises(DatasetError, match="video id"):
+        load_videos("finediving", tmp_path, strict=True)
+
+
+def _nested_shared(depth):
+    value = ["x"]
+    for _ in range(depth):
+        value = [value, value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("action_type", _nested_shared(40), "action_type is not a text"),
+        ("end_frame", 10**9, "not a clip"),
+        ("start_frame", [1, 2], "start_frame is a list"),
+        ("start_frame", 10**400, "start_frame is too large"),
+        ("dive_score", "high", "dive_score is a str"),
+        ("difficulty", float("nan"), "difficulty is not finite"),
+        ("judge_scores", _nested_shared(40), "judge_scores is nested more than"),
+        ("judge_scores", {"a": 1}, "judge_scores is not a list of numbers"),
+        ("judge_scores", "777", "judge_scores is a text"),
+    ],
+)
+def test_tampered_coarse_fields_skip_the_video_with_one_line(tree, field, value, message):
+    root, clips = tree
+    path = root / "Annotations" / "FineDiving_coarse_annotation.pkl"
+    coarse = pickle.loads(path.read_bytes())
+    key = ("FINADivingWorldCup2021_Men3m_final_r1", 8)
+    coarse[key][field] = value
+    path.write_bytes(pickle.dumps(coarse))
+    with pytest.warns(DatasetWarning, match=message):
+        videos = load_videos("finediving", root)
+    assert "FINADivingWorldCup2021_Men3m_final_r1/8" not in {v.id for v in videos}
+
+
+@pytest.mark.parametrize("entry", [(_nested_shared(40), 8), ("ev", 10**5000), ("ev", [8]), 7])
+def test_tampered_split_entries_are_one_error(tree, entry):
+    root, _ = tree
+    (root / "Annotations" / "train_split.pkl").write_bytes(pickle.dumps([entry]))
+    with pytest.raises(DatasetError, match="train_split.pkl"):
+        load_videos("finediving", root)
