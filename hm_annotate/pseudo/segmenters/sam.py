@@ -1,10 +1,13 @@
 """Segment Anything with box prompts.
 
-Frames go through SAM's image encoder in batches (``prepare``; the expensive part, under
-autocast on CUDA); each frame's boxes then go through the prompt encoder and mask decoder
-together (``segment``). With ``multimask`` the decoder proposes three masks per box and the one
-with the highest predicted IoU wins, otherwise its single mask is used; either way the predicted
-IoU is the score.
+Frames go through SAM's image encoder in batches (``prepare``; the expensive part); each
+frame's boxes then go through the prompt encoder and mask decoder together (``segment``). With
+``multimask`` the decoder proposes three masks per box and the one with the highest predicted IoU
+wins, otherwise its single mask is used; either way the predicted IoU is the score.
+
+By default the encoder is the fast one of ``sam_fast`` (fused attention, weights and activations
+in ``precision``: bf16 on a GPU that has it, fp32 on the CPU; optionally ``torch.compile``d);
+``fast: false`` runs segment_anything's own encoder under autocast at that precision instead.
 
 Checkpoints are the official ones (``vit_h``, ``vit_l``, ``vit_b``, built with
 ``segment_anything.sam_model_registry``), looked up in ``hm-annotate weights``' cache when no
@@ -24,6 +27,7 @@ import numpy as np
 
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+from hm_annotate.pseudo.segmenters.sam_fast import accelerate, torch_dtype
 from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
 # encoder width and depth of the official models, to recognise a checkpoint before loading it
@@ -219,6 +223,9 @@ class SamSegmenter(Segmenter):
         model_config: Mapping[str, Any] | None = None,
         device: str = "auto",
         multimask: bool = True,
+        fast: bool = True,
+        precision: str = "auto",
+        compile: bool = False,
     ) -> None:
         path, sha = locate_checkpoint(model, checkpoint)  # before the heavy imports: fail fast
         import torch
@@ -227,6 +234,7 @@ class SamSegmenter(Segmenter):
         from hm_annotate import weights
 
         self.device = resolve_device(device)
+        self.dtype = torch_dtype(precision, self.device)  # before loading: fail fast
         self.model_name = model
         self.model_config = dict(model_config) if model_config is not None else None
         self.checkpoint = path
@@ -235,6 +243,15 @@ class SamSegmenter(Segmenter):
         self._sam = load_sam(model, path, model_config).to(self.device)
         self._transform = ResizeLongestSide(self._sam.image_encoder.img_size)
         self._torch = torch
+        self.fast = fast
+        self.precision = precision
+        self.compile = compile
+        self._encoder = self._sam.image_encoder
+        if fast:
+            accelerate(self._encoder, self.dtype)
+        if compile:
+            self._encoder = torch.compile(self._encoder, dynamic=False)
+        self._batch = 0  # largest batch encoded so far; a compiled encoder sees only that size
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -245,10 +262,27 @@ class SamSegmenter(Segmenter):
             "checkpoint_sha256": self.checkpoint_sha256,
             "multimask": self.multimask,
             "device": self.device,
+            "fast": self.fast,
+            "precision": str(self.dtype).removeprefix("torch."),
+            "compile": self.compile,
         }
 
     def _autocast(self):
-        return self._torch.autocast("cuda", dtype=self._torch.float16, enabled=self.device == "cuda")
+        torch = self._torch
+        return torch.autocast(self.device, dtype=self.dtype, enabled=self.dtype != torch.float32)
+
+    def encode(self, x: Any) -> Any:
+        """Image embeddings of a batch of preprocessed images (n x 3 x S x S float32)."""
+        torch = self._torch
+        with torch.inference_mode():
+            if not self.fast:
+                with self._autocast():
+                    return self._encoder(x)
+            n = len(x)
+            if self.compile and n < self._batch:  # one shape, one compilation
+                x = torch.cat([x, x[-1:].expand(self._batch - n, -1, -1, -1)])
+            self._batch = max(self._batch, n)
+            return self._encoder(x.to(self.dtype))[:n]
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[_Encoded]:
         torch = self._torch
@@ -259,8 +293,8 @@ class SamSegmenter(Segmenter):
         original = frames[0].shape[:2]
         resized = np.stack([self._transform.apply_image(f) for f in frames])
         x = torch.as_tensor(resized, device=self.device).permute(0, 3, 1, 2).float()
-        with torch.inference_mode(), self._autocast():
-            features = self._sam.image_encoder(self._sam.preprocess(x))
+        with torch.inference_mode():
+            features = self.encode(self._sam.preprocess(x))
         input_size = tuple(resized.shape[1:3])
         return [_Encoded(features[i : i + 1], input_size, original) for i in range(len(frames))]
 
