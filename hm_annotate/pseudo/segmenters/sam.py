@@ -8,6 +8,9 @@ wins, otherwise its single mask is used; either way the predicted IoU is the sco
 By default the encoder is the fast one of ``sam_fast`` (fused attention, weights and activations
 in ``precision``: bf16 on a GPU that has it, fp32 on the CPU; optionally ``torch.compile``d);
 ``fast: false`` runs segment_anything's own encoder under autocast at that precision instead.
+On a GPU the encoder runs on a stream of its own and the decoder on a high-priority one, so a
+batch can be encoded (``prepare`` on the pipeline's worker thread) while the decoder answers
+the prompts of the frames before it.
 
 Checkpoints are the official ones (``vit_h``, ``vit_l``, ``vit_b``, built with
 ``segment_anything.sam_model_registry``), looked up in ``hm-annotate weights``' cache when no
@@ -18,6 +21,7 @@ checkpoint into it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +213,7 @@ class _Encoded:
     features: Any  # 1 x C x h x w tensor
     input_size: tuple[int, int]
     original_size: tuple[int, int]
+    ready: Any = None  # CUDA event: the encoder's stream has made ``features``
 
 
 class SamSegmenter(Segmenter):
@@ -252,6 +257,9 @@ class SamSegmenter(Segmenter):
         if compile:
             self._encoder = torch.compile(self._encoder, dynamic=False)
         self._batch = 0  # largest batch encoded so far; a compiled encoder sees only that size
+        cuda = self.device == "cuda"
+        self._encoder_stream = torch.cuda.Stream() if cuda else None
+        self._decoder_stream = torch.cuda.Stream(priority=-1) if cuda else None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -292,11 +300,20 @@ class SamSegmenter(Segmenter):
             return [e for f in frames for e in self.prepare([f])]
         original = frames[0].shape[:2]
         resized = np.stack([self._transform.apply_image(f) for f in frames])
-        x = torch.as_tensor(resized, device=self.device).permute(0, 3, 1, 2).float()
-        with torch.inference_mode():
-            features = self.encode(self._sam.preprocess(x))
+        ready = None
+        with self._on(self._encoder_stream):
+            x = torch.as_tensor(resized).to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+            with torch.inference_mode():
+                features = self.encode(self._sam.preprocess(x))
+            if self._encoder_stream is not None:
+                ready = torch.cuda.Event()
+                ready.record(self._encoder_stream)
         input_size = tuple(resized.shape[1:3])
-        return [_Encoded(features[i : i + 1], input_size, original) for i in range(len(frames))]
+        return [_Encoded(features[i : i + 1], input_size, original, ready) for i in range(len(frames))]
+
+    def _on(self, stream: Any) -> Any:
+        """Work on ``stream`` (a CUDA stream; None on the CPU)."""
+        return self._torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
 
     def segment(
         self,
@@ -312,7 +329,11 @@ class SamSegmenter(Segmenter):
         prompts = self._transform.apply_boxes(
             np.asarray(boxes_, np.float64).reshape(-1, 4), image.original_size
         )
-        with torch.inference_mode(), self._autocast():
+        stream = self._decoder_stream
+        if stream is not None:  # wait for the encoder, and keep its memory until the decoder is done
+            stream.wait_event(image.ready)
+            image.features.record_stream(stream)
+        with self._on(stream), torch.inference_mode(), self._autocast():
             sparse, dense = sam.prompt_encoder(
                 points=None, boxes=torch.as_tensor(prompts, dtype=torch.float, device=self.device), masks=None
             )
@@ -327,8 +348,8 @@ class SamSegmenter(Segmenter):
                 sam.postprocess_masks(low_res.float(), image.input_size, image.original_size)
                 > sam.mask_threshold
             )
-        best = predicted_iou.float().argmax(dim=1)
-        rows = torch.arange(len(best), device=best.device)
-        chosen = masks[rows, best].cpu().numpy()
-        scores = predicted_iou.float()[rows, best].cpu().numpy()
+            best = predicted_iou.float().argmax(dim=1)
+            rows = torch.arange(len(best), device=best.device)
+            chosen = masks[rows, best].cpu().numpy()
+            scores = predicted_iou.float()[rows, best].cpu().numpy()
         return [Segmentation(m, float(s)) for m, s in zip(chosen, scores, strict=True)]
