@@ -22,6 +22,7 @@ checkpoint into it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,16 +65,30 @@ class SamCheckpointError(HMError):
     """A SAM checkpoint that is missing, not SAM, or not the architecture asked for."""
 
 
+def local_gpu(environ: Mapping[str, str], gpus: int) -> int | None:
+    """The GPU of this process when a launcher started one per GPU (torchrun's ``LOCAL_RANK``,
+    srun's ``SLURM_LOCALID``), else None (the current GPU)."""
+    for name in ("LOCAL_RANK", "SLURM_LOCALID"):
+        if name in environ and gpus > 0:
+            return int(environ[name]) % gpus
+    return None
+
+
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names pass through checked."""
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names pass through checked.
+    Under a launcher's per-GPU processes, each process works on its own GPU (``local_gpu``)."""
     import torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise HMError("--device cuda was asked for but no CUDA GPU is visible to torch")
     if device not in ("cpu", "cuda"):
         raise HMError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    if device == "cuda":
+        gpu = local_gpu(os.environ, torch.cuda.device_count())
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
     return device
 
 

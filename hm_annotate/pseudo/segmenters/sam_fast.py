@@ -37,7 +37,14 @@ def _sdpa_attention_class():
     """Built on first use so that importing this module does not import torch."""
     import torch
     import torch.nn.functional as F
-    from segment_anything.modeling.image_encoder import get_rel_pos
+
+    def relative_positions(size: int, table: torch.Tensor) -> torch.Tensor:
+        """segment_anything's ``get_rel_pos(size, size, table)`` for the table's own size (the
+        encoder's input is always padded to it), indexed on the table's device: get_rel_pos
+        builds its index on the CPU, and copying that to the GPU in every block stalls the CPU
+        until the GPU has caught up."""
+        coords = torch.arange(size, device=table.device)
+        return table[coords[:, None] - coords[None, :] + (size - 1)]
 
     class SdpaAttention(torch.nn.Module):
         """SAM's ``Attention`` (same parameters, taken over from a stock module) computed by
@@ -61,8 +68,8 @@ def _sdpa_attention_class():
             bias = None
             if self.use_rel_pos:
                 # the same terms as segment_anything's add_decomposed_rel_pos, from the unscaled q
-                rh = get_rel_pos(h, h, self.rel_pos_h).to(q.dtype)
-                rw = get_rel_pos(w, w, self.rel_pos_w).to(q.dtype)
+                rh = relative_positions(h, self.rel_pos_h).to(q.dtype)
+                rw = relative_positions(w, self.rel_pos_w).to(q.dtype)
                 rq = q.reshape(b, heads, h, w, -1)
                 rel_h = torch.einsum("bnhwc,hkc->bnhwk", rq, rh)
                 rel_w = torch.einsum("bnhwc,wkc->bnhwk", rq, rw)
