@@ -197,8 +197,39 @@ def encoders(sam, opts, clock: Clock, images) -> dict[tuple[str, str, int], floa
         for b in opts.batches:
             if ("fast", p, b) in rates and ("stock", p, b) in rates:
                 print(f"  fast / stock {p} batch {b}: {rates[('fast', p, b)] / rates[('stock', p, b)]:.2f}x")
+    if clock.allows(opts.step_seconds, "profile"):
+        b = max(opts.batches)
+        x = images[:1].expand(b, -1, -1, -1).contiguous()
+        profile(encoder_call(fast["bf16"], x, torch.bfloat16, False, device), device)
     del fast
     return rates
+
+
+def profile(call, device: str, rows: int = 12) -> None:
+    """Where one call of the fast bf16 encoder spends its time, kernel by kernel (which attention
+    kernel SDPA chose shows here too)."""
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    call()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with torch.profiler.profile(activities=activities) as prof:
+        call()
+        sync(device)
+    on = "device" if device == "cuda" else "cpu"
+
+    def self_time(event) -> float:
+        for name in (f"self_{on}_time_total", "self_cuda_time_total"):
+            if hasattr(event, name):
+                return float(getattr(event, name))
+        return 0.0
+
+    events = sorted(prof.key_averages(), key=self_time, reverse=True)
+    total = sum(self_time(e) for e in events) or 1.0
+    print(f"\nfast bf16 encoder, one batch, self {on} time by kernel/op (top {rows}):")
+    for e in events[:rows]:
+        ms = self_time(e) / 1000
+        print(f"  {100 * self_time(e) / total:5.1f}% {ms:8.2f} ms x{e.count:<4} {e.key[:90]}")
 
 
 def pipeline(opts, checkpoint: Path, videos, prompts: Path, work: Path, **params) -> float:
