@@ -84,15 +84,17 @@ class Clock:
         return True
 
 
-def random_sam(config: dict[str, Any], seed: int = 0):
-    """A SAM with random weights, relative position terms included (a fresh SAM starts them at zero,
-    which would hide a wrong attention bias from the cosine check)."""
+def random_sam(config: dict[str, Any], device: str, seed: int = 0):
+    """A SAM with random weights made on ``device`` (ViT-H's 640M on the CPU take long),
+    relative position terms included (a fresh SAM starts them at zero, which would hide a wrong
+    attention bias from the cosine check)."""
     import torch
 
     from hm_annotate.pseudo.segmenters.sam import build_custom_sam
 
     torch.manual_seed(seed)
-    sam = build_custom_sam(config).eval()
+    with torch.device(device):
+        sam = build_custom_sam(config).eval()
     with torch.no_grad():
         for name, p in sam.named_parameters():
             if "rel_pos" in name:
@@ -271,7 +273,7 @@ def compiled(opts) -> None:
 
     from hm_annotate.pseudo.segmenters.sam_fast import accelerate, torch_dtype
 
-    sam = random_sam(opts.config).to(opts.device)
+    sam = random_sam(opts.config, opts.device)
     dtype = torch_dtype("bf16", opts.device)
     encoder = torch.compile(accelerate(sam.image_encoder, dtype), dynamic=False)
     b = max(opts.batches)
@@ -329,10 +331,10 @@ def main() -> None:
         videos, prompts = dataset(work, videos_n, frames_n, 96 if opts.tiny else 256)
         total = sum(len(v.frame_numbers) for v in videos)
         print(f"synthetic dataset: {len(videos)} videos, {total} frames ({clock.elapsed():.0f} s)")
-        sam = random_sam(opts.config)
+        sam = random_sam(opts.config, opts.device)
         checkpoint = work / "sam.pth"
         torch.save(sam.state_dict(), checkpoint)
-        sam = sam.to(opts.device)
+        print(f"random SAM made and saved ({clock.elapsed():.0f} s)", flush=True)
         images = inputs(sam, videos, max(opts.batches), opts.device)
         rates = encoders(sam, opts, clock, images)
         del sam
