@@ -275,6 +275,8 @@ class SamSegmenter(Segmenter):
         cuda = self.device == "cuda"
         self._encoder_stream = torch.cuda.Stream() if cuda else None
         self._decoder_stream = torch.cuda.Stream(priority=-1) if cuda else None
+        if cuda:  # the weights were moved and cast on the default stream, which the others do not wait for
+            torch.cuda.synchronize()
 
     def describe(self) -> dict[str, Any]:
         return {
