@@ -116,3 +116,17 @@ def test_precision_names():
     assert torch_dtype("fp16", "cpu") == torch.float16
     with pytest.raises(HMError, match="unknown SAM precision 'fp8'"):
         torch_dtype("fp8", "cpu")
+
+
+def test_compiled_encoder_matches_and_sees_one_batch_size(checkpoint):
+    """torch.compile (inductor, on the CPU here): same embeddings as the plain fast encoder, and a
+    smaller last batch is padded to the first batch's size instead of compiling again."""
+    fs = frames(3)
+    plain = segmenter(checkpoint).prepare(fs)
+    compiled = segmenter(checkpoint, compile=True)
+    full, short = compiled.prepare(fs), compiled.prepare(fs[:1])
+    assert compiled.describe()["compile"] and len(short) == 1 and compiled._batch == 3
+    for a, b in zip(plain, full, strict=True):
+        assert cosine(a.features, b.features).item() >= 0.9999
+    assert short[0].features.shape == (1, 32, 8, 8)
+    assert cosine(plain[0].features, short[0].features).item() >= 0.9999
