@@ -536,9 +536,9 @@ class _VideoLabeller:
                 self._background(p, offsets)
         return frames, images
 
-    def _encode(self, chunk: list[list[np.ndarray]]) -> list[dict]:
+    def _encode(self, masks: np.ndarray) -> list[dict]:
         with self.timings.stage("rle"):
-            return rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
+            return rle.encode_batch(masks)
 
     def _pass(
         self, order: range, encoded: list[tuple[range, Any]], scores: dict[int, float], bar: Any
@@ -556,7 +556,8 @@ class _VideoLabeller:
                     masks, score = self._frame(p, frame, image)
                     chunk.append(masks)
                     scores.setdefault(p, score)
-                encoded.append((positions, self._behind.submit(self._encode, chunk)))
+                masks = np.stack([m for objs in chunk for m in objs])  # a copy: plug-ins may reuse theirs
+                encoded.append((positions, self._behind.submit(self._encode, masks)))
                 near = [p for c in chunks[i : i + depth + 1] for p in c]  # this batch and those ahead
                 self._forget(min(near), max(near))
                 new = [p for p in positions if p not in done]
