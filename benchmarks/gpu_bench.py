@@ -36,34 +36,20 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from hm_annotate.pseudo.segmenters.sam import CUSTOM_DEFAULTS
+
+# SAM ViT-H (CUSTOM_DEFAULTS are ViT-B's)
 VIT_H = {
-    "image_size": 1024,
-    "patch_size": 16,
+    **CUSTOM_DEFAULTS,
     "encoder_embed_dim": 1280,
     "encoder_depth": 32,
     "encoder_num_heads": 16,
     "encoder_global_attn_indexes": [7, 15, 23, 31],
-    "window_size": 14,
-    "prompt_embed_dim": 256,
-    "decoder_depth": 2,
-    "decoder_mlp_dim": 2048,
-    "decoder_num_heads": 8,
-    "iou_head_hidden_dim": 256,
 }
-TINY = {
-    "image_size": 128,
-    "patch_size": 16,
-    "encoder_embed_dim": 48,
-    "encoder_depth": 3,
-    "encoder_num_heads": 3,
-    "encoder_global_attn_indexes": [1],
-    "window_size": 3,
-    "prompt_embed_dim": 32,
-    "decoder_depth": 1,
-    "decoder_mlp_dim": 64,
-    "decoder_num_heads": 2,
-    "iou_head_hidden_dim": 32,
-}
+# small enough for a CPU smoke run; its window (4) does not divide the token grid (6), as ViT-H's
+TINY = dict(CUSTOM_DEFAULTS, image_size=96, encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2)
+TINY.update(encoder_global_attn_indexes=[1], window_size=4, prompt_embed_dim=32, decoder_depth=1)
+TINY.update(decoder_mlp_dim=64, decoder_num_heads=2, iou_head_hidden_dim=32)
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
