@@ -173,12 +173,9 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
 
 class VideoBackground:
     """``background_difference`` for the frames of one video, by position, doing each piece of
-    work once: a frame is reduced once however many frames it is a neighbour of, and only
-    neighbours next to each other in a frame's sorted neighbourhood are aligned (once per pair,
-    from the earlier frame onto the later; the other way is the inverse). A farther neighbour is
-    taken onto the frame by chaining those homographies: with neighbours every ``k`` frames each
-    frame costs one alignment instead of one per pair, and the result still does not depend on
-    the order frames are asked for."""
+    work once: a frame is reduced once however many frames it is a neighbour of, and a pair of
+    frames is aligned once (from the earlier frame onto the later; the other way is the inverse),
+    so the result does not depend on the order frames are asked for."""
 
     def __init__(self, read: Callable[[int], np.ndarray]) -> None:
         self._read = read
@@ -197,23 +194,11 @@ class VideoBackground:
         hom = self._homs[(a, b)]
         return hom if moving == a else np.linalg.inv(hom)
 
-    def _chained(self, moving: int, fixed: int, chain: list[int]) -> np.ndarray:
-        """The homography taking ``moving`` onto ``fixed``, through the positions of ``chain``
-        (sorted) between them."""
-        i, j = chain.index(moving), chain.index(fixed)
-        step = 1 if j > i else -1
-        hom = np.eye(3)
-        for k in range(i, j, step):
-            hom = self._onto(chain[k], chain[k + step]) @ hom
-        return hom
-
     def difference(self, position: int, neighbours: Sequence[int]) -> Background:
-        """``background_difference`` of the frame at ``position`` against those at ``neighbours``
-        (with chained homographies)."""
+        """``background_difference`` of the frame at ``position`` against those at ``neighbours``."""
         cur, _, scale = self._frame(position)
         others = [self._frame(p)[0] for p in neighbours]
-        chain = sorted({position, *neighbours})
-        return _difference(cur, others, [self._chained(p, position, chain) for p in neighbours], scale)
+        return _difference(cur, others, [self._onto(p, position) for p in neighbours], scale)
 
     def forget(self, lo: int, hi: int) -> None:
         """Drop what only frames outside positions ``lo..hi`` need."""
