@@ -66,12 +66,14 @@ def report(label: str, timings, frames: int) -> None:
     verdict = "meets" if overhead <= 0.10 * wall else "misses"
     share = 100 * overhead / wall
     print(f"  everything but segmenter and tracker: {share:.1f}% of wall ({verdict} the 10% goal)")
+    if accounted > wall:
+        print("  (stages on the prefetch worker threads overlap the loop: shares add up past 100%)")
 
 
 def motion_cue(video, offsets: tuple[int, ...]) -> None:
     """The camera-compensated background difference of every frame of one video, made frame by
     frame from scratch (each neighbour reduced and aligned anew) and through ``VideoBackground``
-    (each frame reduced once, each pair of frames aligned once), in the same run."""
+    (each frame reduced once, neighbouring frames aligned once and chained), in the same run."""
     import cv2
 
     frames = [video.read_frame(n) for n in video.frame_numbers]

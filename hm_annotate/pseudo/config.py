@@ -59,6 +59,7 @@ class PipelineConfig:
     objects: int | None = None
     scan_step: int = 3
     batch_size: int = 4
+    prefetch: int = 2
     device: str = "auto"
     seed: int = 0
     loss: LossRules = LossRules()
@@ -103,6 +104,7 @@ def parse_pipeline(doc: Any, where: str) -> PipelineConfig:
         objects=doc.get("objects"),
         scan_step=doc.get("scan_step", 3),
         batch_size=doc.get("batch_size", 4),
+        prefetch=doc.get("prefetch", 2),
         device=doc.get("device", "auto"),
         seed=doc.get("seed", 0),
         loss=LossRules(**(doc.get("loss") or {})),

@@ -94,7 +94,7 @@ class Background:
     diff: np.ndarray
     scale: float
     frame: np.ndarray  # the frame at ``scale``, float32
-    raw: np.ndarray  # the neighbours at ``scale``, unaligned, float32, stacked
+    raw: np.ndarray  # the neighbours at ``scale``, unaligned, uint16, stacked
 
     @cached_property
     def screen(self) -> np.ndarray:
@@ -103,12 +103,23 @@ class Background:
         return np.abs(self.frame - _median(self.raw)[0]).max(axis=2)
 
 
-def _median(stack: np.ndarray) -> np.ndarray:
-    """Per-pixel (lower) median over the first axis of the values that are not NaN (sorting puts
-    NaN last), and how many there were."""
-    covered = np.isfinite(stack[..., 0]).sum(axis=0)
+MISSING = 256  # in a uint16 stack of 8-bit pixels: no value here (sorts after every pixel value)
+
+
+def _median(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel (lower) median over the first axis of a uint16 stack of the values that are not
+    ``MISSING``, and how many there were (``MISSING`` where none).
+
+    The few planes are sorted by a network of element-wise min/max, many times faster than
+    ``np.sort`` along a short strided axis (and on 16-bit integers, not floats)."""
+    covered = (stack[..., 0] != MISSING).sum(axis=0)
     middle = np.maximum(covered - 1, 0) // 2
-    return np.take_along_axis(np.sort(stack, axis=0), middle[None, ..., None], axis=0)[0], covered
+    planes = list(stack)
+    for end in range(len(planes) - 1, 0, -1):  # bubble network: the largest left moves to ``end``
+        for i in range(end):
+            a, b = planes[i], planes[i + 1]
+            planes[i], planes[i + 1] = np.minimum(a, b), np.maximum(a, b)
+    return np.choose(middle[..., None], planes), covered
 
 
 def _reduce(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -131,15 +142,14 @@ def _difference(
     cur_f = cur.astype(np.float32)
     if not others:
         zeros = np.zeros(cur.shape[:2], np.float32)
-        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.float32))
-    stack = np.full((len(others), *cur.shape), np.nan, np.float32)
-    raw = np.empty((len(others), *cur.shape), np.float32)
+        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.uint16))
+    stack = np.empty((len(others), *cur.shape), np.uint16)
+    raw = np.stack(others).astype(np.uint16)
+    ones = np.ones(cur.shape[:2], np.uint8)
     for i, (other, hom) in enumerate(zip(others, homs, strict=True)):
-        raw[i] = other
-        warped = cv2.warpPerspective(other, hom, size, flags=cv2.INTER_LINEAR).astype(np.float32)
-        valid = cv2.warpPerspective(np.ones(other.shape[:2], np.uint8), hom, size, flags=cv2.INTER_NEAREST)
-        warped[valid == 0] = np.nan
-        stack[i] = warped
+        stack[i] = cv2.warpPerspective(other, hom, size, flags=cv2.INTER_LINEAR)
+        valid = cv2.warpPerspective(ones, hom, size, flags=cv2.INTER_NEAREST)
+        stack[i][valid == 0] = MISSING
     background, covered = _median(stack)
     diff = np.abs(cur_f - background).max(axis=2)
     diff[covered == 0] = 0.0

@@ -5,7 +5,9 @@ tracker, a detection when the target was lost, or the last good box held in plac
 segmenter turns boxes into masks; the trackers get the masks back to re-anchor. A target is lost
 when the tracker says so, its confidence drops, its box leaves the frame, or its mask collapses
 (area far under the recent median, or empty). Frames are decoded and pushed through the
-segmenter's image encoder ``batch_size`` at a time.
+segmenter's image encoder ``batch_size`` at a time, ``prefetch`` batches ahead of the loop on a
+worker thread (with their motion cue), and RLE encoding and store commits run behind it on
+another (``prefetch``); neither changes a mask.
 
 Labelling starts at the video's first prompted frame and runs to the end, then afresh from that
 frame back to the first. Without prompts, a detector scan (``anchors``) picks the start: the frame
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +42,7 @@ from hm_annotate.pseudo import anchors, boxes
 from hm_annotate.pseudo import colours as palette
 from hm_annotate.pseudo.config import LossRules, PipelineConfig
 from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, VideoBackground
+from hm_annotate.pseudo.prefetch import Ahead, Behind
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
 from hm_annotate.pseudo.quality import frame_flags
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
@@ -50,7 +54,7 @@ MIN_MOVING = 0.05  # share of a detected box that must move for its motion to be
 MAX_JUMP = 4.0  # box diagonals beyond which a detection is not the lost athlete, however long lost
 MAX_SIZE_CHANGE = 3.0  # box area ratio beyond which a detection is not the lost athlete
 ESTABLISHED = 5  # accepted masks after which a target's size is known
-STAGES = ("decode", "tracking", "detection", "motion", "segmenter", "rle", "store")
+STAGES = ("decode", "encoder", "tracking", "detection", "motion", "segmenter", "rle", "store")
 LAYER = "pseudo"
 
 
@@ -64,11 +68,13 @@ class PipelineError(HMError):
 
 @dataclass
 class Timings:
-    """Wall time per stage, to see where a run spends it (printed by the CLI and the benchmark)."""
+    """Wall time per stage, to see where a run spends it (printed by the CLI and the benchmark).
+    Stages on worker threads overlap the loop, so the shares can add up to more than 100%."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     frames: int = 0
     wall: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -76,7 +82,8 @@ class Timings:
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - start
+            with self._lock:
+                self.seconds[name] += time.perf_counter() - start
 
     def summary(self) -> str:
         total = self.wall or sum(self.seconds.values()) or 1e-9
@@ -206,6 +213,10 @@ class _VideoLabeller:
         self.size: tuple[int, int] | None = None
         self.reacquired: dict[int, bool] = {}
         self.anchor: anchors.Anchor | None = None
+        # the worker thread of ``prefetch`` reads frames and makes motion cues too
+        self._frames_lock = threading.Lock()
+        self._background_lock = threading.Lock()
+        self._behind = Behind(parts.config.prefetch)
 
     def _fresh_targets(self) -> list[_Target]:
         return [_Target(i, areas=deque(maxlen=self.rules.history)) for i in self.ids]
@@ -214,8 +225,9 @@ class _VideoLabeller:
 
     def read(self, position: int) -> np.ndarray:
         """The frame at a position in the video, decoded once while it may still be needed."""
-        if position in self.cache:
-            return self.cache[position]
+        with self._frames_lock:
+            if position in self.cache:
+                return self.cache[position]
         n = self.video.frame_numbers[position]
         with self.timings.stage("decode"):
             try:
@@ -224,22 +236,26 @@ class _VideoLabeller:
                 raise VideoFailed(f"video {self.video.id}: frame {n}: {exc}") from None
         if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
             raise VideoFailed(f"video {self.video.id}: frame {n} is not an H x W x 3 image")
-        if self.size is None:
-            self.size = frame.shape[:2]
-        elif frame.shape[:2] != self.size:
-            raise VideoFailed(
-                f"video {self.video.id}: frame {n} is {frame.shape[1]}x{frame.shape[0]}, "
-                f"earlier frames {self.size[1]}x{self.size[0]}"
-            )
-        self.cache[position] = frame
-        return frame
+        with self._frames_lock:
+            if self.size is None:
+                self.size = frame.shape[:2]
+            elif frame.shape[:2] != self.size:
+                raise VideoFailed(
+                    f"video {self.video.id}: frame {n} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"earlier frames {self.size[1]}x{self.size[0]}"
+                )
+            return self.cache.setdefault(position, frame)
 
     def _forget(self, lo: int, hi: int) -> None:
         """Drop decoded frames that positions ``lo..hi`` and their neighbours do not need."""
         reach = max((abs(o) for o in self._offsets()), default=0)
-        for p in [p for p in self.cache if not lo - reach <= p <= hi + reach]:
-            del self.cache[p]
-        self._video_background.forget(lo - reach, hi + reach)
+        with self._frames_lock:
+            for p in [p for p in self.cache if not lo - reach <= p <= hi + reach]:
+                del self.cache[p]
+        with self._background_lock:
+            self._video_background.forget(lo - reach, hi + reach)
+            for key in [k for k in self._backgrounds if not lo <= k[0] <= hi]:
+                del self._backgrounds[key]
 
     def _offsets(self) -> tuple[int, ...]:
         return (
@@ -250,14 +266,15 @@ class _VideoLabeller:
         """``background_difference`` of a frame against the frames at ``offsets``, made once per frame
         however many stages ask for it (and from frames reduced and aligned once per video)."""
         key = (position, offsets)
-        if key not in self._backgrounds:
-            n = len(self.video.frame_numbers)
-            around = [position + o for o in offsets if 0 <= position + o < n]
-            for p in [position, *around]:
-                self.read(p)  # decoded outside the motion stage's time
-            with self.timings.stage("motion"):
-                self._backgrounds = {key: self._video_background.difference(position, around)}
-        return self._backgrounds[key]
+        n = len(self.video.frame_numbers)
+        around = [position + o for o in offsets if 0 <= position + o < n]
+        for p in [position, *around]:
+            self.read(p)  # decoded outside the motion stage's time
+        with self._background_lock:
+            if key not in self._backgrounds:
+                with self.timings.stage("motion"):
+                    self._backgrounds[key] = self._video_background.difference(position, around)
+            return self._backgrounds[key]
 
     def _motion(self, position: int, frame: np.ndarray) -> np.ndarray | None:
         """The frame's difference from its camera-compensated background at full size, for
@@ -507,29 +524,46 @@ class _VideoLabeller:
         self.prompts = {numbers[self.anchor.position]: dict(zip(self.ids, left_to_right))}
         return self.anchor.position
 
-    def _pass(self, order: range, rles: dict[int, list[dict]], scores: dict[int, float], bar: Any) -> None:
-        """Label the positions of ``order`` in turn, ``batch_size`` frames at a time, keeping the
-        first result for each position (the start is labelled by both passes)."""
+    def _load(self, positions: range) -> tuple[list[np.ndarray], list[Any]]:
+        """A batch's frames, through the segmenter's ``prepare``, with their motion cue made
+        (on the worker thread when the pipeline prefetches)."""
+        frames = [self.read(p) for p in positions]
+        with self.timings.stage("encoder"):
+            images = self.parts.segmenter.prepare(frames)
+        offsets = self.parts.segmenter.motion_offsets
+        for p in positions:
+            if offsets and p not in self._diffs:
+                self._background(p, offsets)
+        return frames, images
+
+    def _encode(self, masks: np.ndarray) -> list[dict]:
+        with self.timings.stage("rle"):
+            return rle.encode_batch(masks)
+
+    def _pass(
+        self, order: range, encoded: list[tuple[range, Any]], scores: dict[int, float], bar: Any
+    ) -> None:
+        """Label the positions of ``order`` in turn, ``batch_size`` frames at a time; each batch's
+        masks go to RLE encoding (``encoded``: positions and the pending result)."""
         batch = self.parts.config.batch_size
-        k = len(self.targets)
-        for c in range(0, len(order), batch):
-            positions = order[c : c + batch]
-            frames = [self.read(p) for p in positions]
-            with self.timings.stage("segmenter"):
-                images = self.parts.segmenter.prepare(frames)
-            chunk = []
-            for p, frame, image in zip(positions, frames, images, strict=True):
-                masks, score = self._frame(p, frame, image)
-                chunk.append(masks)
-                scores.setdefault(p, score)
-            with self.timings.stage("rle"):
-                flat = rle.encode_batch(np.stack([m for objs in chunk for m in objs]))
-            new = [p for p in positions if p not in rles]
-            for j, p in enumerate(positions):
-                rles.setdefault(p, flat[j * k : (j + 1) * k])
-            self._forget(min(positions), max(positions))
-            self.timings.frames += len(new)
-            bar.update(len(new))
+        depth = self.parts.config.prefetch
+        chunks = [order[c : c + batch] for c in range(0, len(order), batch)]
+        done = {p for positions, _ in encoded for p in positions}
+        with Ahead(self._load, chunks, depth) as ahead:
+            for i, (positions, (frames, images)) in enumerate(ahead):
+                chunk = []
+                for p, frame, image in zip(positions, frames, images, strict=True):
+                    masks, score = self._frame(p, frame, image)
+                    chunk.append(masks)
+                    scores.setdefault(p, score)
+                masks = np.stack([m for objs in chunk for m in objs])  # a copy: plug-ins may reuse theirs
+                encoded.append((positions, self._behind.submit(self._encode, masks)))
+                near = [p for c in chunks[i : i + depth + 1] for p in c]  # this batch and those ahead
+                self._forget(min(near), max(near))
+                new = [p for p in positions if p not in done]
+                done.update(new)
+                self.timings.frames += len(new)
+                bar.update(len(new))
 
     def run(self, frame_bar: Any) -> LayerData:
         """Label forwards from the start position to the end, then (afresh) backwards from it to
@@ -537,12 +571,21 @@ class _VideoLabeller:
         numbers = self.video.frame_numbers
         n = len(numbers)
         start = self._start_position()
-        rles: dict[int, list[dict]] = {}
+        encoded: list[tuple[range, Any]] = []
         scores: dict[int, float] = {}
-        self._pass(range(start, n), rles, scores, frame_bar)
-        if start > 0:
-            self.targets = self._fresh_targets()
-            self._pass(range(start, -1, -1), rles, scores, frame_bar)
+        try:
+            self._pass(range(start, n), encoded, scores, frame_bar)
+            if start > 0:
+                self.targets = self._fresh_targets()
+                self._pass(range(start, -1, -1), encoded, scores, frame_bar)
+        finally:
+            self._behind.close()
+        k = len(self.targets)
+        rles: dict[int, list[dict]] = {}
+        for positions, pending in encoded:  # the first result for each position (the start is
+            flat = pending.result()  # labelled by both passes)
+            for j, p in enumerate(positions):
+                rles.setdefault(p, flat[j * k : (j + 1) * k])
         h, w = self.size
         ordered = [rles[p] for p in range(n)]
         with self.timings.stage("rle"):
@@ -603,7 +646,9 @@ def run(
     """Label ``videos`` into the ``pseudo`` layer of store ``out``, one commit per video.
 
     A video that fails (an unreadable frame) is left out, reported to ``on_failure(video_id,
-    message)`` at once and listed in the report; the others go on.
+    message)`` at once and listed in the report; the others go on. Each video is committed on a
+    worker thread while the next one is labelled (``prefetch`` > 0); the run returns once every
+    commit is done.
     """
     from tqdm import tqdm
 
@@ -624,7 +669,21 @@ def run(
             todo = [v for v in videos if not (resume and v.id in set(done))]
             report.skipped = [v.id for v in videos if resume and v.id in set(done)]
             disable = None if progress else True
-            with tqdm(todo, desc="videos", unit="video", disable=disable, position=0) as bar:
+            committer = Behind(parts.config.prefetch, limit=1)
+            commits: deque[tuple[str, Any]] = deque()
+
+            def commit(video: Video, data: LayerData) -> None:
+                with report.timings.stage("store"):
+                    store.put(video.id, LAYER, data, metadata=dict(video.metadata))
+
+            def settle(everything: bool) -> None:
+                while commits and (everything or commits[0][1].done()):
+                    video_id, pending = commits.popleft()
+                    pending.result()  # a failed commit stops the run, as it always did
+                    report.labelled.append(video_id)
+
+            videos_bar = tqdm(todo, desc="videos", unit="video", disable=disable, position=0)
+            with contextlib.closing(committer), videos_bar as bar:
                 for video in bar:
                     frames = tqdm(
                         total=len(video.frame_numbers), desc=video.id, unit="frame", leave=False,
@@ -639,9 +698,9 @@ def run(
                         continue
                     finally:
                         frames.close()
-                    with report.timings.stage("store"):
-                        store.put(video.id, LAYER, data, metadata=dict(video.metadata))
-                    report.labelled.append(video.id)
+                    commits.append((video.id, committer.submit(commit, video, data)))
+                    settle(everything=False)
+            settle(everything=True)
     finally:
         cv2.setNumThreads(threads)
         report.timings.wall = time.perf_counter() - started

@@ -277,3 +277,22 @@ def test_without_prompts_the_detector_scan_anchors_each_video_and_the_store_vali
     part = tmp_path / "part.h5"
     assert run_main(args(tmp_path / "data", part, "--detector", "motion", "--shard", "1/2")) == 0
     assert_same_masks(layers(part), {"clip1": layers(out)["clip1"]})
+
+
+def test_torchrun_one_process_per_shard_then_merge_equals_one_run(tmp_path):
+    """The multi-GPU recipe of the README, on the CPU: torchrun starts the module once per rank,
+    each rank labels its shard into its own store, and merged they are the single run."""
+    prompts = write_dataset(tmp_path / "data", videos=3, frames=12)
+    common = ["--prompts", str(prompts), "--device", "cpu"]
+    assert run_main(args(tmp_path / "data", tmp_path / "one.h5", *common)) == 0
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    ranks = subprocess.run(
+        [*launch, "-m", "hm_annotate.cli", *args(tmp_path / "data", tmp_path / "pm-{shard}.h5", *common)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert ranks.returncode == 0, ranks.stderr[-2000:]
+    stores = [tmp_path / "pm-0.h5", tmp_path / "pm-1.h5"]
+    assert sorted(layers(stores[0])) == ["clip0", "clip2"] and sorted(layers(stores[1])) == ["clip1"]
+    merge_stores(tmp_path / "merged.h5", stores)
+    assert_same_masks(layers(tmp_path / "merged.h5"), layers(tmp_path / "one.h5"))

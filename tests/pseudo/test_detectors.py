@@ -120,3 +120,21 @@ def test_video_background_reduces_and_aligns_each_frame_once_and_matches_the_one
     assert np.median(diffs[20].diff[body]) > 40 and np.abs(diffs[20].diff - one_off.diff).mean() < 1.0
     forward.forget(25, 30)
     assert min(forward._reduced) == 25 and all(max(pair) >= 25 for pair in forward._homs)
+
+
+def test_median_is_the_lower_median_of_the_values_present():
+    from hm_annotate.pseudo.detectors import MISSING, _median
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 5, 6):
+        stack = rng.integers(0, 256, (n, 7, 9, 3)).astype(np.uint16)
+        stack[rng.random((n, 7, 9)) < 0.3] = MISSING
+        as_float = np.where(stack == MISSING, np.nan, stack.astype(np.float32))
+        covered = np.isfinite(as_float[..., 0]).sum(axis=0)
+        middle = np.maximum(covered - 1, 0) // 2
+        expected = np.take_along_axis(np.sort(as_float, axis=0), middle[None, ..., None], axis=0)[0]
+        got, count = _median(stack)
+        np.testing.assert_array_equal(count, covered)
+        seen = covered > 0
+        np.testing.assert_array_equal(got[seen], expected[seen])
+        assert (got[~seen] == MISSING).all()

@@ -264,3 +264,37 @@ def test_a_detected_box_starts_with_what_moves_in_it_as_prior():
     assert (moving & gt[12].astype(bool)).sum() > 0.6 * moving.sum()
     assert (moving & gt[12].astype(bool)).sum() > 0.5 * gt[12].sum()
     assert labeller._moving(12, frame, np.array([0, 0, 20, 20.0])) is None  # a corner of still venue
+
+
+@pytest.mark.parametrize("kind", ["grabcut-prompts", "grabcut-detector", "tiny-sam"])
+def test_overlapped_run_gives_the_masks_of_the_serial_one(tmp_path, kind, torch_one_thread):
+    """Prefetching (frames, encoder, motion cue ahead; RLE and commits behind) changes no byte of
+    the store, across videos, a failed one among them, and both labelling directions."""
+    videos = [
+        scene("v/0", frames=14, athletes=2)[0],
+        scene("v/1", frames=9, seed=3, bad_frame=106)[0],
+        scene("v/2", frames=12, seed=5, jump=(6, 40))[0],
+    ]
+    gt0 = scene("v/0", frames=14, athletes=2)[1]
+    gt2 = scene("v/2", frames=12, seed=5, jump=(6, 40))[1]
+    rows = [("v/0", 104, first_box(gt0[4]), 1), ("v/2", 100, first_box(gt2[0]), 1)]
+    options = {"detector": Stage("motion"), "batch_size": 4, "device": "cpu"}
+    if kind == "tiny-sam":
+        ckpt = save_tiny_sam(tmp_path / "tiny.pth")
+        tiny = {"model": "tiny", "checkpoint": str(ckpt), "model_config": TINY_CONFIG}
+        options["segmenter"] = Stage("sam", tiny)
+    stores = []
+    for prefetch in (0, 2):
+        out = tmp_path / f"{kind}-{prefetch}.h5"
+        p = parts(tmp_path, rows if kind != "grabcut-detector" else (), prefetch=prefetch, **options)
+        report = run(videos, out, p, progress=False)
+        assert report.labelled == ["v/0", "v/2"] and [f[0] for f in report.failed] == ["v/1"]
+        assert report.timings.frames == 26
+        stores.append(out)
+    with MaskStore.open(stores[0]) as a, MaskStore.open(stores[1]) as b:
+        for vid in ("v/0", "v/2"):
+            x, y = a.read(vid, "pseudo"), b.read(vid, "pseudo")
+            assert x.masks == y.masks and any(m["counts"] for objs in x.masks for m in objs)
+            np.testing.assert_array_equal(x.scores, y.scores)
+            for flag in x.quality:
+                np.testing.assert_array_equal(x.quality[flag], y.quality[flag])

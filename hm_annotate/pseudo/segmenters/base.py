@@ -23,7 +23,9 @@ class Segmenter(ABC):
 
     ``prepare`` does the per-image work that does not depend on the prompt (SAM's image encoder),
     so the pipeline can batch it over several frames; ``segment`` then answers the prompts of one
-    frame, which are only known once the tracker has seen that frame.
+    frame, which are only known once the tracker has seen that frame. The pipeline calls
+    ``prepare`` on a worker thread, batches ahead of ``segment`` (``prefetch``), so the two run
+    at the same time and ``prepare`` must not touch what ``segment`` uses.
     """
 
     name: str = ""

@@ -1,10 +1,16 @@
 """Segment Anything with box prompts.
 
-Frames go through SAM's image encoder in batches (``prepare``; the expensive part, under
-autocast on CUDA); each frame's boxes then go through the prompt encoder and mask decoder
-together (``segment``). With ``multimask`` the decoder proposes three masks per box and the one
-with the highest predicted IoU wins, otherwise its single mask is used; either way the predicted
-IoU is the score.
+Frames go through SAM's image encoder in batches (``prepare``; the expensive part); each
+frame's boxes then go through the prompt encoder and mask decoder together (``segment``). With
+``multimask`` the decoder proposes three masks per box and the one with the highest predicted IoU
+wins, otherwise its single mask is used; either way the predicted IoU is the score.
+
+By default the encoder is the fast one of ``sam_fast`` (fused attention, weights and activations
+in ``precision``: bf16 on a GPU that has it, fp32 on the CPU; optionally ``torch.compile``d);
+``fast: false`` runs segment_anything's own encoder under autocast at that precision instead.
+On a GPU the encoder runs on a stream of its own and the decoder on a high-priority one, so a
+batch can be encoded (``prepare`` on the pipeline's worker thread) while the decoder answers
+the prompts of the frames before it.
 
 Checkpoints are the official ones (``vit_h``, ``vit_l``, ``vit_b``, built with
 ``segment_anything.sam_model_registry``), looked up in ``hm-annotate weights``' cache when no
@@ -15,6 +21,8 @@ checkpoint into it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +32,7 @@ import numpy as np
 
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+from hm_annotate.pseudo.segmenters.sam_fast import accelerate, torch_dtype
 from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
 # encoder width and depth of the official models, to recognise a checkpoint before loading it
@@ -56,16 +65,30 @@ class SamCheckpointError(HMError):
     """A SAM checkpoint that is missing, not SAM, or not the architecture asked for."""
 
 
+def local_gpu(environ: Mapping[str, str], gpus: int) -> int | None:
+    """The GPU of this process when a launcher started one per GPU (torchrun's ``LOCAL_RANK``,
+    srun's ``SLURM_LOCALID``), else None (the current GPU)."""
+    for name in ("LOCAL_RANK", "SLURM_LOCALID"):
+        if name in environ and gpus > 0:
+            return int(environ[name]) % gpus
+    return None
+
+
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names pass through checked."""
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other names pass through checked.
+    Under a launcher's per-GPU processes, each process works on its own GPU (``local_gpu``)."""
     import torch
 
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise HMError("--device cuda was asked for but no CUDA GPU is visible to torch")
     if device not in ("cpu", "cuda"):
         raise HMError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    if device == "cuda":
+        gpu = local_gpu(os.environ, torch.cuda.device_count())
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
     return device
 
 
@@ -205,6 +228,7 @@ class _Encoded:
     features: Any  # 1 x C x h x w tensor
     input_size: tuple[int, int]
     original_size: tuple[int, int]
+    ready: Any = None  # CUDA event: the encoder's stream has made ``features``
 
 
 class SamSegmenter(Segmenter):
@@ -219,6 +243,9 @@ class SamSegmenter(Segmenter):
         model_config: Mapping[str, Any] | None = None,
         device: str = "auto",
         multimask: bool = True,
+        fast: bool = True,
+        precision: str = "auto",
+        compile: bool = False,
     ) -> None:
         path, sha = locate_checkpoint(model, checkpoint)  # before the heavy imports: fail fast
         import torch
@@ -227,6 +254,7 @@ class SamSegmenter(Segmenter):
         from hm_annotate import weights
 
         self.device = resolve_device(device)
+        self.dtype = torch_dtype(precision, self.device)  # before loading: fail fast
         self.model_name = model
         self.model_config = dict(model_config) if model_config is not None else None
         self.checkpoint = path
@@ -235,6 +263,20 @@ class SamSegmenter(Segmenter):
         self._sam = load_sam(model, path, model_config).to(self.device)
         self._transform = ResizeLongestSide(self._sam.image_encoder.img_size)
         self._torch = torch
+        self.fast = fast
+        self.precision = precision
+        self.compile = compile
+        self._encoder = self._sam.image_encoder
+        if fast:
+            accelerate(self._encoder, self.dtype)
+        if compile:
+            self._encoder = torch.compile(self._encoder, dynamic=False)
+        self._batch = 0  # largest batch encoded so far; a compiled encoder sees only that size
+        cuda = self.device == "cuda"
+        self._encoder_stream = torch.cuda.Stream() if cuda else None
+        self._decoder_stream = torch.cuda.Stream(priority=-1) if cuda else None
+        if cuda:  # the weights were moved and cast on the default stream, which the others do not wait for
+            torch.cuda.synchronize()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -245,10 +287,27 @@ class SamSegmenter(Segmenter):
             "checkpoint_sha256": self.checkpoint_sha256,
             "multimask": self.multimask,
             "device": self.device,
+            "fast": self.fast,
+            "precision": str(self.dtype).removeprefix("torch."),
+            "compile": self.compile,
         }
 
     def _autocast(self):
-        return self._torch.autocast("cuda", dtype=self._torch.float16, enabled=self.device == "cuda")
+        torch = self._torch
+        return torch.autocast(self.device, dtype=self.dtype, enabled=self.dtype != torch.float32)
+
+    def encode(self, x: Any) -> Any:
+        """Image embeddings of a batch of preprocessed images (n x 3 x S x S float32)."""
+        torch = self._torch
+        with torch.inference_mode():
+            if not self.fast:
+                with self._autocast():
+                    return self._encoder(x)
+            n = len(x)
+            if self.compile and n < self._batch:  # one shape, one compilation
+                x = torch.cat([x, x[-1:].expand(self._batch - n, -1, -1, -1)])
+            self._batch = max(self._batch, n)
+            return self._encoder(x.to(self.dtype))[:n]
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[_Encoded]:
         torch = self._torch
@@ -258,11 +317,20 @@ class SamSegmenter(Segmenter):
             return [e for f in frames for e in self.prepare([f])]
         original = frames[0].shape[:2]
         resized = np.stack([self._transform.apply_image(f) for f in frames])
-        x = torch.as_tensor(resized, device=self.device).permute(0, 3, 1, 2).float()
-        with torch.inference_mode(), self._autocast():
-            features = self._sam.image_encoder(self._sam.preprocess(x))
+        ready = None
+        with self._on(self._encoder_stream):
+            x = torch.as_tensor(resized).to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+            with torch.inference_mode():
+                features = self.encode(self._sam.preprocess(x))
+            if self._encoder_stream is not None:
+                ready = torch.cuda.Event()
+                ready.record(self._encoder_stream)
         input_size = tuple(resized.shape[1:3])
-        return [_Encoded(features[i : i + 1], input_size, original) for i in range(len(frames))]
+        return [_Encoded(features[i : i + 1], input_size, original, ready) for i in range(len(frames))]
+
+    def _on(self, stream: Any) -> Any:
+        """Work on ``stream`` (a CUDA stream; None on the CPU)."""
+        return self._torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
 
     def segment(
         self,
@@ -278,7 +346,11 @@ class SamSegmenter(Segmenter):
         prompts = self._transform.apply_boxes(
             np.asarray(boxes_, np.float64).reshape(-1, 4), image.original_size
         )
-        with torch.inference_mode(), self._autocast():
+        stream = self._decoder_stream
+        if stream is not None:  # wait for the encoder, and keep its memory until the decoder is done
+            stream.wait_event(image.ready)
+            image.features.record_stream(stream)
+        with self._on(stream), torch.inference_mode(), self._autocast():
             sparse, dense = sam.prompt_encoder(
                 points=None, boxes=torch.as_tensor(prompts, dtype=torch.float, device=self.device), masks=None
             )
@@ -293,8 +365,8 @@ class SamSegmenter(Segmenter):
                 sam.postprocess_masks(low_res.float(), image.input_size, image.original_size)
                 > sam.mask_threshold
             )
-        best = predicted_iou.float().argmax(dim=1)
-        rows = torch.arange(len(best), device=best.device)
-        chosen = masks[rows, best].cpu().numpy()
-        scores = predicted_iou.float()[rows, best].cpu().numpy()
+            best = predicted_iou.float().argmax(dim=1)
+            rows = torch.arange(len(best), device=best.device)
+            chosen = masks[rows, best].cpu().numpy()
+            scores = predicted_iou.float()[rows, best].cpu().numpy()
         return [Segmentation(m, float(s)) for m, s in zip(chosen, scores, strict=True)]

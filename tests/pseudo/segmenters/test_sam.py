@@ -123,3 +123,12 @@ def test_a_sam_of_another_size_is_named(tiny):
         SamSegmenter(model="tiny", checkpoint=str(tiny), model_config=wrong, device="cpu")
     with pytest.raises(SamCheckpointError, match="unknown SAM model_config keys"):
         build_custom_sam({"depth": 3})
+
+
+def test_each_process_of_a_per_gpu_launcher_takes_its_own_gpu():
+    from hm_annotate.pseudo.segmenters.sam import local_gpu
+
+    assert local_gpu({}, 8) is None
+    assert local_gpu({"LOCAL_RANK": "3", "RANK": "11"}, 8) == 3
+    assert local_gpu({"SLURM_LOCALID": "9"}, 8) == 1  # more processes than GPUs: they share
+    assert local_gpu({"LOCAL_RANK": "0"}, 0) is None

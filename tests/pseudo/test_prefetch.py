@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hm_annotate.pseudo.prefetch import Ahead, Behind
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_ahead_yields_every_chunk_in_order(depth):
+    chunks = [range(i, i + 2) for i in range(0, 10, 2)]
+    with Ahead(lambda c: [p * p for p in c], chunks, depth) as ahead:
+        assert [(list(c), r) for c, r in ahead] == [(list(c), [p * p for p in c]) for c in chunks]
+
+
+def test_ahead_works_on_another_thread_at_most_depth_chunks_ahead():
+    started: list[int] = []
+    threads = set()
+
+    def load(chunk: int) -> int:
+        started.append(chunk)
+        threads.add(threading.get_ident())
+        return chunk
+
+    with Ahead(load, list(range(6)), depth=2) as ahead:
+        it = iter(ahead)
+        assert next(it) == (0, 0)
+        time.sleep(0.2)  # the worker has had time to run ahead as far as it may
+        assert started == [0, 1, 2]
+    assert threading.get_ident() not in threads
+
+
+def test_ahead_raises_a_chunks_error_when_that_chunk_is_reached_and_stops():
+    def load(chunk: int) -> int:
+        if chunk == 2:
+            raise ValueError("bad chunk 2")
+        return chunk
+
+    got = []
+    with pytest.raises(ValueError, match="bad chunk 2"), Ahead(load, list(range(5)), depth=2) as ahead:
+        for chunk, _ in ahead:
+            got.append(chunk)
+    assert got == [0, 1]
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_behind_runs_jobs_in_order_and_hands_back_results_and_errors(depth):
+    order: list[int] = []
+
+    def job(i: int) -> int:
+        order.append(i)
+        if i == 3:
+            raise OSError("disk full")
+        return 10 * i
+
+    behind = Behind(depth, limit=2)
+    futures = [behind.submit(job, i) for i in range(5)]
+    behind.close()
+    assert order == list(range(5))
+    assert [f.result() for f in futures[:3]] == [0, 10, 20]
+    with pytest.raises(OSError, match="disk full"):
+        futures[3].result()
