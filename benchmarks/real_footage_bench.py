@@ -113,7 +113,7 @@ def run_clip(video, parts: Components, gt: np.ndarray) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the real-footage folder")
-    ap.add_argument("--pipeline", action="append", help="shipped name or YAML path (repeat); default synthetic-demo")
+    ap.add_argument("--pipeline", action="append", help="name or YAML (repeat; default synthetic-demo)")
     ap.add_argument("--clips", nargs="*", help="clip names (default: all)")
     ap.add_argument("--frames", type=int, default=0, help="first N frames of each clip (0: all)")
     ap.add_argument("--modes", default="prompts,no-prompts", help="prompts and/or no-prompts")
@@ -137,7 +137,8 @@ def main() -> None:
                 config = dataclasses.replace(config, prompts=str(prompt_file) if mode == "prompts" else None)
                 parts = Components.build(config)
                 print(f"\n{name} ({config.segmenter.name} + {config.tracker.name}), {mode}")
-                print(f"  {'clip':<18} {'J':>6} {'F':>6} {'J&F':>6} {'frames/s':>9} {'box IoU':>8} {'runaway':>8}")
+                heads = ("J", "F", "J&F", "frames/s", "box IoU", "runaway")
+                print(f"  {'clip':<18} " + " ".join(f"{h:>{max(6, len(h))}}" for h in heads))
                 rows = {}
                 for video in videos:
                     rows[video.id] = row = run_clip(video, parts, truth[video.id])

@@ -72,7 +72,8 @@ class Crop:
 
     def bounds(self, height: int, width: int) -> tuple[int, int, int, int]:
         """Frame rectangle ``x0, y0, x1, y1`` (clipped) that the rotated crop covers."""
-        r = self.side / 2 * (abs(math.cos(math.radians(self.angle))) + abs(math.sin(math.radians(self.angle))))
+        turn = math.radians(self.angle)
+        r = self.side / 2 * (abs(math.cos(turn)) + abs(math.sin(turn)))
         x0, y0 = max(0, int(self.cx - r)), max(0, int(self.cy - r))
         x1, y1 = min(width, int(math.ceil(self.cx + r)) + 1), min(height, int(math.ceil(self.cy + r)) + 1)
         return x0, y0, x1, y1
@@ -85,7 +86,7 @@ def crop_of_box(box: np.ndarray, enlarge: float, angle: float = 0.0) -> Crop:
     return Crop((x0 + x1) / 2, (y0 + y1) / 2, side, angle)
 
 
-def _body_crop(hip: np.ndarray, top: np.ndarray) -> Crop:
+def body_crop(hip: np.ndarray, top: np.ndarray) -> Crop:
     """MediaPipe's body crop: centred on the hip centre, turned so hip -> top points up, 2.5 times
     the hip-top distance on a side (1.25 times the circle that holds the body)."""
     dx, dy = (float(v) for v in np.asarray(top) - np.asarray(hip))
@@ -107,7 +108,7 @@ class Person:
         points (as MediaPipe follows a person from frame to frame)."""
         inverse = cv2.invertAffineTransform(self.crop.matrix(LANDMARK_SIDE))
         hip, top = (inverse[:, :2] @ self.landmarks[k] + inverse[:, 2] for k in (33, 34))
-        return _body_crop(hip, top)
+        return body_crop(hip, top)
 
 
 class Landmarker:
@@ -212,13 +213,13 @@ class PoseDetector:
         self.min_score = min_score
         self.overlap = overlap
 
-    def crops(self, frame: np.ndarray) -> list[tuple[Crop, float]]:
-        """One body crop and detection score per person found, best first."""
+    def bodies(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Hip centre, body-top point (frame pixels) and detection score per person, best first."""
         h, w = frame.shape[:2]
         side = max(h, w)  # letterbox: the frame sits centred in a square of its longer side
-        pad_x, pad_y = (side - w) / 2, (side - h) / 2
+        left, top_pad = (side - w) // 2, (side - h) // 2
         square = cv2.copyMakeBorder(
-            frame, int(pad_y), side - h - int(pad_y), int(pad_x), side - w - int(pad_x), cv2.BORDER_CONSTANT
+            frame, top_pad, side - h - top_pad, left, side - w - left, cv2.BORDER_CONSTANT
         )
         small = cv2.resize(square, (DETECTOR_SIDE, DETECTOR_SIDE), interpolation=cv2.INTER_AREA)
         self._interp.set_tensor(self._input, (small.astype(np.float32) / 127.5 - 1.0)[None])
@@ -232,12 +233,15 @@ class PoseDetector:
         r = raw[hit] / DETECTOR_SIDE
         centre = r[:, 0:2] + anchors
         half = r[:, 2:4] / 2
-        face = np.concatenate([centre - half, centre + half], axis=1)
-        keep = _nms(face, scores[hit], self.overlap)
-        out = []
-        offset = np.array([int(pad_x), int(pad_y)], np.float64)
-        for k in keep:
-            hip = (r[k, 4:6] + anchors[k]) * side - offset  # keypoint 0: mid-hip
-            top = (r[k, 6:8] + anchors[k]) * side - offset  # keypoint 1: encloses the body, sets the tilt
-            out.append((_body_crop(hip, top), float(scores[hit][k])))
-        return out
+        keep = _nms(np.concatenate([centre - half, centre + half], axis=1), scores[hit], self.overlap)
+        offset = np.array([left, top_pad], np.float64)
+        # keypoint 0: mid-hip; keypoint 1: on the circle that holds the body, in the body's direction
+        return [
+            ((r[k, 4:6] + anchors[k]) * side - offset, (r[k, 6:8] + anchors[k]) * side - offset,
+             float(scores[hit][k]))
+            for k in keep
+        ]  # fmt: skip
+
+    def crops(self, frame: np.ndarray) -> list[tuple[Crop, float]]:
+        """One body crop and detection score per person found, best first."""
+        return [(body_crop(hip, top), score) for hip, top, score in self.bodies(frame)]

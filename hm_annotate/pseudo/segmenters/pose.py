@@ -59,6 +59,7 @@ class PoseSegmenter(Segmenter):
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
         self._model: Landmarker | None = None
+        self._last: tuple[Any, np.ndarray, list[Person]] | None = None
 
     @property
     def model(self) -> Landmarker:
@@ -80,6 +81,18 @@ class PoseSegmenter(Segmenter):
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
         states = self._fallback.prepare(frames) if self._fallback else [None] * len(frames)
         return list(zip(frames, states))
+
+    def _people(self, image: Any, boxes: np.ndarray) -> list[Person]:
+        """``find`` for each box, kept for the frame's ``segment`` call after ``needs_motion``."""
+        if self._last is None or self._last[0] is not image or not np.array_equal(self._last[1], boxes):
+            self._last = image, boxes.copy(), [self.find(image[0], box) for box in boxes]
+        return self._last[2]
+
+    def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
+        """Only the fallback uses motion, and only for boxes where the model sees nobody."""
+        if self._fallback is None or not self._fallback.needs_motion(image[1], boxes):
+            return False
+        return any(p.presence < self.min_presence for p in self._people(image, boxes))
 
     def find(self, frame: np.ndarray, box: np.ndarray) -> Person:
         """The landmark model's best view of the person in ``box``: the first turn of the box's crop
@@ -106,8 +119,7 @@ class PoseSegmenter(Segmenter):
         h, w = frame.shape[:2]
         out: list[Segmentation | None] = []
         unseen: list[int] = []
-        for i, box in enumerate(boxes):
-            person = self.find(frame, box)
+        for i, person in enumerate(self._people(image, boxes)):
             if person.presence >= self.min_presence or self._fallback is None:
                 mask = person_mask(person, h, w, self.threshold)
                 out.append(Segmentation(mask, person.presence))
