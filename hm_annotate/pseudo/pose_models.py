@@ -17,7 +17,6 @@ tilt, and the landmark model, run on the crop they define, gives the person's ma
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -133,18 +132,6 @@ class Landmarker:
         marks = self._interp.get_tensor(self._landmarks).reshape(-1, 5)[:35, :2].copy()
         return Person(crop, presence, prob, marks)
 
-    def best(self, frame: np.ndarray, crops: Sequence[Crop], enough: float) -> Person:
-        """The first crop whose presence reaches ``enough``, else the one with the highest presence."""
-        best: Person | None = None
-        for crop in crops:
-            found = self.person(frame, crop)
-            if best is None or found.presence > best.presence:
-                best = found
-            if found.presence >= enough:
-                break
-        assert best is not None
-        return best
-
 
 def crop_person(person: Person, height: int, width: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The person probability pasted back into the frame, as the frame rectangle ``x0, y0, x1, y1``
@@ -222,6 +209,22 @@ class PoseDetector:
             frame, top_pad, side - h - top_pad, left, side - w - left, cv2.BORDER_CONSTANT
         )
         small = cv2.resize(square, (DETECTOR_SIDE, DETECTOR_SIDE), interpolation=cv2.INTER_AREA)
+        offset = np.array([left, top_pad], np.float64)
+        return [(hip * side - offset, top * side - offset, score) for hip, top, score in self._run(small)]
+
+    def bodies_in(self, frame: np.ndarray, crop: Crop) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """``bodies`` of one square crop of the frame, in frame pixels."""
+        m = crop.matrix(DETECTOR_SIDE)
+        pixels = cv2.warpAffine(frame, m, (DETECTOR_SIDE, DETECTOR_SIDE), flags=cv2.INTER_AREA)
+        inverse = cv2.invertAffineTransform(m)
+
+        def back(p: np.ndarray) -> np.ndarray:
+            return inverse[:, :2] @ (p * DETECTOR_SIDE) + inverse[:, 2]
+
+        return [(back(hip), back(top), score) for hip, top, score in self._run(pixels)]
+
+    def _run(self, small: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Hip centre and body-top point (0-1 of the 224 px input) and score per person, best first."""
         self._interp.set_tensor(self._input, (small.astype(np.float32) / 127.5 - 1.0)[None])
         self._interp.invoke()
         raw = self._interp.get_tensor(self._raw)[0]
@@ -234,13 +237,8 @@ class PoseDetector:
         centre = r[:, 0:2] + anchors
         half = r[:, 2:4] / 2
         keep = _nms(np.concatenate([centre - half, centre + half], axis=1), scores[hit], self.overlap)
-        offset = np.array([left, top_pad], np.float64)
         # keypoint 0: mid-hip; keypoint 1: on the circle that holds the body, in the body's direction
-        return [
-            ((r[k, 4:6] + anchors[k]) * side - offset, (r[k, 6:8] + anchors[k]) * side - offset,
-             float(scores[hit][k]))
-            for k in keep
-        ]  # fmt: skip
+        return [(r[k, 4:6] + anchors[k], r[k, 6:8] + anchors[k], float(scores[hit][k])) for k in keep]
 
     def crops(self, frame: np.ndarray) -> list[tuple[Crop, float]]:
         """One body crop and detection score per person found, best first."""

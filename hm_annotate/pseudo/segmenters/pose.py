@@ -1,18 +1,20 @@
 """The ``pose`` segmenter: a person mask from a pretrained human model (MediaPipe's BlazePose).
 
 GrabCut only knows colours, so background of the athlete's colour leaks in even with an exact
-box. A model trained on people knows bodies. Per box, the landmark model looks at a square crop
-around the tracked box, its longer side times ``enlarge`` and scaled to the model's 256 px (a
+box. A model trained on people knows bodies. Per box, the pose detector looks at a square crop
+around the tracked box, its longer side times ``enlarge`` and scaled to the model's input (a
 small athlete is seen at the model's scale), upright first and then turned by 90, 180 and 270
-degrees until it is sure a person is there (divers and breakdancers are upside down). From the
-body points it finds on that crop, a second crop frames the body exactly (centred on the hips,
-turned so the body stands upright, as MediaPipe follows a person), and the person probability
-there, above ``threshold``, is the mask. The score is the model's presence (0-1).
+degrees until it finds a person (divers and breakdancers are upside down; the detector also
+gives the body's exact tilt). The landmark model then looks at the crop that frames that body
+upright, once more at the crop its own body points frame (as MediaPipe follows a person), and
+its person probability above ``threshold`` is the mask. The score is the landmark model's
+presence (0-1).
 
-Where no turn shows a person with presence ``min_presence`` (a figure too small or too unlike
-the people the model learned from, such as the synthetic divers), the ``fallback`` segmenter
-(GrabCut by default, with its own parameters) answers for that box, so the prior never makes
-things worse than the colour model.
+Where the detector finds nobody at any turn (a figure too small or too unlike the people the
+model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
+default, with its own parameters) answers for that box, so the prior never makes things worse
+than the colour model; the motion cue the fallback uses is made only for such frames. With no
+fallback the landmark model's most present view of the box's crop is used.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from hm_annotate.pseudo.pose_models import Landmarker, Person, crop_of_box, person_mask
+from hm_annotate.pseudo.pose_models import (
+    Crop,
+    Landmarker,
+    Person,
+    PoseDetector,
+    body_crop,
+    crop_of_box,
+    person_mask,
+)
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
 
 TURNS = (0.0, 90.0, 180.0, 270.0)
@@ -58,14 +68,14 @@ class PoseSegmenter(Segmenter):
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
-        self._model: Landmarker | None = None
-        self._last: tuple[Any, np.ndarray, list[Person]] | None = None
+        self._models: tuple[PoseDetector, Landmarker] | None = None
+        self._last: tuple[Any, np.ndarray, list[Person | None]] | None = None
 
     @property
-    def model(self) -> Landmarker:
-        if self._model is None:
-            self._model = Landmarker(self.threads)
-        return self._model
+    def models(self) -> tuple[PoseDetector, Landmarker]:
+        if self._models is None:
+            self._models = PoseDetector(self.threads), Landmarker(self.threads)
+        return self._models
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -82,26 +92,44 @@ class PoseSegmenter(Segmenter):
         states = self._fallback.prepare(frames) if self._fallback else [None] * len(frames)
         return list(zip(frames, states))
 
-    def _people(self, image: Any, boxes: np.ndarray) -> list[Person]:
+    def _people(self, image: Any, boxes: np.ndarray) -> list[Person | None]:
         """``find`` for each box, kept for the frame's ``segment`` call after ``needs_motion``."""
         if self._last is None or self._last[0] is not image or not np.array_equal(self._last[1], boxes):
             self._last = image, boxes.copy(), [self.find(image[0], box) for box in boxes]
         return self._last[2]
 
     def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
-        """Only the fallback uses motion, and only for boxes where the model sees nobody."""
+        """Only the fallback uses motion, and only for boxes where the detector sees nobody."""
         if self._fallback is None or not self._fallback.needs_motion(image[1], boxes):
             return False
-        return any(p.presence < self.min_presence for p in self._people(image, boxes))
+        return any(p is None for p in self._people(image, boxes))
 
-    def find(self, frame: np.ndarray, box: np.ndarray) -> Person:
-        """The landmark model's best view of the person in ``box``: the first turn of the box's crop
-        that shows a person, then ``refine`` times the crop their own body points frame."""
-        crops = [crop_of_box(box, self.enlarge, angle) for angle in TURNS]
-        person = self.model.best(frame, crops, self.min_presence)
-        for _ in range(self.refine if person.presence >= self.min_presence else 0):
-            again = self.model.person(frame, person.next_crop())
-            if again.presence < self.min_presence:
+    def find(self, frame: np.ndarray, box: np.ndarray) -> Person | None:
+        """The landmark model's view of the person in ``box``; None when the detector sees nobody.
+
+        The box's crop is turned by each of ``TURNS`` in order until the pose detector finds a
+        person on it (it finds faces, and gives the body's exact tilt: the landmark model's own
+        presence is no judge, it sees a person in a plain block); the landmark model then looks
+        at the body crop that detection defines, refined ``refine`` times from its own body points.
+        """
+        detector = self.models[0]
+        for angle in TURNS:
+            found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle))
+            if found:
+                hip, top, _ = found[0]
+                return self._refined(frame, body_crop(hip, top))
+        return None
+
+    def guess(self, frame: np.ndarray, box: np.ndarray) -> Person:
+        """Without a detection: the landmark model on the box's crop at each turn, the most present."""
+        views = [self._refined(frame, crop_of_box(box, self.enlarge, angle)) for angle in TURNS]
+        return max(views, key=lambda p: p.presence)
+
+    def _refined(self, frame: np.ndarray, crop: Crop) -> Person:
+        person = self.models[1].person(frame, crop)
+        for _ in range(self.refine):
+            again = self.models[1].person(frame, person.next_crop())
+            if again.presence < min(person.presence, self.min_presence):
                 break
             person = again
         return person
@@ -120,12 +148,12 @@ class PoseSegmenter(Segmenter):
         out: list[Segmentation | None] = []
         unseen: list[int] = []
         for i, person in enumerate(self._people(image, boxes)):
-            if person.presence >= self.min_presence or self._fallback is None:
-                mask = person_mask(person, h, w, self.threshold)
-                out.append(Segmentation(mask, person.presence))
-            else:
+            if person is None and self._fallback is not None:
                 out.append(None)
                 unseen.append(i)
+                continue
+            person = person or self.guess(frame, boxes[i])
+            out.append(Segmentation(person_mask(person, h, w, self.threshold), person.presence))
         if unseen:
             looks = [appearance[i] for i in unseen] if appearance is not None else None
             answers = self._fallback.segment(
