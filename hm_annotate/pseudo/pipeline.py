@@ -475,9 +475,7 @@ class _VideoLabeller:
         if not verdict.runaway:
             return None
         self.runaway[position] = True
-        cut = verdict.cut(mask)
-        target.guard.remember(frame, cut)  # the athlete may go on growing, but only as fast as they move
-        return cut
+        return verdict.cut(mask)
 
     def _model(self, object_id: int) -> np.ndarray | None:
         return next(t.model for t in self.targets if t.object_id == object_id)

@@ -6,7 +6,7 @@ within a few frames the mask covers several times the athlete. The guard measure
 athlete moved since the last accepted mask: points inside that mask are followed into the new
 frame with pyramidal Lucas-Kanade flow (forward-backward checked). The body as a whole moves by
 their median displacement; a limb can reach further by as much as the points move against that
-median (the largest such relative displacement, plus ``jitter`` of the body's size for what no
+median (the 90th percentile of such relative displacements, plus ``jitter`` of the body's size for what no
 corner shows: an outline moves by a few pixels from frame to frame however still the body). The
 last accepted box, moved by the median and grown each side by that reach, is where the athlete
 can be. A mask with more than ``outside`` of its pixels beyond that box ran away: it is cut to
@@ -24,6 +24,7 @@ import numpy as np
 from hm_annotate.pseudo import boxes
 
 MIN_POINTS = 6
+LIMB_PERCENTILE = 90  # of the points' motion against the body's: the fastest limbs, not the odd bad track
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class RunawayGuard:
             return None
         moves = (fwd - pts).reshape(-1, 2)[good]
         shift = np.median(moves, axis=0)
-        limb = float(np.max(np.linalg.norm(moves - shift, axis=1)))
+        limb = float(np.percentile(np.linalg.norm(moves - shift, axis=1), LIMB_PERCENTILE))
         reach = limb + self.jitter * np.sqrt(float(self._mask.sum()))
         return self._box + np.array([shift[0] - reach, shift[1] - reach, shift[0] + reach, shift[1] + reach])
 
