@@ -82,7 +82,9 @@ def test_a_leaky_mask_does_not_widen_the_next_box(tmp_path, leaky):
     prompts = tmp_path / "prompts.csv"
     x0, y0, x1, y1 = first_box(gt[0])
     prompts.write_text(f"v/1,100,{x0},{y0},{x1},{y1},1\n")
-    cfg = PipelineConfig(name="t", segmenter=Stage("leaky-test"), tracker=Stage("mask-flow"), prompts=str(prompts))
+    cfg = PipelineConfig(
+        name="t", segmenter=Stage("leaky-test"), tracker=Stage("mask-flow"), prompts=str(prompts)
+    )
     data = label_video(video, Components.build(cfg))
     [seg] = leaky
     truth = [boxes.of_mask(g) for g in gt]
