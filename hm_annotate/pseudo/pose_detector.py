@@ -11,6 +11,9 @@ score is the landmark model's presence times ``still + (1 - still) * moving``, w
 the share of their pixels that differ from the camera-compensated background (the motion
 detector's cue, over the same neighbouring frames), so a still person keeps ``still`` of their
 score and the scan that picks where labelling starts follows the moving one.
+
+Where nobody is found at any turn (figures unlike the people the model learned from, such as
+the synthetic divers), the ``fallback`` detector (``motion`` by default) answers for the frame.
 """
 
 from __future__ import annotations
@@ -52,7 +55,11 @@ class PosePersonDetector(Detector):
         step: int = 3,
         neighbours: int = 3,
         threads: int = 1,
+        fallback: str | None = "motion",
+        fallback_params: dict[str, Any] | None = None,
     ) -> None:
+        from hm_annotate.pseudo.detectors import DETECTORS
+
         self.min_score = min_score
         self.min_presence = min_presence
         self.max_people = max_people
@@ -61,6 +68,13 @@ class PosePersonDetector(Detector):
         self.neighbours = neighbours
         self.threads = threads
         self.offsets = tuple(sorted(s * step for s in range(-neighbours, neighbours + 1) if s != 0))
+        self.fallback_params = dict(fallback_params or {})
+        self._fallback = DETECTORS.create(fallback, **self.fallback_params) if fallback else None
+        if self._fallback is not None and self._fallback.offsets != self.offsets:
+            raise ValueError(
+                f"pose detector: the fallback {fallback!r} looks at frames {self._fallback.offsets}, the "
+                f"pose detector at {self.offsets}: give both the same step and neighbours"
+            )
         self._models: tuple[PoseDetector, Landmarker] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -73,6 +87,7 @@ class PosePersonDetector(Detector):
             "still": self.still,
             "step": self.step,
             "neighbours": self.neighbours,
+            "fallback": self._fallback.describe() if self._fallback else None,
         }
 
     @property
@@ -120,6 +135,8 @@ class PosePersonDetector(Detector):
                 moving = float((background.diff[small] > MOVED).mean()) if small.any() else 0.0
             rows.append([*boxes.of_mask(mask), presence * (self.still + (1 - self.still) * moving)])
         if not rows:
+            if self._fallback is not None:
+                return self._fallback.detect(frame, neighbours, background)
             return np.zeros((0, 5))
         out = np.asarray(rows, np.float64)
         return out[np.argsort(-out[:, 4], kind="stable")]

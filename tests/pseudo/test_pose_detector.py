@@ -9,6 +9,7 @@ from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.detectors import DETECTORS, background_difference
 from hm_annotate.pseudo.pose_detector import _unturn
 from tests.pseudo.footage import carphone, shared_clip
+from tests.pseudo.scenes import scene
 
 pytest.importorskip("ai_edge_litert")
 
@@ -70,3 +71,19 @@ def test_shared_clip_people_are_found():
         found = detector.detect(frame, [])
         assert len(found) >= 1
         assert boxes.iou(found[0, :4], boxes.of_mask(mask)) > 0.8
+
+
+def test_where_nobody_is_found_the_fallback_detector_answers():
+    """A drawn body (no face, no person to the model) moving over a panning texture: the pose
+    detector finds nobody, so the motion detector's boxes are the answer."""
+    video, _ = scene(frames=24)
+    frames = [video.read_frame(n) for n in video.frame_numbers]
+    pose = DETECTORS.create("pose", fallback_params={"max_area": 0.3})
+    motion = DETECTORS.create("motion", max_area=0.3)
+    around = [frames[12 + o] for o in pose.offsets if 0 <= 12 + o < len(frames)]
+    background = background_difference(frames[12], around)
+    assert pose.people(frames[12]) == ([], [])
+    got = pose.detect(frames[12], around, background)
+    assert len(got) >= 1
+    assert np.array_equal(got, motion.detect(frames[12], around, background))
+    assert len(DETECTORS.create("pose", fallback=None).detect(frames[12], around, background)) == 0
