@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
-import pytest
 
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.config import PipelineConfig, Stage
 from hm_annotate.pseudo.pipeline import Components, label_video
 from hm_annotate.pseudo.runaway import RunawayGuard
-from hm_annotate.pseudo.segmenters import SEGMENTERS
 from hm_annotate.pseudo.segmenters.grabcut import GrabCutSegmenter
 from tests.pseudo.footage import carphone
 from tests.pseudo.scenes import first_box, scene
@@ -65,28 +65,16 @@ class LeakyGrabCut(GrabCutSegmenter):
         return out
 
 
-@pytest.fixture
-def leaky():
-    made: list[LeakyGrabCut] = []
-
-    def factory() -> LeakyGrabCut:
-        made.append(LeakyGrabCut())
-        return made[-1]
-
-    SEGMENTERS.register("leaky-test", factory)
-    yield made
-
-
-def test_a_leaky_mask_does_not_widen_the_next_box(tmp_path, leaky):
+def test_a_leaky_mask_does_not_widen_the_next_box(tmp_path):
     video, gt = scene(frames=16)
     prompts = tmp_path / "prompts.csv"
     x0, y0, x1, y1 = first_box(gt[0])
     prompts.write_text(f"v/1,100,{x0},{y0},{x1},{y1},1\n")
     cfg = PipelineConfig(
-        name="t", segmenter=Stage("leaky-test"), tracker=Stage("mask-flow"), prompts=str(prompts)
+        name="t", segmenter=Stage("grabcut"), tracker=Stage("mask-flow"), prompts=str(prompts)
     )
-    data = label_video(video, Components.build(cfg))
-    [seg] = leaky
+    seg = LeakyGrabCut()
+    data = label_video(video, dataclasses.replace(Components.build(cfg), segmenter=seg))
     truth = [boxes.of_mask(g) for g in gt]
     widths = [b[2] - b[0] for b in seg.given]
     # fed back, each box would be 1.5 times the last: the whole frame's width within 5 frames
