@@ -49,7 +49,7 @@ class Verdict:
 class RunawayGuard:
     """Judges one athlete's new masks against the motion since their last accepted mask."""
 
-    def __init__(self, jitter: float = 0.1, outside: float = 0.05, context: float = 0.5) -> None:
+    def __init__(self, jitter: float = 0.1, outside: float = 0.15, context: float = 0.5) -> None:
         self.jitter = jitter
         self.outside = outside
         self.context = context
