@@ -9,7 +9,8 @@ box of those pixels. When nobody is found upright the frame is searched again tu
 Spectators, coaches and judges are people too. The athlete is the one who moves: each person's
 score is the landmark model's presence times ``still + (1 - still) * moving``, where ``moving`` is
 the share of their pixels that differ from the camera-compensated background (the motion
-detector's cue, over the same neighbouring frames), so a still person keeps ``still`` of their
+detector's cue, over the fallback detector's neighbouring frames, or the motion detector's), so a
+still person keeps ``still`` of their
 score and the scan that picks where labelling starts follows the moving one.
 
 Where nobody is found at any turn (figures unlike the people the model learned from, such as
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from hm_annotate.pseudo import boxes
-from hm_annotate.pseudo.detectors import Background, Detector
+from hm_annotate.pseudo.detectors import Background, Detector, MotionDetector
 from hm_annotate.pseudo.pose_models import Landmarker, PoseDetector, body_crop, person_mask
 
 MOVED = 25.0  # difference from the camera-compensated background (0-255) that counts as motion
@@ -52,8 +53,6 @@ class PosePersonDetector(Detector):
         min_presence: float = 0.5,
         max_people: int = 6,
         still: float = 0.2,
-        step: int = 3,
-        neighbours: int = 3,
         threads: int = 1,
         fallback: str | None = "motion",
         fallback_params: dict[str, Any] | None = None,
@@ -64,17 +63,11 @@ class PosePersonDetector(Detector):
         self.min_presence = min_presence
         self.max_people = max_people
         self.still = still
-        self.step = step
-        self.neighbours = neighbours
         self.threads = threads
-        self.offsets = tuple(sorted(s * step for s in range(-neighbours, neighbours + 1) if s != 0))
         self.fallback_params = dict(fallback_params or {})
         self._fallback = DETECTORS.create(fallback, **self.fallback_params) if fallback else None
-        if self._fallback is not None and self._fallback.offsets != self.offsets:
-            raise ValueError(
-                f"pose detector: the fallback {fallback!r} looks at frames {self._fallback.offsets}, the "
-                f"pose detector at {self.offsets}: give both the same step and neighbours"
-            )
+        # what moves is judged over the fallback's neighbouring frames (one background serves both)
+        self.offsets = self._fallback.offsets if self._fallback is not None else MotionDetector().offsets
         self._models: tuple[PoseDetector, Landmarker] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -85,8 +78,6 @@ class PosePersonDetector(Detector):
             "min_presence": self.min_presence,
             "max_people": self.max_people,
             "still": self.still,
-            "step": self.step,
-            "neighbours": self.neighbours,
             "fallback": self._fallback.describe() if self._fallback else None,
         }
 
