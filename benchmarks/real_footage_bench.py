@@ -7,9 +7,9 @@ clip twice: from a first-frame prompt (the ground-truth box of frame 0, as an an
 draw it) and with no prompt (the detector finds the person). Per clip it prints DAVIS J, F and
 J&F, frames per second of the whole labelling (decode to masks; one process, cv2 on one thread
 as the pipeline sets) by the wall clock and by the process's CPU time (what one free core would
-give on a machine shared with other jobs), the mean IoU of the boxes handed to the segmenter against the ground-truth
-boxes (how well the tracker follows, apart from segmentation), and the frames the runaway guard
-flagged.
+give on a machine shared with other jobs), the mean IoU of the boxes handed to the segmenter
+against the ground-truth boxes (how well the tracker follows, apart from segmentation), and the
+frames the runaway guard flagged.
 
     .venv/bin/python benchmarks/real_footage_bench.py [--pipeline synthetic-demo ...] [--frames 60]
 """
