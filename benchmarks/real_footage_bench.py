@@ -145,8 +145,8 @@ def main() -> None:
                 for video in videos:
                     rows[video.id] = row = run_clip(video, parts, truth[video.id])
                     print(
-                        f"  {video.id:<18} {row['J']:6.3f} {row['F']:6.3f} {row['JF']:6.3f} "
-                        f"{row['fps']:8.2f} {row['cpu_fps']:7.2f} {row['box_iou']:7.3f} {row['runaway']:7.0f}",
+                        f"  {video.id:<18} {row['J']:6.3f} {row['F']:6.3f} {row['JF']:6.3f} {row['fps']:8.2f} "
+                        f"{row['cpu_fps']:7.2f} {row['box_iou']:7.3f} {row['runaway']:7.0f}",
                         flush=True,
                     )  # fmt: skip
                 mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("J", "F", "JF", "box_iou")}
