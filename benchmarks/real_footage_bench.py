@@ -144,11 +144,9 @@ def main() -> None:
                 rows = {}
                 for video in videos:
                     rows[video.id] = row = run_clip(video, parts, truth[video.id])
-                    print(
-                        f"  {video.id:<18} {row['J']:6.3f} {row['F']:6.3f} {row['JF']:6.3f} {row['fps']:8.2f} "
-                        f"{row['cpu_fps']:7.2f} {row['box_iou']:7.3f} {row['runaway']:7.0f}",
-                        flush=True,
-                    )  # fmt: skip
+                    figures = (row["J"], row["F"], row["JF"], row["fps"], row["cpu_fps"], row["box_iou"])
+                    shown = " ".join(f"{v:6.3f}" if i < 3 else f"{v:8.2f}" for i, v in enumerate(figures))
+                    print(f"  {video.id:<18} {shown} {row['runaway']:7.0f}", flush=True)
                 mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ("J", "F", "JF", "box_iou")}
                 frames = sum(len(t) for t in truth.values())
                 seconds = sum(len(truth[c]) / r["fps"] for c, r in rows.items())
