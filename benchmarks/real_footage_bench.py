@@ -140,7 +140,7 @@ def main() -> None:
                 parts = Components.build(config)
                 print(f"\n{name} ({config.segmenter.name} + {config.tracker.name}), {mode}")
                 heads = ("J", "F", "J&F", "frames/s", "cpu f/s", "box IoU", "runaway")
-                print(f"  {'clip':<18} " + " ".join(f"{h:>{max(6, len(h))}}" for h in heads))
+                print(f"  {'clip':<18} " + " ".join(f"{h:>{6 if i < 3 else 8}}" for i, h in enumerate(heads)))
                 rows = {}
                 for video in videos:
                     rows[video.id] = row = run_clip(video, parts, truth[video.id])
@@ -151,10 +151,9 @@ def main() -> None:
                 frames = sum(len(t) for t in truth.values())
                 seconds = sum(len(truth[c]) / r["fps"] for c, r in rows.items())
                 cpu = sum(len(truth[c]) / r["cpu_fps"] for c, r in rows.items())
-                print(
-                    f"  {'mean':<18} {mean['J']:6.3f} {mean['F']:6.3f} {mean['JF']:6.3f} "
-                    f"{frames / seconds:8.2f} {frames / cpu:7.2f} {mean['box_iou']:7.3f}"
-                )
+                figures = (mean["J"], mean["F"], mean["JF"], frames / seconds, frames / cpu, mean["box_iou"])
+                shown = " ".join(f"{v:6.3f}" if i < 3 else f"{v:8.2f}" for i, v in enumerate(figures))
+                print(f"  {'mean':<18} {shown}")
 
 
 if __name__ == "__main__":
