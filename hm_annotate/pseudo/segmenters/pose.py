@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from hm_annotate.pseudo.boxes import area as box_area
+from hm_annotate.pseudo.boxes import expand, to_xywh
 from hm_annotate.pseudo.pose_models import (
     Crop,
     Landmarker,
@@ -49,6 +51,8 @@ class PoseSegmenter(Segmenter):
         min_presence: float = 0.5,
         threshold: float = 0.5,
         refine: int = 1,
+        min_inside: float = 0.8,
+        min_fill: float = 0.2,
         fallback: str | None = "grabcut",
         fallback_params: dict[str, Any] | None = None,
         threads: int = 1,
@@ -61,6 +65,8 @@ class PoseSegmenter(Segmenter):
         self.min_presence = min_presence
         self.threshold = threshold
         self.refine = refine
+        self.min_inside = min_inside
+        self.min_fill = min_fill
         self.threads = threads
         self.fallback_name = fallback
         self.fallback_params = dict(fallback_params or {})
@@ -85,6 +91,8 @@ class PoseSegmenter(Segmenter):
             "min_presence": self.min_presence,
             "threshold": self.threshold,
             "refine": self.refine,
+            "min_inside": self.min_inside,
+            "min_fill": self.min_fill,
             "fallback": self._fallback.describe() if self._fallback else None,
         }
 
@@ -113,12 +121,27 @@ class PoseSegmenter(Segmenter):
         at the body crop that detection defines, refined ``refine`` times from its own body points.
         """
         detector = self.models[0]
+        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
         for angle in TURNS:
             found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle))
-            if found:
-                hip, top, _ = found[0]
-                return self._refined(frame, body_crop(hip, top))
+            if not found:
+                continue
+            # the person the box is on: several can share a crop (a synchronised pair, a crowd)
+            hip, top, _ = min(found, key=lambda b: float(np.hypot(*(b[0] - centre))))
+            person = self._refined(frame, body_crop(hip, top))
+            if self._fits(person_mask(person, *frame.shape[:2], self.threshold), box):
+                return person
         return None
+
+    def _fits(self, mask: np.ndarray, box: np.ndarray) -> bool:
+        """Whether a mask is the box's person: most of it (``min_inside``) within the box grown by
+        ``enlarge``, and not a sliver of it (a face found in a crowd beside a small athlete)."""
+        area = int(mask.sum())
+        if area < self.min_fill * box_area(box):
+            return False
+        h, w = mask.shape
+        x, y, bw, bh = to_xywh(expand(box, (self.enlarge - 1) / 2), h, w)
+        return mask[y : y + bh, x : x + bw].sum() >= self.min_inside * area
 
     def guess(self, frame: np.ndarray, box: np.ndarray) -> Person:
         """Without a detection: the landmark model on the box's crop at each turn, the most present."""
