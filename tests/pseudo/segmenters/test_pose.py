@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo.pose_models import crop_of_box
 from hm_annotate.pseudo.segmenters import SEGMENTERS
 from tests.pseudo.footage import carphone, iou, shared_clip
 
@@ -62,6 +63,17 @@ def test_fallback_answers_where_the_model_sees_nobody():
     want = grabcut.segment(grabcut.prepare([frame])[0], box[None], [None], 3)[0]
     assert np.array_equal(got.mask, want.mask)
     assert got.mask[50:90, 70:100].all()
+
+
+def test_a_person_beside_the_box_is_not_the_boxs_person():
+    """A box on the car's window beside the man's head: the detector finds him in the enlarged
+    crop, but his mask lies mostly outside the box, so the box gets the fallback, not his mask."""
+    frame = carphone(1)[0]
+    seg = SEGMENTERS.create("pose", fallback=None)
+    box = np.array([0.0, 0.0, 60.0, 70.0])
+    assert seg.models[0].bodies_in(frame, crop_of_box(box, seg.enlarge))  # someone is in view
+    assert seg.find(frame, box) is None
+    assert seg.find(frame, CAR_BOX) is not None
 
 
 def test_shared_clip_inverted_breakdancer():
