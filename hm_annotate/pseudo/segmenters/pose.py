@@ -52,7 +52,7 @@ class PoseSegmenter(Segmenter):
         threshold: float = 0.5,
         refine: int = 1,
         min_inside: float = 0.8,
-        min_fill: float = 0.2,
+        min_fill: float = 0.05,
         fallback: str | None = "grabcut",
         fallback_params: dict[str, Any] | None = None,
         threads: int = 1,
