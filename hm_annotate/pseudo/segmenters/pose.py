@@ -8,9 +8,9 @@ degrees until it finds a person with a detection score of ``min_score`` (divers 
 are upside down; the detector also gives the body's exact tilt). The score gate is set between
 what it gives real people (0.80-0.98 on the shared DAVIS clips, 5th percentile 0.84) and drawn
 ones (median 0.57 on the synthetic divers, 90th percentile 0.85): where it is not sure, GrabCut's
-colour model, tuned on the synthetic divers, does better there. The landmark model then looks at the crop that frames that body
-upright, once more at the crop its own body points frame (as MediaPipe follows a person), and
-its person probability above ``threshold`` is the mask. The score is the landmark model's
+colour model, tuned on the synthetic divers, does better there. The landmark model then looks
+at the crop that frames that body upright, once more at the crop its own body points frame (as
+MediaPipe follows a person), and its person probability above ``threshold`` is the mask. The score is the landmark model's
 presence (0-1).
 
 Where the detector finds nobody at any turn (a figure too small or too unlike the people the

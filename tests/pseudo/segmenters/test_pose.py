@@ -69,7 +69,7 @@ def test_a_person_beside_the_box_is_not_the_boxs_person():
     """A box on the car's window beside the man's head: the detector finds him in the enlarged
     crop, but his mask lies mostly outside the box, so the box gets the fallback, not his mask."""
     frame = carphone(1)[0]
-    seg = SEGMENTERS.create("pose", fallback=None)
+    seg = SEGMENTERS.create("pose", fallback=None, min_score=0.5)
     box = np.array([0.0, 0.0, 60.0, 70.0])
     assert seg.models[0].bodies_in(frame, crop_of_box(box, seg.enlarge))  # someone is in view
     assert seg.find(frame, box) is None
