@@ -10,8 +10,8 @@ what it gives real people (0.80-0.98 on the shared DAVIS clips, 5th percentile 0
 ones (median 0.57 on the synthetic divers, 90th percentile 0.85): where it is not sure, GrabCut's
 colour model, tuned on the synthetic divers, does better there. The landmark model then looks
 at the crop that frames that body upright, once more at the crop its own body points frame (as
-MediaPipe follows a person), and its person probability above ``threshold`` is the mask. The score is the landmark model's
-presence (0-1).
+MediaPipe follows a person), and its person probability above ``threshold`` is the mask. The
+score is the landmark model's presence (0-1).
 
 Where the detector finds nobody at any turn (a figure too small or too unlike the people the
 model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
