@@ -12,7 +12,9 @@ Evidence per frame, each turned into a badness in [0, 1]:
   (from the stored area arrays);
 - ``components``: an athlete's mask in several pieces (stored ``quality["components"]`` when
   present, else counted on decoded masks; the only signal that decodes, and it can be turned off);
-- ``border``: the mask touching the image edge (stored ``quality["touches_border"]`` or the bbox).
+- ``border``: the mask touching the image edge (stored ``quality["touches_border"]`` or the bbox);
+- ``runaway``: pseudo-label's runaway guard cut the mask back to where the athlete's measured
+  motion allows (stored ``quality["runaway"]``; see ``hm_annotate.pseudo.runaway``).
 
 The priority is a weighted sum, so a frame failing several ways ranks above one failing one way.
 """
@@ -35,12 +37,13 @@ from hm_annotate.store import LayerData, MaskStore, StoreError
 
 WEIGHTS = {
     "empty": 1.0, "low_score": 1.0, "iou_drop": 1.0, "area_jump": 0.8, "components": 0.6, "border": 0.3,
+    "runaway": 1.0,
 }  # fmt: skip
 # a signal shows up in ``reasons`` from this badness on
 REASON_FROM = 0.25
 QUEUE_COLUMNS = [
     "video_id", "frame", "priority", "reasons", "score", "iou_prev", "iou_next", "iou_video_median",
-    "area", "area_ratio", "components", "touches_border", "empty",
+    "area", "area_ratio", "components", "touches_border", "empty", "runaway",
 ]  # fmt: skip
 
 
@@ -99,6 +102,7 @@ def frame_signals(video_id: str, data: LayerData, components: bool = True) -> pd
         border = np.asarray(data.quality["touches_border"]) > 0
     else:
         border = touches_border(data.bbox, data.height, data.width, area)
+    runaway = np.asarray(data.quality.get("runaway", np.zeros(n)), np.float64) > 0
     if "components" in data.quality:
         comps = np.asarray(data.quality["components"], np.float64)
     else:
@@ -117,6 +121,7 @@ def frame_signals(video_id: str, data: LayerData, components: bool = True) -> pd
             "components": comps,
             "touches_border": border & ~empty,
             "empty": empty,
+            "runaway": runaway,
         }
     )
 
@@ -138,6 +143,7 @@ def badness(signals: pd.DataFrame) -> pd.DataFrame:
             "area_jump": np.where(nonempty, jump, 0.0),
             "components": np.clip((s["components"].to_numpy() - 1) / 2.0, 0, 1),
             "border": s["touches_border"].astype(float),
+            "runaway": s["runaway"].astype(float),
         },
         index=s.index,
     ).fillna(0.0)
@@ -159,6 +165,7 @@ def _texts(s: pd.DataFrame) -> dict[str, np.ndarray]:
         "area_jump": ("area x" + fmt("area_ratio", ".2f") + " of neighbours").to_numpy(),
         "components": (fmt("components", ".0f") + " connected components").to_numpy(),
         "border": np.full(len(s), "touches the image border", dtype=object),
+        "runaway": np.full(len(s), "mask cut back to the athlete's motion", dtype=object),
     }
 
 

@@ -24,13 +24,15 @@ def _videos():
     d = ellipses(8, dx=1)
     iou_prev = np.full(8, 0.9, np.float32)
     iou_prev[[0, 4, 5]] = [np.nan, 0.0, 0.0]  # the pipeline says frame 4 agrees with neither neighbour
+    runaway = np.zeros(8, np.float32)
+    runaway[6] = 1  # the pipeline's runaway guard cut frame 6 back
     e = ellipses(8, dx=1)
     e[5] = ellipses(1, cx0=60, cy=10, rx=4, ry=4)[0]
     return {
         "A/1": {"pseudo": layer(range(100, 120), a, scores=np.full(20, 0.95))},
         "B/1": {"pseudo": layer(range(10), b, scores=b_scores)},
         "C/1": {"pseudo": layer(range(8), c)},
-        "D/1": {"pseudo": layer(range(8), d, quality={"iou_prev": iou_prev})},
+        "D/1": {"pseudo": layer(range(8), d, quality={"iou_prev": iou_prev, "runaway": runaway})},
         "E/1": {"pseudo": layer(range(8), e), "corrected": layer([5], ellipses(6, dx=1)[5:6])},
     }
 
@@ -60,6 +62,8 @@ def test_each_signal_gives_its_reason(store):
     assert "low score 0.20" in _row(q, "B/1", 6)["reasons"]
     assert "2 connected components" in _row(q, "C/1", 2)["reasons"]
     assert "IoU 0.00 with neighbours" in _row(q, "D/1", 4)["reasons"]  # from the stored quality array
+    assert _row(q, "D/1", 6)["reasons"] == "mask cut back to the athlete's motion"
+    assert _row(q, "D/1", 6)["runaway"] and not _row(q, "D/1", 7)["runaway"]
     # a clean frame in the middle of a smooth video has no reason and ranks below all of those
     clean = _row(q, "A/1", 105)
     assert clean["reasons"] == "" and clean["priority"] < _row(q, "C/1", 2)["priority"]

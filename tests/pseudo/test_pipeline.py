@@ -45,7 +45,7 @@ def test_prompted_video(tmp_path, tracker, goal):
     assert (data.height, data.width) == gt.shape[1:]
     assert all(len(objs) == 1 for objs in data.masks) and data.object_ids[0] == [1]
     assert j_mean(data, gt) > goal
-    assert set(data.quality) == {"iou_prev", "area_jump", "empty", "touches_border", "reacquired"}
+    assert set(data.quality) == {"iou_prev", "area_jump", "empty", "touches_border", "reacquired", "runaway"}
     assert np.isfinite(data.scores).all()
     assert timings.frames == 20 and timings.seconds["segmenter"] > 0
     rec = data.provenance[0]

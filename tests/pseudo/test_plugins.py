@@ -10,9 +10,9 @@ from hm_annotate.pseudo.trackers import TRACKERS, Track, Tracker
 
 
 def test_builtin_names():
-    assert SEGMENTERS.names() == ["grabcut", "sam"]
+    assert SEGMENTERS.names() == ["grabcut", "pose", "sam"]
     assert TRACKERS.names() == ["csrt", "kcf", "mask-flow", "mil"]
-    assert DETECTORS.names() == ["hog", "motion"]
+    assert DETECTORS.names() == ["hog", "motion", "pose"]
 
 
 def test_unknown_name_lists_known_ones():

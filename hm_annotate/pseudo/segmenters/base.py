@@ -34,6 +34,11 @@ class Segmenter(ABC):
     # whether ``segment`` uses ``appearance`` (the pipeline then keeps each athlete's colour model)
     uses_appearance: bool = False
 
+    def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
+        """Whether ``segment`` on these boxes of this prepared frame will use the motion cue (the
+        pipeline makes it only then: it is the costliest input); by default whenever it asks for one."""
+        return bool(self.motion_offsets)
+
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
         """Per-frame state for ``segment`` from H x W x 3 uint8 RGB frames; by default the frames."""
         return list(frames)

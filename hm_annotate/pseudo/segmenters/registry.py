@@ -11,5 +11,6 @@ SEGMENTERS: Registry[Segmenter] = Registry(
     {
         "sam": "hm_annotate.pseudo.segmenters.sam:SamSegmenter",
         "grabcut": "hm_annotate.pseudo.segmenters.grabcut:GrabCutSegmenter",
+        "pose": "hm_annotate.pseudo.segmenters.pose:PoseSegmenter",
     },
 )
