@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the wheel, install it (not editable) into a scratch folder and check that it carries
-# schemas/ and pipelines/ and that the console entry point runs from it.
+# schemas/, pipelines/ and the pose models and that the console entry point runs from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -13,7 +13,9 @@ import os, sys
 import hm_annotate
 from hm_annotate.resources import resource_path
 assert hm_annotate.__file__.startswith(os.environ["PYTHONPATH"]), hm_annotate.__file__
-for rel in ("schemas/mask-store.schema.json", "schemas/mask-store.md"):
+# the CPU default pipeline's pose prior needs both BlazePose models in the wheel
+for rel in ("schemas/mask-store.schema.json", "schemas/mask-store.md",
+            "models/pose_detection.tflite", "models/pose_landmark_full.tflite"):
     assert resource_path(rel).is_file(), rel
 pipelines = sorted(p.name for p in resource_path("pipelines").iterdir())
 schemas = sorted(p.name for p in resource_path("schemas").iterdir())
