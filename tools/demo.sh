@@ -21,7 +21,7 @@ $HM import-masks "$OUT/data/diving_mask_annotation_gray" --format finediving-hm 
 $HM export-masks "$OUT/hm_import.h5" --format finediving-hm --out "$OUT/hm_export"
 $HM validate "$OUT/hm_import.h5"
 
-step "3. pseudo masks (PM): one box per athlete on the first frame, then GrabCut + mask-flow tracker"
+step "3. pseudo masks (PM): one box per athlete on the first frame, then the CPU default (pose prior, GrabCut where it sees nobody, mask-flow tracker, runaway guard)"
 .venv/bin/python tools/first_frame_prompts.py "$OUT/data/gt_masks.h5" "$OUT/prompts.csv"
 $HM pseudo-label --dataset-format finediving --data-root "$OUT/data" --out "$OUT/pm.h5" --pipeline synthetic-demo \
     --prompts "$OUT/prompts.csv"
