@@ -3,8 +3,8 @@
 1. ``hm-annotate synth``: VIDEOS synthetic FineDiving-format clips with exact masks (GTM, layer
    ``corrected`` of data/gt_masks.h5);
 2. ``tools/first_frame_prompts.py``: one box per athlete on each video's first frame;
-3. ``hm-annotate pseudo-label`` with the shipped ``synthetic-demo`` pipeline (GrabCut + mask-flow,
-   no weights): the PM store, made as a user would make it;
+3. ``hm-annotate pseudo-label`` with the shipped ``synthetic-demo`` pipeline (the CPU default,
+   no weights to download): the PM store, made as a user would make it;
 4. ``hm-annotate evaluate``: the PM's DAVIS J (and J&F) against the GTM;
 5. ``hm-baseline compare``: GTM / PM / no masks with ``synthetic_cpu.yaml``, SEEDS seeds.
 
@@ -68,7 +68,7 @@ def main() -> None:
     prompts = out / "prompts.csv"
     step("2. first-frame prompts, one box per athlete",
          [py, "tools/first_frame_prompts.py", str(gtm), str(prompts)], env)
-    step("3. pseudo-label (synthetic-demo: GrabCut + mask-flow) -> PM",
+    step("3. pseudo-label (synthetic-demo, the shipped CPU default) -> PM",
          [py, "-c", HM, "pseudo-label", "--dataset-format", "finediving", "--data-root", str(data),
           "--out", str(pm), "--pipeline", "synthetic-demo", "--prompts", str(prompts), "--resume", "--quiet"],
          env)
