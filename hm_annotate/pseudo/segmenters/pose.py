@@ -17,7 +17,11 @@ Where the detector finds nobody at any turn (a figure too small or too unlike th
 model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
 default, with its own parameters) answers for that box, so the prior never makes things worse
 than the colour model; the motion cue the fallback uses is made only for such frames. With no
-fallback the landmark model's most present view of the box's crop is used.
+fallback the landmark model's most present view of the box's crop is used. With
+``seed_fallback`` (a probability, e.g. 0.9) the fallback refines the person mask too: GrabCut
+starts from it instead of the box, its pixels of at least that probability certain foreground,
+the rest of it probable, a band around it probable background and the rest certain background,
+so colour fits the model's soft outline to the athlete without leaking into the venue.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from hm_annotate.pseudo.pose_models import (
     PoseDetector,
     body_crop,
     crop_of_box,
+    crop_person,
     person_mask,
 )
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
@@ -59,6 +64,7 @@ class PoseSegmenter(Segmenter):
         min_fill: float = 0.05,
         fallback: str | None = "grabcut",
         fallback_params: dict[str, Any] | None = None,
+        seed_fallback: float | None = None,
         threads: int = 1,
     ) -> None:
         from hm_annotate.pseudo.segmenters.registry import SEGMENTERS
@@ -76,6 +82,9 @@ class PoseSegmenter(Segmenter):
         self.fallback_name = fallback
         self.fallback_params = dict(fallback_params or {})
         self._fallback = SEGMENTERS.create(fallback, **self.fallback_params) if fallback else None
+        if seed_fallback is not None and not hasattr(self._fallback, "seeded"):
+            raise ValueError(f"pose: seed_fallback needs a seedable fallback (grabcut), not {fallback}")
+        self.seed_fallback = seed_fallback
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
@@ -100,6 +109,7 @@ class PoseSegmenter(Segmenter):
             "min_inside": self.min_inside,
             "min_fill": self.min_fill,
             "fallback": self._fallback.describe() if self._fallback else None,
+            "seed_fallback": self.seed_fallback,
         }
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
@@ -180,6 +190,13 @@ class PoseSegmenter(Segmenter):
             if person is None and self._fallback is not None:
                 out.append(None)
                 unseen.append(i)
+                continue
+            if person is not None and self.seed_fallback is not None:
+                prob, (x0, y0, x1, y1) = crop_person(person, h, w)
+                full = np.zeros((h, w), np.float32)
+                full[y0:y1, x0:x1] = prob
+                cut = self._fallback.seeded(frame, boxes[i], full, self.seed_fallback, seed)
+                out.append(Segmentation(cut.mask, person.presence))
                 continue
             person = person or self.guess(frame, boxes[i])
             out.append(Segmentation(person_mask(person, h, w, self.threshold), person.presence))

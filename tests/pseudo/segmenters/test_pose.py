@@ -82,3 +82,22 @@ def test_shared_clip_inverted_breakdancer():
     seg = SEGMENTERS.create("pose", fallback=None)
     scores = [iou(segment(seg, f, boxes.of_mask(m)).mask, m) for f, m in zip(frames, masks)]
     assert min(scores) > 0.75, scores
+
+
+def test_seed_fallback_refines_the_person_mask_with_grabcut():
+    """With ``seed_fallback`` the person mask seeds GrabCut: the result stays on the man (most of
+    it inside his pose mask grown a little, his face kept) and close to the pose mask."""
+    frame = carphone(1)[0]
+    plain = segment(SEGMENTERS.create("pose", fallback_params={"motion_step": 0}), frame, CAR_BOX).mask
+    seeded = SEGMENTERS.create("pose", seed_fallback=0.9, fallback_params={"motion_step": 0})
+    out = segment(seeded, frame, CAR_BOX)
+    assert out.score >= 0.5
+    assert iou(out.mask, plain) > 0.8
+    assert not np.array_equal(out.mask, plain)  # GrabCut did move the outline
+    assert out.mask[40:60, 70:100].mean() > 0.9
+    assert out.mask[0:15, 150:176].mean() < 0.1
+
+
+def test_seed_fallback_needs_a_seedable_fallback():
+    with pytest.raises(ValueError, match="seed_fallback"):
+        SEGMENTERS.create("pose", fallback=None, seed_fallback=0.9)
