@@ -229,8 +229,8 @@ class GrabCutSegmenter(Segmenter):
     ) -> Segmentation:
         """GrabCut seeded from another model's foreground ``probability`` (H x W, 0-1), not the box.
 
-        Where that model is confident (``sure`` or more, eroded by ``core_erode`` of the box size)
-        the pixel is certain foreground; the rest of its mask is probable foreground, a band of
+        Where that model is confident (``sure`` or more; not eroded: thin limbs are where GrabCut
+        loses most) the pixel is certain foreground; the rest of its mask is probable foreground, a band of
         ``core_erode`` around the mask probable background, and everything farther certain
         background. Colour then settles only the mask's edge: the prior keeps GrabCut from leaking
         into the venue, GrabCut fits the prior's soft outline to the athlete's colours.
@@ -248,8 +248,7 @@ class GrabCutSegmenter(Segmenter):
         local = box - np.array([cx, cy, cx, cy])
         local_prob = probability[cy : cy + ch, cx : cx + cw]
         local_mask = mask[cy : cy + ch, cx : cx + cw]
-        k = max(1, round(self.core_erode * min(box[2] - box[0], box[3] - box[1])))
-        core = cv2.erode((local_prob >= sure).astype(np.uint8), _disk(k)).astype(bool)
+        core = local_prob >= sure
         gc = np.full((ch, cw), cv2.GC_BGD, np.uint8)
         gc[self._near(local_mask, local)] = cv2.GC_PR_BGD
         gc[local_mask] = cv2.GC_PR_FGD
