@@ -65,6 +65,7 @@ class PoseSegmenter(Segmenter):
         fallback: str | None = "grabcut",
         fallback_params: dict[str, Any] | None = None,
         seed_fallback: float | None = None,
+        min_agreement: float = 0.0,
         threads: int = 1,
     ) -> None:
         from hm_annotate.pseudo.segmenters.registry import SEGMENTERS
@@ -85,6 +86,7 @@ class PoseSegmenter(Segmenter):
         if seed_fallback is not None and not hasattr(self._fallback, "seeded"):
             raise ValueError(f"pose: seed_fallback needs a seedable fallback (grabcut), not {fallback}")
         self.seed_fallback = seed_fallback
+        self.min_agreement = min_agreement
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
@@ -110,6 +112,7 @@ class PoseSegmenter(Segmenter):
             "min_fill": self.min_fill,
             "fallback": self._fallback.describe() if self._fallback else None,
             "seed_fallback": self.seed_fallback,
+            "min_agreement": self.min_agreement,
         }
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
@@ -173,6 +176,15 @@ class PoseSegmenter(Segmenter):
             person = again
         return person
 
+    def _agrees(self, mask: np.ndarray, prior: np.ndarray | None) -> bool:
+        """Whether the person mask overlaps the previous mask carried into this frame by at least
+        ``min_agreement`` (IoU): a drawn figure the detector half-believes gives a body of another
+        shape than the one followed so far. Without a prior (a prompt, a fresh detection) it agrees."""
+        if not self.min_agreement or prior is None or not prior.any():
+            return True
+        union = int((mask | prior).sum())
+        return union > 0 and int((mask & prior).sum()) >= self.min_agreement * union
+
     def segment(
         self,
         image: Any,
@@ -187,6 +199,9 @@ class PoseSegmenter(Segmenter):
         out: list[Segmentation | None] = []
         unseen: list[int] = []
         for i, person in enumerate(self._people(image, boxes)):
+            mask = None if person is None else person_mask(person, h, w, self.threshold)
+            if mask is not None and self._fallback is not None and not self._agrees(mask, priors[i]):
+                person = None
             if person is None and self._fallback is not None:
                 out.append(None)
                 unseen.append(i)
@@ -198,8 +213,10 @@ class PoseSegmenter(Segmenter):
                 cut = self._fallback.seeded(frame, boxes[i], full, self.seed_fallback, seed)
                 out.append(Segmentation(cut.mask, person.presence))
                 continue
-            person = person or self.guess(frame, boxes[i])
-            out.append(Segmentation(person_mask(person, h, w, self.threshold), person.presence))
+            if person is None:
+                person = self.guess(frame, boxes[i])
+                mask = person_mask(person, h, w, self.threshold)
+            out.append(Segmentation(mask, person.presence))
         if unseen:
             looks = [appearance[i] for i in unseen] if appearance is not None else None
             answers = self._fallback.segment(
