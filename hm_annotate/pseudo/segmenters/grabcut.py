@@ -224,6 +224,48 @@ class GrabCutSegmenter(Segmenter):
         chosen = np.where(fg[decided], post_fg, 1.0 - post_fg)
         return float(chosen.mean())
 
+    def seeded(
+        self, rgb: np.ndarray, box: np.ndarray, probability: np.ndarray, sure: float, seed: int
+    ) -> Segmentation:
+        """GrabCut seeded from another model's foreground ``probability`` (H x W, 0-1), not the box.
+
+        Where that model is confident (``sure`` or more; not eroded: thin limbs are where GrabCut
+        loses most) the pixel is certain foreground; the rest of its mask is probable foreground, a band of
+        ``core_erode`` around the mask probable background, and everything farther certain
+        background. Colour then settles only the mask's edge: the prior keeps GrabCut from leaking
+        into the venue, GrabCut fits the prior's soft outline to the athlete's colours.
+        """
+        h, w = rgb.shape[:2]
+        out = np.zeros((h, w), bool)
+        box = boxes.clip(np.asarray(box, np.float64), h, w)
+        mask = probability > 0.5
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2 or not mask.any():
+            return Segmentation(out, float("nan"))
+        reach = boxes.of_mask(mask)
+        reach = np.concatenate([np.minimum(reach[:2], box[:2]), np.maximum(reach[2:], box[2:])])
+        cx, cy, cw, ch = boxes.to_xywh(boxes.pad(reach, self.context), h, w)
+        crop = np.ascontiguousarray(rgb[cy : cy + ch, cx : cx + cw, ::-1])
+        local = box - np.array([cx, cy, cx, cy])
+        local_prob = probability[cy : cy + ch, cx : cx + cw]
+        local_mask = mask[cy : cy + ch, cx : cx + cw]
+        core = local_prob >= sure
+        gc = np.full((ch, cw), cv2.GC_BGD, np.uint8)
+        gc[self._near(local_mask, local)] = cv2.GC_PR_BGD
+        gc[local_mask] = cv2.GC_PR_FGD
+        gc[core] = cv2.GC_FGD
+        decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
+        if not core.any() or (gc != cv2.GC_BGD).all():  # GrabCut needs both kinds of samples
+            out[cy : cy + ch, cx : cx + cw] = local_mask
+            return Segmentation(out, float("nan"))
+        bgd = np.zeros((1, 65), np.float64)
+        fgd = np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(seed)
+        cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+        score = self._score(crop, decided, fg, bgd, fgd) if decided.any() else float("nan")
+        out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
+        return Segmentation(out, score)
+
     def _one(
         self,
         rgb: np.ndarray,

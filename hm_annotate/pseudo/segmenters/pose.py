@@ -17,7 +17,11 @@ Where the detector finds nobody at any turn (a figure too small or too unlike th
 model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
 default, with its own parameters) answers for that box, so the prior never makes things worse
 than the colour model; the motion cue the fallback uses is made only for such frames. With no
-fallback the landmark model's most present view of the box's crop is used.
+fallback the landmark model's most present view of the box's crop is used. With
+``seed_fallback`` (a probability, e.g. 0.9) the fallback refines the person mask too: GrabCut
+starts from it instead of the box, its pixels of at least that probability certain foreground,
+the rest of it probable, a band around it probable background and the rest certain background,
+so colour fits the model's soft outline to the athlete without leaking into the venue.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from hm_annotate.pseudo.pose_models import (
     PoseDetector,
     body_crop,
     crop_of_box,
+    crop_person,
     person_mask,
 )
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
@@ -59,6 +64,8 @@ class PoseSegmenter(Segmenter):
         min_fill: float = 0.05,
         fallback: str | None = "grabcut",
         fallback_params: dict[str, Any] | None = None,
+        seed_fallback: float | None = None,
+        min_agreement: float = 0.0,
         threads: int = 1,
     ) -> None:
         from hm_annotate.pseudo.segmenters.registry import SEGMENTERS
@@ -76,6 +83,10 @@ class PoseSegmenter(Segmenter):
         self.fallback_name = fallback
         self.fallback_params = dict(fallback_params or {})
         self._fallback = SEGMENTERS.create(fallback, **self.fallback_params) if fallback else None
+        if seed_fallback is not None and not hasattr(self._fallback, "seeded"):
+            raise ValueError(f"pose: seed_fallback needs a seedable fallback (grabcut), not {fallback}")
+        self.seed_fallback = seed_fallback
+        self.min_agreement = min_agreement
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
@@ -100,6 +111,8 @@ class PoseSegmenter(Segmenter):
             "min_inside": self.min_inside,
             "min_fill": self.min_fill,
             "fallback": self._fallback.describe() if self._fallback else None,
+            "seed_fallback": self.seed_fallback,
+            "min_agreement": self.min_agreement,
         }
 
     def prepare(self, frames: Sequence[np.ndarray]) -> list[Any]:
@@ -163,6 +176,15 @@ class PoseSegmenter(Segmenter):
             person = again
         return person
 
+    def _agrees(self, mask: np.ndarray, prior: np.ndarray | None) -> bool:
+        """Whether the person mask overlaps the previous mask carried into this frame by at least
+        ``min_agreement`` (IoU): a drawn figure the detector half-believes gives a body of another
+        shape than the one followed so far. Without a prior (a prompt, a fresh detection) it agrees."""
+        if not self.min_agreement or prior is None or not prior.any():
+            return True
+        union = int((mask | prior).sum())
+        return union > 0 and int((mask & prior).sum()) >= self.min_agreement * union
+
     def segment(
         self,
         image: Any,
@@ -177,12 +199,24 @@ class PoseSegmenter(Segmenter):
         out: list[Segmentation | None] = []
         unseen: list[int] = []
         for i, person in enumerate(self._people(image, boxes)):
+            mask = None if person is None else person_mask(person, h, w, self.threshold)
+            if mask is not None and self._fallback is not None and not self._agrees(mask, priors[i]):
+                person = None
             if person is None and self._fallback is not None:
                 out.append(None)
                 unseen.append(i)
                 continue
-            person = person or self.guess(frame, boxes[i])
-            out.append(Segmentation(person_mask(person, h, w, self.threshold), person.presence))
+            if person is not None and self.seed_fallback is not None:
+                prob, (x0, y0, x1, y1) = crop_person(person, h, w)
+                full = np.zeros((h, w), np.float32)
+                full[y0:y1, x0:x1] = prob
+                cut = self._fallback.seeded(frame, boxes[i], full, self.seed_fallback, seed)
+                out.append(Segmentation(cut.mask, person.presence))
+                continue
+            if person is None:
+                person = self.guess(frame, boxes[i])
+                mask = person_mask(person, h, w, self.threshold)
+            out.append(Segmentation(mask, person.presence))
         if unseen:
             looks = [appearance[i] for i in unseen] if appearance is not None else None
             answers = self._fallback.segment(

@@ -175,3 +175,20 @@ def test_the_athletes_colours_beat_the_box_alone_on_a_synthetic_dive(dive):
         box_only.append(iou(seg.segment(frame, box, [None], seed=0)[0].mask, gt[i]))
     assert np.mean(with_model) > 0.85
     assert np.mean(with_model) > np.mean(box_only) + 0.3
+
+
+def test_seeded_from_a_loose_prior_fits_the_body():
+    """Another model's loose mask (the body grown by 6 pixels at probability 0.6, its eroded core
+    certain) as the seed: GrabCut trims the loose band back to the body and keeps the core."""
+    video, gt = scene(frames=6)
+    seg = GrabCutSegmenter()
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))
+    for i in (0, 5):
+        frame = video.read_frame(video.frame_numbers[i])
+        body = gt[i].astype(np.uint8)
+        probability = np.where(cv2.dilate(body, disk) > 0, 0.6, 0.0).astype(np.float32)
+        probability[cv2.erode(body, np.ones((5, 5), np.uint8)) > 0] = 1.0
+        out = seg.seeded(frame, np.array(first_box(gt[i]), float), probability, 0.9, seed=1)
+        assert iou(out.mask, gt[i]) > 0.9
+        assert iou(out.mask, gt[i]) > iou(probability > 0.5, gt[i]) + 0.05
+        assert 0.5 <= out.score <= 1.0

@@ -82,3 +82,40 @@ def test_shared_clip_inverted_breakdancer():
     seg = SEGMENTERS.create("pose", fallback=None)
     scores = [iou(segment(seg, f, boxes.of_mask(m)).mask, m) for f, m in zip(frames, masks)]
     assert min(scores) > 0.75, scores
+
+
+def test_seed_fallback_refines_the_person_mask_with_grabcut():
+    """With ``seed_fallback`` the person mask seeds GrabCut: the result stays on the man (most of
+    it inside his pose mask grown a little, his face kept) and close to the pose mask."""
+    frame = carphone(1)[0]
+    plain = segment(SEGMENTERS.create("pose", fallback_params={"motion_step": 0}), frame, CAR_BOX).mask
+    seeded = SEGMENTERS.create("pose", seed_fallback=0.9, fallback_params={"motion_step": 0})
+    out = segment(seeded, frame, CAR_BOX)
+    assert out.score >= 0.5
+    assert iou(out.mask, plain) > 0.8
+    assert not np.array_equal(out.mask, plain)  # GrabCut did move the outline
+    assert out.mask[40:60, 70:100].mean() > 0.9
+    assert out.mask[0:15, 150:176].mean() < 0.1
+
+
+def test_seed_fallback_needs_a_seedable_fallback():
+    with pytest.raises(ValueError, match="seed_fallback"):
+        SEGMENTERS.create("pose", fallback=None, seed_fallback=0.9)
+
+
+def test_min_agreement_hands_a_body_unlike_the_followed_one_to_the_fallback():
+    """A person mask that does not overlap the mask carried from the previous frame by
+    ``min_agreement`` goes to the fallback; one that does is kept, and without a prior it agrees."""
+    frame = carphone(1)[0]
+    seg = SEGMENTERS.create("pose", min_agreement=0.5, fallback_params={"motion_step": 0})
+    grabcut = SEGMENTERS.create("grabcut", motion_step=0)
+    [image] = seg.prepare([frame])
+    alone = seg.segment(image, CAR_BOX[None], [None], 0)[0].mask
+    followed = seg.segment(image, CAR_BOX[None], [alone], 0)[0].mask
+    assert np.array_equal(followed, alone)
+    elsewhere = np.zeros_like(alone)
+    elsewhere[100:144, 30:80] = True  # the man's shoulder only: IoU with his mask far below 0.5
+    got = seg.segment(image, CAR_BOX[None], [elsewhere], 0)[0].mask
+    want = grabcut.segment(frame, CAR_BOX[None], [elsewhere], 0)[0].mask
+    assert np.array_equal(got, want)
+    assert not np.array_equal(got, alone)
