@@ -32,7 +32,7 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.errors import HMError
-from hm_annotate.store import MaskStore
+from hm_annotate.store import LayerData, MaskStore
 
 DEFAULT_BOUND_TH = 0.008
 
@@ -184,20 +184,26 @@ PROTOCOLS = ("per-object", "union")
 TASKS = ("semi-supervised", "unsupervised")
 
 
-def _object_masks(
-    store: MaskStore, video_id: str, layer: str, frames: np.ndarray, size: tuple[int, int], union: bool
-) -> tuple[dict[int, np.ndarray], int]:
-    """Per object id, its F x H x W masks on ``frames`` (empty where absent), and how many of the
-    frames the layer lacks. ``union`` gives one object, id 1: the union of the frame's objects."""
+def _layer(store: MaskStore, video_id: str, layer: str, size: tuple[int, int]) -> LayerData | None:
+    """A prediction layer of one video (None where the store lacks it), checked to match ``size``."""
     if not store.has(video_id, layer):
-        return {}, len(frames)
-    if tuple(store.size(video_id)) != tuple(size):
-        h, w = store.size(video_id)
+        return None
+    h, w = store.size(video_id)
+    if (h, w) != tuple(size):
         raise EvaluateError(
             f"{store.path}: video {video_id}: predicted masks are {h}x{w}, "
             f"reference masks {size[0]}x{size[1]}"
         )
-    data = store.read(video_id, layer)
+    return store.read(video_id, layer)
+
+
+def _object_masks(
+    data: LayerData | None, frames: np.ndarray, size: tuple[int, int], union: bool
+) -> tuple[dict[int, np.ndarray], int]:
+    """Per object id, its F x H x W masks on ``frames`` (empty where absent), and how many of the
+    frames the layer lacks. ``union`` gives one object, id 1: the union of the frame's objects."""
+    if data is None:
+        return {}, len(frames)
     pos = np.searchsorted(data.frames, frames)
     found = pos < len(data.frames)
     found[found] = data.frames[pos[found]] == frames[found]
@@ -215,7 +221,7 @@ def _object_masks(
 def _per_frame(pred: np.ndarray | None, gt: np.ndarray, bound_th: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame J and F of one predicted object (None: empty) against one reference object."""
     pred = np.zeros_like(gt) if pred is None else pred
-    return np.atleast_1d(jaccard(pred, gt)), np.atleast_1d(boundary_f(pred, gt, bound_th))
+    return jaccard(pred, gt), boundary_f(pred, gt, bound_th)
 
 
 def _figures(j: np.ndarray, f: np.ndarray) -> dict[str, float]:
@@ -255,7 +261,7 @@ def score_objects(
     pred_ids: list[int | None] = sorted(pred)
     pred_ids += [None] * max(0, len(gt) - len(pred_ids))
     gt_ids = sorted(gt)
-    per = {(p, g): _per_frame(pred.get(p) if p is not None else None, gt[g], bound_th)
+    per = {(p, g): _per_frame(pred.get(p), gt[g], bound_th)
            for p in pred_ids for g in gt_ids}
     score = np.array([[(per[p, g][0].mean() + per[p, g][1].mean()) / 2 for g in gt_ids] for p in pred_ids])
     # every reference object gets a partner: add a tiny constant so that 0-score pairs are kept
@@ -302,16 +308,15 @@ def evaluate_stores(
     with MaskStore.open(ref_path) as ref, MaskStore.open(pred_path) as pred:
         ids = _videos_to_score(ref, ref_layer, videos)
         for vid in tqdm(ids, desc="evaluate", unit="video", disable=None if progress else True):
-            ref_frames = ref.area_bbox(vid, ref_layer)[0]
-            if task == "semi-supervised":
-                ref_frames = ref_frames[1:-1]
+            ref_data = ref.read(vid, ref_layer)
+            ref_frames = ref_data.frames[1:-1] if task == "semi-supervised" else ref_data.frames
             if not len(ref_frames):
                 continue
-            size = ref.size(vid)
-            gt, _ = _object_masks(ref, vid, ref_layer, ref_frames, size, union)
+            size = (ref_data.height, ref_data.width)
+            gt, _ = _object_masks(ref_data, ref_frames, size, union)
             if not gt:  # no athlete in any scored frame: one empty object, as a union scores it
                 gt = {1: np.zeros((len(ref_frames), *size), np.uint8)}
-            guess, missing = _object_masks(pred, vid, pred_layer, ref_frames, size, union)
+            guess, missing = _object_masks(_layer(pred, vid, pred_layer, size), ref_frames, size, union)
             action = _action_type(vid, ref, pred)
             rows = []
             for oid, figures in score_objects(guess, gt, task, bound_th).items():

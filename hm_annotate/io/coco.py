@@ -228,8 +228,13 @@ def image_id_of(video_id: str, frame: int) -> int:
     ids pair the same frames across exports (COCOeval matches results to images by id) and stay
     exact in JSON readers that hold numbers as doubles.
     """
-    digest = hashlib.sha1(f"{video_id}/{int(frame)}".encode()).digest()
-    return 1 + int.from_bytes(digest[:8], "big") % (2**53 - 1)
+    return stable_id(f"{video_id}/{int(frame)}")
+
+
+def stable_id(key: str) -> int:
+    """1 + (the first 8 bytes of SHA-1 of ``key``, big-endian) mod (2^53 - 1): an id that depends
+    on the key alone and stays exact where JSON numbers are doubles."""
+    return 1 + int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % (2**53 - 1)
 
 
 def _score(value: float) -> float | None:

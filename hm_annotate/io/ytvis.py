@@ -16,7 +16,6 @@ per frame by IoU), summary and all-or-nothing write.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,6 +30,7 @@ from hm_annotate.io.coco import (
     ImportSummary,
     export_info,
     import_coco,
+    stable_id,
     video_patterns,
 )
 from hm_annotate.store import MaskStore
@@ -39,7 +39,7 @@ from hm_annotate.store import MaskStore
 def video_id_of(video_id: str) -> int:
     """The YouTube-VIS video id of a store video: 1 + (first 8 bytes of SHA-1 of the id) mod
     (2^53 - 1), the same in every export."""
-    return 1 + int.from_bytes(hashlib.sha1(video_id.encode()).digest()[:8], "big") % (2**53 - 1)
+    return stable_id(video_id)
 
 
 def export_ytvis(

@@ -27,7 +27,7 @@ import numpy as np
 
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.detectors import Background, Detector, MotionDetector
-from hm_annotate.pseudo.pose_models import Landmarker, PoseDetector, body_crop, person_mask
+from hm_annotate.pseudo.pose_models import PriorModels, body_crop, person_mask
 
 MOVED = 25.0  # difference from the camera-compensated background (0-255) that counts as motion
 
@@ -41,7 +41,7 @@ def _unturn(points: np.ndarray, turns: int, height: int, width: int) -> np.ndarr
     return np.array([x, y], np.float64)
 
 
-class PosePersonDetector(Detector):
+class PosePersonDetector(Detector, PriorModels):
     """People found by BlazePose, each boxed by the landmark model's mask, movers ranked first."""
 
     name = "pose"
@@ -68,7 +68,6 @@ class PosePersonDetector(Detector):
         self._fallback = DETECTORS.create(fallback, **self.fallback_params) if fallback else None
         # what moves is judged over the fallback's neighbouring frames (one background serves both)
         self.offsets = self._fallback.offsets if self._fallback is not None else MotionDetector().offsets
-        self._models: tuple[PoseDetector, Landmarker] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -80,12 +79,6 @@ class PosePersonDetector(Detector):
             "still": self.still,
             "fallback": self._fallback.describe() if self._fallback else None,
         }
-
-    @property
-    def models(self) -> tuple[PoseDetector, Landmarker]:
-        if self._models is None:
-            self._models = PoseDetector(self.threads, self.min_score), Landmarker(self.threads)
-        return self._models
 
     def people(self, frame: np.ndarray) -> tuple[list[np.ndarray], list[float]]:
         """H x W bool masks of the people in ``frame`` and the landmark model's presence for each,

@@ -10,8 +10,9 @@ where it is not installed.
 ``Landmarker.person`` looks at a square crop of the frame (any centre, side and rotation) and
 says whether a person fills it (``presence``, 0-1) and which pixels are that person
 (``probability``, a 256 x 256 map); ``crop_person`` pastes that map back into the frame.
-``PersonFinder`` finds people on a whole frame: the detector gives each a body centre, size and
-tilt, and the landmark model, run on the crop they define, gives the person's mask and box.
+``PoseDetector.bodies`` (or ``bodies_in`` a crop) finds people: each a body centre, size and
+tilt, from which ``body_crop`` makes the crop the landmark model reads. ``PriorModels`` builds the
+pair on first use for the plug-ins that run them.
 """
 
 from __future__ import annotations
@@ -240,6 +241,17 @@ class PoseDetector:
         # keypoint 0: mid-hip; keypoint 1: on the circle that holds the body, in the body's direction
         return [(r[k, 4:6] + anchors[k], r[k, 6:8] + anchors[k], float(scores[hit][k])) for k in keep]
 
-    def crops(self, frame: np.ndarray) -> list[tuple[Crop, float]]:
-        """One body crop and detection score per person found, best first."""
-        return [(body_crop(hip, top), score) for hip, top, score in self.bodies(frame)]
+
+class PriorModels:
+    """The detector and landmark model of a plug-in, loaded on first use (the interpreter is
+    imported then), from the plug-in's ``threads`` and ``min_score``."""
+
+    threads: int
+    min_score: float
+    _models: tuple[PoseDetector, Landmarker] | None = None
+
+    @property
+    def models(self) -> tuple[PoseDetector, Landmarker]:
+        if self._models is None:
+            self._models = PoseDetector(self.threads, self.min_score), Landmarker(self.threads)
+        return self._models

@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 
 from hm_annotate.pseudo.boxes import area as box_area
-from hm_annotate.pseudo.boxes import expand, to_xywh
+from hm_annotate.pseudo.boxes import center, expand, to_xywh
 from hm_annotate.pseudo.pose_models import (
     Crop,
-    Landmarker,
     Person,
-    PoseDetector,
+    PriorModels,
     body_crop,
     crop_of_box,
     crop_person,
@@ -48,7 +47,7 @@ from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
 TURNS = (0.0, 90.0, 180.0, 270.0)
 
 
-class PoseSegmenter(Segmenter):
+class PoseSegmenter(Segmenter, PriorModels):
     """Person masks from the pose landmark model on the box's crop, a fallback where it sees nobody."""
 
     name = "pose"
@@ -90,14 +89,7 @@ class PoseSegmenter(Segmenter):
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
-        self._models: tuple[PoseDetector, Landmarker] | None = None
         self._last: tuple[Any, np.ndarray, list[Person | None]] | None = None
-
-    @property
-    def models(self) -> tuple[PoseDetector, Landmarker]:
-        if self._models is None:
-            self._models = PoseDetector(self.threads, self.min_score), Landmarker(self.threads)
-        return self._models
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -140,7 +132,7 @@ class PoseSegmenter(Segmenter):
         at the body crop that detection defines, refined ``refine`` times from its own body points.
         """
         detector = self.models[0]
-        centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        centre = center(box)
         for angle in TURNS:
             found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle))
             if not found:

@@ -264,7 +264,6 @@ class SamSegmenter(Segmenter):
         self._transform = ResizeLongestSide(self._sam.image_encoder.img_size)
         self._torch = torch
         self.fast = fast
-        self.precision = precision
         self.compile = compile
         self._encoder = self._sam.image_encoder
         if fast:
