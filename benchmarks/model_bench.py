@@ -29,6 +29,7 @@ from baseline_model.config import load_config
 from baseline_model.losses import compute_loss
 from baseline_model.models import build_model
 from baseline_model.summary import parameter_summary
+from baseline_model.train import resolve_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "baseline_model" / "configs"
 
@@ -140,9 +141,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     if device.type == "cuda":
-        device = torch.device("cuda", device.index or 0)
         torch.backends.cudnn.benchmark = True
         print(f"device {torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
               f"bf16 supported: {torch.cuda.is_bf16_supported()}")

@@ -992,9 +992,6 @@ def validate(path: str | os.PathLike) -> list[str]:
             continue
         with f:
             findings += [f"{src}: {m}" for m in check_attrs("root", dict(f.attrs))]
-            if "videos" not in f:
-                findings.append(f"{src}: missing group /videos")
-                continue
             for name in f["videos"]:
                 g = _member(f["videos"], name)
                 findings += [f"{src}: {m}" for m in _validate_video(name, g, check_attrs)]

@@ -48,7 +48,7 @@ def build_each(items: Iterable[T], build: Callable[[T], Video | None], strict: b
             continue
         if video is not None:
             videos.append(video)
-    return safe_ids(videos, strict)
+    return videos
 
 
 def safe_ids(videos: list[Video], strict: bool) -> list[Video]:
