@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hm_annotate.pseudo.plugins import Registry
+from hm_annotate.registry import Registry
 
 
 class Detector(ABC):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hm_annotate.pseudo.plugins import Registry
 from hm_annotate.pseudo.segmenters.base import Segmenter
+from hm_annotate.registry import Registry
 
 SEGMENTERS: Registry[Segmenter] = Registry(
     "segmenter",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hm_annotate.pseudo.plugins import Registry
 from hm_annotate.pseudo.trackers.base import Tracker
+from hm_annotate.registry import Registry
 
 TRACKERS: Registry[Tracker] = Registry(
     "tracker",

@@ -1,4 +1,4 @@
-"""A name -> factory registry shared by segmenters, trackers and detectors.
+"""One name -> factory registry type for every kind of plug-in: segmenters, trackers, detectors.
 
 Built-ins are named by ``"module:attribute"`` strings and imported only when used, so listing
 or choosing ``grabcut`` never imports torch. Third-party packages add their own by declaring an

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hm_annotate.pseudo.detectors import DETECTORS
-from hm_annotate.pseudo.plugins import PluginError
 from hm_annotate.pseudo.segmenters import SEGMENTERS
 from hm_annotate.pseudo.trackers import TRACKERS, Track, Tracker
+from hm_annotate.registry import PluginError
 
 
 def test_builtin_names():
