@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from hm_annotate.errors import run_cli
+from hm_annotate.cli.run import run_cli
 
 LAYERS = ("corrected", "pseudo", "curated")
 

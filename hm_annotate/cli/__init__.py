@@ -12,7 +12,7 @@ import importlib
 import click
 
 from hm_annotate import __version__
-from hm_annotate.errors import run_cli
+from hm_annotate.cli.run import run_cli
 
 # command name -> (module under hm_annotate.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

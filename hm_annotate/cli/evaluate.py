@@ -7,9 +7,11 @@ import math
 
 import click
 
+from hm_annotate.cli.options import videos_option
 from hm_annotate.evaluate import PROTOCOLS, TASKS, evaluate_stores
+from hm_annotate.store import VIEWS
 
-_LAYERS = click.Choice(["pseudo", "corrected", "curated"])
+_LAYERS = click.Choice(VIEWS)
 _COLUMNS = ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
 _HEADERS = ("J&F", "J-mean", "J-recall", "J-decay", "F-mean", "F-recall", "F-decay")
 
@@ -45,7 +47,7 @@ def _table(title: str, rows: dict[str, dict], width: int) -> None:
               help="Layer of PRED to score.")
 @click.option("--ref-layer", default="corrected", show_default=True, type=_LAYERS,
               help="Layer of the reference store to score against.")
-@click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@videos_option()
 @click.option("--protocol", default="per-object", show_default=True, type=click.Choice(PROTOCOLS),
               help="per-object: every athlete scored (DAVIS, YouTube-VOS); union: the human-centric "
               "foreground of a frame as one object (the paper's single mask).")

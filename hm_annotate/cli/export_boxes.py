@@ -6,21 +6,22 @@ from pathlib import Path
 
 import click
 
-from hm_annotate.errors import HMError
+from hm_annotate.cli.options import checked_by, layer_option, videos_option
 
 
 @click.command("export-boxes")
 @click.argument("store", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.csv|FILE.json",
               help="CSV rows video_id,frame,x0,y0,x1,y1,empty, or one JSON document per video.")
-@click.option("--layer", default="curated", show_default=True, help="curated, pseudo or corrected.")
-@click.option("--smooth", "k", default=1, show_default=True, type=int, metavar="K",
+@layer_option("curated")
+@click.option("--smooth", "k", default=1, show_default=True, type=click.IntRange(min=1), metavar="K",
               help="Centred moving window over K frames (1: no smoothing).")
 @click.option("--smooth-method", default="median", show_default=True, type=click.Choice(["median", "mean"]),
               help="Statistic of the moving window.")
 @click.option("--pad", default="0", show_default=True, metavar="P",
+              callback=checked_by("hm_annotate.boxes:parse_pad"),
               help="Margin added on every side: pixels (8) or a share of the box size (10%).")
-@click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@videos_option()
 def command(
     store: str, out: str, layer: str, k: int, smooth_method: str, pad: str, videos: tuple[str, ...]
 ) -> None:
@@ -32,7 +33,7 @@ def command(
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".csv", ".json"):
-        raise HMError(f"{out}: write a .csv or a .json file")
+        raise click.BadParameter(f"{out}: write a .csv or a .json file", param_hint="'--out'")
     items = iter_store_boxes(store, layer, k, smooth_method, pad, list(videos) or None)
     n = write_csv(items, out) if suffix == ".csv" else write_json(items, out, layer, k, smooth_method, pad)
     click.echo(f"wrote {n:,} boxes to {out}", err=True)

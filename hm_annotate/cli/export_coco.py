@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import click
 
+from hm_annotate.cli.options import (
+    dataset_frame_paths,
+    dataset_options,
+    file_name_pattern_option,
+    layer_option,
+    stack,
+    videos_option,
+)
 from hm_annotate.io.coco import (
     DEFAULT_FILE_NAME_PATTERN,
     coco_results,
@@ -13,28 +21,6 @@ from hm_annotate.io.coco import (
     read_frame_list,
     write_coco,
 )
-from hm_annotate.store import VIEWS
-
-
-def dataset_options(fn: Callable) -> Callable:
-    """``--dataset NAME --data-root DIR``: name frames by the dataset's own frame paths."""
-    fn = click.option("--data-root", type=click.Path(exists=True, file_okay=False), help="Dataset root.")(fn)
-    return click.option(
-        "--dataset",
-        default=None,
-        help="Dataset format (finediving, mtl-aqa, aqa7, videos): file_name = the frame's path in it.",
-    )(fn)
-
-
-def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[str] | None = None) -> list:
-    """The dataset's Video records when --dataset/--data-root are given (both or neither)."""
-    if (dataset is None) != (data_root is None):
-        raise click.UsageError("--dataset and --data-root go together")
-    if dataset is None:
-        return []
-    from hm_annotate.datasets import load_videos
-
-    return load_videos(dataset, data_root, videos=videos)
 
 
 def export_options(fn: Callable) -> Callable:
@@ -42,18 +28,15 @@ def export_options(fn: Callable) -> Callable:
     options = [
         click.argument("store", type=click.Path(exists=True, dir_okay=False)),
         click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSON file to write."),
-        click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True),
-        click.option("--videos", multiple=True, help="Only these video ids (repeatable)."),
-        click.option(
-            "--file-name-pattern",
-            default=None,
-            help="Frame file name template with {video_id} and {frame} (default: the video's metadata "
-            f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN}).",
+        layer_option("curated"),
+        videos_option(),
+        file_name_pattern_option(
+            "Frame file name template with {video_id} and {frame} (default: the video's metadata "
+            f"'frame_name_pattern', else {DEFAULT_FILE_NAME_PATTERN})."
         ),
+        dataset_options(old_name=True, note="File names are then the frames' paths in it."),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return dataset_options(fn)
+    return stack(fn, options)
 
 
 @click.command("export-coco")
@@ -77,7 +60,7 @@ def command(
     file_name_pattern: str | None,
     frames_from: str | None,
     results: bool,
-    dataset: str | None,
+    dataset_format: str | None,
     data_root: str | None,
 ) -> None:
     """Export LAYER of STORE as COCO instances: one image per frame, one RLE annotation per object.
@@ -85,9 +68,7 @@ def command(
     Athlete-free frames are images without annotations. Image ids depend on (video, frame) only,
     so exports of any subset or of another store of the same dataset pair up in COCOeval.
     """
-    from hm_annotate.io.coco import dataset_frame_paths
-
-    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
+    paths = dataset_frame_paths(dataset_format, data_root)
     frames = read_frame_list(frames_from) if frames_from else None
     data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, True, paths)
     if results:

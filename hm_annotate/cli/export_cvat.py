@@ -6,9 +6,8 @@ import json
 
 import click
 
-from hm_annotate.cli.export_coco import dataset_options, dataset_videos
+from hm_annotate.cli.options import dataset_options, dataset_videos, file_name_pattern_option, layer_option
 from hm_annotate.io.cvat import CVAT_LABELS, export_cvat, export_cvat_tasks
-from hm_annotate.store import VIEWS
 
 
 @click.command("export-cvat")
@@ -18,16 +17,16 @@ from hm_annotate.store import VIEWS
 @click.option(
     "--frames-root",
     type=click.Path(exists=True, file_okay=False),
-    help="Frames folder; frame images are <frames-root>/<file_name> [the dataset's, with --dataset].",
+    help="Frames folder; frame images are <frames-root>/<file_name> [the dataset's, with --dataset-format].",
 )
 @click.option("--out", required=True, type=click.Path(),
               help="Annotations zip (task.zip); with several videos a folder for <video>.zip and "
               "<video>_images.zip per video (ids percent-encoded).")
 @click.option("--images-out", type=click.Path(dir_okay=False), help="Task images zip [<out>_images.zip].")
 @click.option("--no-images", is_flag=True, help="Write only the annotations zip.")
-@click.option("--layer", type=click.Choice(VIEWS), default="curated", show_default=True)
-@click.option("--file-name-pattern", default=None, help="Frame path template, as for export-coco.")
-@dataset_options
+@layer_option("curated")
+@file_name_pattern_option("Frame path template, as for export-coco.")
+@dataset_options(old_name=True, note="Frame images are then the dataset's own.")
 def command(
     store: str,
     videos: tuple[str, ...],
@@ -37,7 +36,7 @@ def command(
     no_images: bool,
     layer: str,
     file_name_pattern: str | None,
-    dataset: str | None,
+    dataset_format: str | None,
     data_root: str | None,
 ) -> None:
     """Export videos of STORE for CVAT's "COCO 1.0" importer, one task per video.
@@ -48,12 +47,12 @@ def command(
     the task as COCO 1.0 and run: hm-annotate import-coco instances_default.json --store STORE
     """
     paths = None
-    if dataset or data_root:
-        records = dataset_videos(dataset, data_root, list(videos))
+    if dataset_format or data_root:
+        records = dataset_videos(dataset_format, data_root, list(videos))
         paths = {v.id: v.frame_paths for v in records if v.frame_paths} or None
         frames_root = frames_root or records[0].frames_root
     if frames_root is None:
-        raise click.UsageError("give --frames-root, or --dataset and --data-root")
+        raise click.UsageError("give --frames-root, or --dataset-format and --data-root")
     if len(videos) > 1:
         if images_out:
             raise click.UsageError("--images-out goes with one --video; several write <video>_images.zip")

@@ -8,10 +8,15 @@ from typing import Any
 
 import click
 
-from hm_annotate.cli.export_coco import dataset_options, dataset_videos
-from hm_annotate.io.coco import ImportSummary, dataset_frame_paths, import_coco
+from hm_annotate.cli.options import (
+    dataset_frame_paths,
+    dataset_options,
+    file_name_pattern_option,
+    layer_option,
+    stack,
+)
+from hm_annotate.io.coco import ImportSummary, import_coco
 from hm_annotate.io.polygons import POLYGON_MODES
-from hm_annotate.store import LAYERS
 
 
 def import_options(fn: Callable) -> Callable:
@@ -19,24 +24,21 @@ def import_options(fn: Callable) -> Callable:
     options = [
         click.option("--store", required=True, type=click.Path(exists=True, dir_okay=False),
                      help="Store to update."),
-        click.option("--layer", type=click.Choice(LAYERS), default="corrected", show_default=True),
+        layer_option("corrected", write=True),
         click.option("--dry-run", is_flag=True, help="Validate and summarise; write nothing."),
         click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
-        click.option(
-            "--file-name-pattern",
-            default=None,
-            help="How file names encode {video_id} and {frame} (default: as the export); files that "
-            "carry the video id and frame numbers need none.",
+        file_name_pattern_option(
+            "How file names encode {video_id} and {frame} (default: as the export); files that "
+            "carry the video id and frame numbers need none."
         ),
         click.option("--video", "videos", multiple=True,
                      help="Map file names only to these videos (repeatable)."),
         click.option("--annotator", default=None, help="Who corrected the masks [file info, else $USER]."),
         click.option("--changed-only", is_flag=True,
                      help="Write only frames that differ from the curated masks."),
+        dataset_options(old_name=True, note="File names are then the frames' paths in it."),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return dataset_options(fn)
+    return stack(fn, options)
 
 
 def run_import(
@@ -45,12 +47,12 @@ def run_import(
     store: str,
     as_json: bool,
     videos: tuple[str, ...],
-    dataset: str | None,
+    dataset_format: str | None,
     data_root: str | None,
     **kwargs: Any,
 ) -> None:
     """Run an importer with the shared options and print its summary."""
-    paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
+    paths = dataset_frame_paths(dataset_format, data_root)
     s = importer(path, store, videos=list(videos) or None, frame_paths=paths, **kwargs)
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))
@@ -76,7 +78,7 @@ def command(coco_file: str, store: str, **kwargs: Any) -> None:
     Frames in the file replace the layer's frames; other frames stay as they were; an image
     without annotations is a frame without athlete. Objects without an object_id attribute take
     the ids of the current objects they overlap best (Hungarian matching on IoU); the summary
-    gives each object's mean IoU and warns where ids look swapped. With --dataset, file names
+    gives each object's mean IoU and warns where ids look swapped. With --dataset-format, file names
     are the dataset's frame paths and frames must be frames of the dataset.
     """
     run_import(import_coco, coco_file, store, **kwargs)

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from hm_annotate.cli.options import dataset_options
 from hm_annotate.datasets import SPLITS, DatasetWarning, Video, load_videos
 
 # the JSON fields every row has (null when the dataset does not say), before any other metadata
@@ -63,16 +64,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 @click.command("list-videos")
-@click.option("--dataset-format", required=True,
-              help="Adapter name: finediving, mtl-aqa, aqa7, videos, or one a plug-in registers.")
-@click.option("--data-root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Root folder of the dataset.")
+@dataset_options(format_required=True, root_required=True)
 @click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on the first bad video instead of warning about it.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per video.")
 @click.option("--metadata", "metadata_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV with a video_id column and any metadata columns (videos format).")
-def command(dataset_format: str, data_root: Path, split: str, strict: bool, as_json: bool,
+def command(dataset_format: str, data_root: str, split: str, strict: bool, as_json: bool,
             metadata_csv: Path | None) -> None:
     """List the videos a dataset adapter finds under DATA_ROOT: ids, frame ranges, metadata.
 

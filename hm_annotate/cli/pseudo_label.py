@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from hm_annotate.cli.options import checked_by, dataset_options, videos_option
 from hm_annotate.pseudo.shards import ShardError
 
 
@@ -21,14 +22,7 @@ def _frame_size(video) -> tuple[int, int] | None:
 
 
 @click.command("pseudo-label")
-@click.option(
-    "--dataset-format",
-    metavar="NAME",
-    help="Dataset adapter: finediving, mtl-aqa, aqa7, videos (default: the pipeline's).",
-)
-@click.option(
-    "--data-root", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
-)
+@dataset_options(root_required=True, note="Default: the pipeline's.")
 @click.option(
     "--out",
     required=True,
@@ -50,12 +44,15 @@ def _frame_size(video) -> tuple[int, int] | None:
 @click.option(
     "--detector", metavar="NAME", help="motion, hog or none: finds athletes no prompt places, and lost ones."
 )
-@click.option("--videos", "video_ids", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@videos_option("video_ids")
 @click.option(
     "--split", type=click.Choice(["train", "test", "all"]), help="Dataset split (default: the pipeline's)."
 )
 @click.option(
-    "--shard", metavar="K/N", help="The K-th of N disjoint parts (default: RANK/WORLD_SIZE if set)."
+    "--shard",
+    metavar="K/N",
+    callback=checked_by("hm_annotate.pseudo.shards:parse_shard"),
+    help="The K-th of N disjoint parts (default: RANK/WORLD_SIZE if set).",
 )
 @click.option("--resume", is_flag=True, help="Keep videos the store already has; label the rest.")
 @click.option("--overwrite", is_flag=True, help="Redo videos the store already has.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hm_annotate.errors import HMError
+from hm_annotate.cli.options import dataset_options, dataset_videos, layer_option
 
 
 @click.command("render")
@@ -12,12 +12,10 @@ from hm_annotate.errors import HMError
 @click.option("--video", "video_id", required=True, metavar="ID", help="Video id, e.g. EVENT/INSTANCE.")
 @click.option("--frames-root", default=None, type=click.Path(file_okay=False),
               help="Frames as <frames-root>/<video id>/<NNNNN>.jpg (FineDiving layout).")
-@click.option("--dataset-format", default=None, metavar="NAME",
-              help="Read frames through a dataset adapter instead (with --data-root).")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of that dataset.")
+@dataset_options(note="Frames are then read through it (instead of --frames-root).")
 @click.option("--out", required=True, type=click.Path(), metavar="FILE.mp4|FILE.gif|DIR",
               help="An .mp4, a .gif, or a folder for one PNG per frame.")
-@click.option("--layer", default="curated", show_default=True, help="curated, pseudo or corrected.")
+@layer_option("curated")
 @click.option("--compare-layers", is_flag=True, help="Pseudo (left) and corrected (right) side by side.")
 @click.option("--fps", default=25.0, show_default=True, type=float, help="Frames per second of mp4/gif.")
 def command(
@@ -32,14 +30,13 @@ def command(
     fps: float,
 ) -> None:
     """Overlay the masks of one video of STORE on its frames (each athlete in its own colour)."""
-    from hm_annotate.cli.stats import load_dataset
     from hm_annotate.render import folder_frames, render_video
 
     if (frames_root is None) == (dataset_format is None and data_root is None):
-        raise HMError("give either --frames-root or --dataset-format with --data-root")
+        raise click.UsageError("give either --frames-root or --dataset-format with --data-root")
     if frames_root is not None:
         read_frame = folder_frames(frames_root, video_id)
     else:
-        read_frame = load_dataset(dataset_format, data_root, [video_id])[0].read_frame
+        read_frame = dataset_videos(dataset_format, data_root, [video_id])[0].read_frame
     n = render_video(store, video_id, out, read_frame, layer, compare_layers, fps)
     click.echo(f"wrote {n:,} frames to {out}", err=True)

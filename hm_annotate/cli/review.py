@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 
+from hm_annotate.cli.options import layer_option, videos_option
+
 
 @click.command("review")
 @click.argument("store", type=click.Path(dir_okay=False))
-@click.option("--layer", default="pseudo", show_default=True, help="pseudo, corrected or curated.")
-@click.option("--top", default=None, type=int, help="Keep the N worst frames (default: all).")
+@layer_option("pseudo")
+@click.option("--top", default=None, type=click.IntRange(min=1), metavar="N",
+              help="Keep the N worst frames (default: all).")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), metavar="QUEUE.csv",
               help="Write the queue as CSV (video_id,frame,priority,reasons,...); else print it.")
-@click.option("--videos", multiple=True, metavar="ID", help="Only these videos (repeatable).")
+@videos_option()
 @click.option("--components/--no-components", default=True, show_default=True,
               help="Count connected components (decodes masks; the only signal that does).")
 @click.option("--include-corrected", is_flag=True,

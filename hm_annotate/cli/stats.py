@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import click
 
-from hm_annotate.errors import HMError
-
-
-def load_dataset(
-    dataset_format: str | None, data_root: str | None, videos: list[str] | None = None
-) -> list | None:
-    """The dataset's Video records when both options are given; neither: None; one alone: an error.
-
-    Videos the adapter skips as bad become one ``warning:`` line each on stderr.
-    """
-    if (dataset_format is None) != (data_root is None):
-        raise HMError("--dataset-format and --data-root go together")
-    if dataset_format is None:
-        return None
-    from hm_annotate.datasets import DatasetWarning, load_videos
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DatasetWarning)
-        found = load_videos(dataset_format, data_root, videos=videos)
-    for w in caught:
-        if issubclass(w.category, DatasetWarning):
-            click.echo(f"warning: {w.message}", err=True)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return found
+from hm_annotate.cli.options import dataset_options, dataset_videos, layer_option
 
 
 @click.command("stats")
 @click.argument("store", type=click.Path(dir_okay=False))
-@click.option("--layer", default="curated", show_default=True, help="curated, pseudo or corrected.")
+@layer_option("curated")
 @click.option("--by", default="action_type", show_default=True,
               help="Group by action_type, event, split or athletes (individual/synchronised).")
-@click.option("--dataset-format", default=None, metavar="NAME",
-              help="Dataset adapter (finediving, mtl-aqa, aqa7, videos): frame counts and metadata.")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Root of that dataset.")
+@dataset_options(note="Frame counts and metadata come from it.")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "csv", "markdown"]), help="Text output format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead.")
@@ -71,8 +44,9 @@ def command(
 
     check_layer(layer)
     if by not in GROUPS:
-        raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
-    videos = load_dataset(dataset_format, data_root)
+        raise click.BadParameter(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}",
+                                 param_hint="'--by'")  # fmt: skip
+    videos = dataset_videos(dataset_format, data_root)
     tables = collect_tables(store, layer, videos, temporal)
     report = summarise(tables, by)
     if plots:

@@ -67,7 +67,6 @@ def test_layers_videos_and_patterns(tmp_path: Path, capsys: pytest.CaptureFixtur
     [
         (["--layer", "corrected"], "video 'Ev_synchro/2' has no 'corrected' masks"),
         (["--videos", "nope/1"], "no video 'nope/1'"),
-        (["--file-name-pattern", "{clip}.jpg"], "unknown field(s) ['clip']"),
         (["--frames-from", "QUEUE"], "missing column(s) ['frame']"),
     ],
 )

@@ -141,7 +141,7 @@ def test_frames_and_names_from_the_dataset(tmp_path: Path) -> None:
         assert zf.namelist() == [f"{VIDEO}/{f:05d}.jpg" for f in (489, 490, 491)]
         assert all(zf.read(n) == (frames / n).read_bytes() for n in zf.namelist())
     r = run("export-cvat", str(store), "--video", VIDEO, "--out", str(out))
-    assert r.returncode == 2 and "give --frames-root, or --dataset and --data-root" in r.stderr
+    assert r.returncode == 2 and "give --frames-root, or --dataset-format and --data-root" in r.stderr
 
 
 def test_several_videos_make_one_task_each_with_no_empty_annotation(tmp_path: Path) -> None:

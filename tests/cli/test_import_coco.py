@@ -128,9 +128,10 @@ def test_dataset_names_frames_and_bounds_them(tmp_path: Path, capsys: pytest.Cap
     assert "10 frames of 1 video: 1 added, 0 changed, 9 unchanged" in capsys.readouterr().out
     with MaskStore.open(store) as st:
         assert st.frame(video, "curated", 499) == []
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         main(["import-coco", str(coco), "--store", str(store), "--dataset", "finediving"])
-    assert "--dataset and --data-root go together" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "--dataset-format and --data-root go together" in err
 
 
 def test_swapped_ids_are_warned_about_and_objects_have_their_iou(tmp_path: Path) -> None:
