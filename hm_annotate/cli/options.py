@@ -108,6 +108,19 @@ def file_name_pattern_option(help: str) -> Callable[[F], F]:
     return click.option("--file-name-pattern", default=None, callback=check, help=help)
 
 
+def excludes(other: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback for a flag that cannot go with the flag whose parameter is ``other``: given
+    both, a usage error, whichever of the two comes first."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value and ctx.params.get(other):
+            flags = sorted([param.opts[0], "--" + other.replace("_", "-")])
+            raise click.UsageError(f"{flags[0]} and {flags[1]} exclude each other: choose one", ctx=ctx)
+        return value
+
+    return callback
+
+
 def checked_by(check: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """A click callback that runs the library's own check (``"module:function"``, imported only
     when the option is given) on an option's value before any work: an ``HMError`` becomes a

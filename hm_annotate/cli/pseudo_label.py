@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from hm_annotate.cli.options import checked_by, dataset_options, videos_option
+from hm_annotate.cli.options import checked_by, dataset_options, excludes, videos_option
 from hm_annotate.pseudo.shards import ShardError
 
 
@@ -54,8 +54,10 @@ def _frame_size(video) -> tuple[int, int] | None:
     callback=checked_by("hm_annotate.pseudo.shards:parse_shard"),
     help="The K-th of N disjoint parts (default: RANK/WORLD_SIZE if set).",
 )
-@click.option("--resume", is_flag=True, help="Keep videos the store already has; label the rest.")
-@click.option("--overwrite", is_flag=True, help="Redo videos the store already has.")
+@click.option("--resume", is_flag=True, callback=excludes("overwrite"),
+              help="Keep videos the store already has; label the rest.")
+@click.option("--overwrite", is_flag=True, callback=excludes("resume"),
+              help="Redo videos the store already has.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where SAM runs.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Frames per batch through the image encoder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

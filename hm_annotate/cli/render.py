@@ -17,7 +17,8 @@ from hm_annotate.cli.options import dataset_options, dataset_videos, layer_optio
               help="An .mp4, a .gif, or a folder for one PNG per frame.")
 @layer_option("curated")
 @click.option("--compare-layers", is_flag=True, help="Pseudo (left) and corrected (right) side by side.")
-@click.option("--fps", default=25.0, show_default=True, type=float, help="Frames per second of mp4/gif.")
+@click.option("--fps", default=25.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Frames per second of mp4/gif.")
 def command(
     store: str,
     video_id: str,
