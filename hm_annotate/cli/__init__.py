@@ -69,5 +69,5 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: library errors become one line on stderr and exit 1."""
+    """Entry point; exits by the rule of ``hm_annotate.cli.run`` (1: library error, 2: option mistake)."""
     run_cli(cli, "hm-annotate", argv)
