@@ -173,6 +173,10 @@ def train_command(config_path: str, out: str, **opts: Any) -> None:
     cfg = _with(cfg, "model", i3d_weights=opts["i3d_weights"], sve_weights=opts["resnet34_weights"],
                 sve_weights_required=False if opts["allow_random_sve"] else None)
     cfg = _train_section(cfg, opts)
+    if cfg.model.sve and cfg.model.sve_weights_required and not cfg.model.sve_weights:
+        raise click.UsageError("this config starts the ResNet34 (SVE) from ImageNet weights, as the "
+                               "reference does: give --resnet34-weights, or --allow-random-sve to train "
+                               "it from random weights")
     main_rank = os.environ.get("RANK", "0") == "0"
     progress = not opts["quiet"]
     splits = _splits(cfg, opts, main_rank)

@@ -1,7 +1,7 @@
 """Trainer configuration: three dataclasses (model, data, train) read from one YAML file.
 
 The YAML has exactly the sections ``model``, ``data`` and ``train``; an unknown section or key, or a
-value of the wrong type, raises :class:`ConfigError` naming the file and the key, because a typo in
+value of the wrong type, raises :class:`TrainConfigError` naming the file and the key, because a typo in
 an ablation switch would otherwise silently train the wrong model.
 
 The snippet geometry (``num_frames``, ``num_snippets``, ``snippet_len``, ``snippet_stride``) and the
@@ -32,7 +32,7 @@ MIRRORED = {  # ModelConfig field -> DataConfig field it mirrors
 }
 
 
-class ConfigError(HMError, ValueError):
+class TrainConfigError(HMError, ValueError):
     """A configuration file or value the trainer cannot use."""
 
 
@@ -186,7 +186,7 @@ class TrainConfig:
             return self.grad_accum
         per_step = self.batch_size * world
         if self.effective_batch % per_step:
-            raise ConfigError(f"train.effective_batch {self.effective_batch} is not a multiple of "
+            raise TrainConfigError(f"train.effective_batch {self.effective_batch} is not a multiple of "
                               f"batch_size {self.batch_size} x {world} process(es)")
         return self.effective_batch // per_step
 
@@ -210,39 +210,40 @@ class Config:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a YAML config; unknown sections/keys and mistyped values raise ConfigError."""
+    """Read a YAML config; unknown sections/keys and mistyped values raise TrainConfigError."""
     import yaml
 
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise TrainConfigError(f"{path}: not valid YAML ({exc})") from exc
     return config_from_dict(raw if raw is not None else {}, source=str(path))
 
 
 def config_from_dict(raw: Any, source: str = "<dict>") -> Config:
     """Build a Config from the YAML layout ``{model: {...}, data: {...}, train: {...}}``."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping with model/data/train sections")
+        raise TrainConfigError(f"{source}: the top level must be a mapping with model/data/train sections")
     sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
     unknown = sorted(set(raw) - set(sections))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; expected {sorted(sections)}")
+        raise TrainConfigError(f"{source}: unknown section(s) {unknown}; expected {sorted(sections)}")
     built = {}
     for name, cls in sections.items():
         values = raw.get(name) or {}
         if not isinstance(values, dict):
-            raise ConfigError(f"{source}: section {name!r} must be a mapping")
+            raise TrainConfigError(f"{source}: section {name!r} must be a mapping")
         if name == "model":
             misplaced = sorted(set(values) & set(MIRRORED))
             if misplaced:
-                raise ConfigError(f"{source}: set {misplaced} in the data section (the model mirrors them)")
+                raise TrainConfigError(
+                    f"{source}: set {misplaced} in the data section (the model mirrors them)")
         built[name] = _build(cls, values, f"{source}: {name}")
     try:
         return Config(**built)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+    except TrainConfigError as exc:
+        raise TrainConfigError(f"{source}: {exc}") from None
 
 
 def _build(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -250,15 +251,15 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}")
+        raise TrainConfigError(f"{where}: unknown key(s) {unknown}")
     for key, value in values.items():
         if not _matches(value, hints[key]):
-            raise ConfigError(f"{where}.{key}: expected {_type_name(hints[key])}, got {value!r}")
+            raise TrainConfigError(f"{where}.{key}: expected {_type_name(hints[key])}, got {value!r}")
     kwargs = {k: float(v) if hints[k] is float else v for k, v in values.items()}
     try:
         return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{where.split(':')[0]}: {exc}") from None
+    except TrainConfigError as exc:
+        raise TrainConfigError(f"{where.split(':')[0]}: {exc}") from None
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -293,4 +294,4 @@ def _check_geometry(num_frames: int, num_snippets: int, snippet_len: int, stride
 
 def _require(ok: bool, message: str) -> None:
     if not ok:
-        raise ConfigError(message)
+        raise TrainConfigError(message)

@@ -248,7 +248,7 @@ class MaskSource:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise MissingMasksError(
                 f"{self.path}: layer {self.layer!r} lacks masks for {len(missing)} video(s) of the split: "
-                f"{shown}{more} (--allow-missing-masks trains with empty masks there)")
+                f"{shown}{more} (allow_missing=True trains with empty masks there)")
 
     def get(self, video: Video, shape: tuple[int, int]) -> np.ndarray:
         """F x H x W uint8 {0,1} masks for every frame of ``video`` (in its order), resized to ``shape``."""
@@ -439,7 +439,7 @@ def load_dataset(data_cfg: Any) -> tuple[list[Video], list[Video]]:
     from hm_annotate.datasets import load_videos
 
     if not data_cfg.data_root:
-        raise DataError("no data root: give --data-root (or data.data_root in the config)")
+        raise DataError("no data root: set data.data_root")
     splits = []
     for split in ("train", "test"):
         videos = list(load_videos(data_cfg.dataset, data_cfg.data_root, split=split))

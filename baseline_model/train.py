@@ -114,14 +114,14 @@ def resolve_device(device: str | None, local_rank: int = 0) -> torch.device:
     if dev.type != "cuda":
         return dev
     if not torch.cuda.is_available():
-        raise TrainError(f"device {device}: CUDA is not available here (use --device cpu)")
+        raise TrainError(f"device {device}: CUDA is not available here (use device 'cpu')")
     if dev.index is None:
         dev = torch.device("cuda", local_rank)
     count = torch.cuda.device_count()
     if dev.index >= count:
         raise TrainError(f"process {local_rank} of this node needs cuda:{dev.index} but the machine has "
                          f"{count} GPU(s): run at most {count} process(es) per node (torchrun "
-                         f"--nproc_per_node {count}) or train on --device cpu")
+                         f"--nproc_per_node {count}) or train on device 'cpu'")
     return dev
 
 
@@ -151,18 +151,19 @@ def build_model(cfg: Config, load_weights: bool = True) -> nn.Module:
     backbone fed [-1, 1] inputs trains, but on the wrong inputs.
     """
     from baseline_model.models.uni_fineparser import UniFineParser
-    from baseline_model.weights import WeightsError, load_i3d_weights, load_resnet34_weights
+    from baseline_model.weights import BackboneWeightsError, load_i3d_weights, load_resnet34_weights
 
     if load_weights and cfg.model.sve and cfg.model.sve_weights_required and not cfg.model.sve_weights:
         raise TrainError("this config starts the ResNet34 (SVE) from ImageNet weights, as the reference "
-                         "does (model.sve_weights_required): give --resnet34-weights, or "
-                         "--allow-random-sve to train it from random weights")
+                         "does (model.sve_weights_required): set model.sve_weights, or "
+                         "model.sve_weights_required: false to train it from random weights")
     model = UniFineParser(cfg.model)
     if load_weights and cfg.model.i3d_weights:
         expects = load_i3d_weights(model, cfg.model.i3d_weights)
         if expects != cfg.data.normalisation:
-            raise WeightsError(f"{cfg.model.i3d_weights}: these I3D weights expect {expects!r} inputs but "
-                               f"data.normalisation is {cfg.data.normalisation!r}")
+            raise BackboneWeightsError(
+                f"{cfg.model.i3d_weights}: these I3D weights expect {expects!r} inputs but "
+                f"data.normalisation is {cfg.data.normalisation!r}")
     if load_weights and cfg.model.sve_weights and model.sve is not None:
         load_resnet34_weights(model, cfg.model.sve_weights)
     return model

@@ -19,7 +19,7 @@ wrapper) key prefixes, which are stripped. Its best rho and L2 are numpy floats,
 ``weights_only`` loading accepts once numpy's scalar type is allowed (data only, no code).
 
 The logits are dropped; any other key we do not know, any key we miss, or any shape that differs
-raises :class:`WeightsError` naming them. ``num_batches_tracked`` may be absent (old checkpoints).
+raises :class:`BackboneWeightsError` naming them. ``num_batches_tracked`` may be absent (old checkpoints).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ _BRANCHES = {"branch_0": "b0", "branch_1.0": "b1a", "branch_1.1": "b1b", "branch
 _MODEL_RGB_KEY = re.compile(r"^(conv3d_\w+?|mixed_\w+?)\.(?:(branch_\d(?:\.\d)?)\.)?(conv3d|batch3d)\.(\w+)$")
 
 
-class WeightsError(HMError):
+class BackboneWeightsError(HMError):
     """A checkpoint that does not fit the module it is loaded into."""
 
 
@@ -90,13 +90,13 @@ def _read(path: str | Path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals(_numpy_scalars()):
             state = load_torch_file(path)
     except UnreadableTorchFile as exc:
-        raise WeightsError(f"{path}: cannot read checkpoint ({exc.reason})") from None
+        raise BackboneWeightsError(f"{path}: cannot read checkpoint ({exc.reason})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if isinstance(state, dict) and isinstance(state.get("base_model"), dict):  # FineParser best.pth
         state = {_strip(k, ("module.", "backbone.")): v for k, v in state["base_model"].items()}
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: not a state dict of tensors")
+        raise BackboneWeightsError(f"{path}: not a state dict of tensors")
     return state
 
 
@@ -112,14 +112,14 @@ def _detect(state: dict[str, Any], path: str | Path) -> str:
     if "Conv3d_1a_7x7.conv3d.weight" in state:
         return PIERGIAJ
     sample = sorted(state)[:3]
-    raise WeightsError(f"{path}: not an I3D checkpoint in model_rgb.pth or piergiaj format "
+    raise BackboneWeightsError(f"{path}: not an I3D checkpoint in model_rgb.pth or piergiaj format "
                        f"(no conv3d_1a_7x7 / Conv3d_1a_7x7 weights; keys start {sample})")
 
 
 def _rename_model_rgb(key: str, path: str | Path) -> str:
     match = _MODEL_RGB_KEY.match(key)
     if match is None or (match[2] is not None and match[2] not in _BRANCHES):
-        raise WeightsError(f"{path}: unknown key {key!r} for a model_rgb.pth checkpoint")
+        raise BackboneWeightsError(f"{path}: unknown key {key!r} for a model_rgb.pth checkpoint")
     layer, branch, kind, param = match.groups()
     prefix, suffix = layer.split("_", 1)
     name = f"{prefix.capitalize()}_{suffix}"  # conv3d_1a_7x7 -> Conv3d_1a_7x7, mixed_3b -> Mixed_3b
@@ -136,7 +136,7 @@ def _load_checked(module: nn.Module, state: dict[str, torch.Tensor], path: str |
     problems = [f"{label} {_few(items)}" for label, items in
                 (("unknown keys", unknown), ("missing keys", missing), ("shape mismatches", wrong)) if items]
     if problems:
-        raise WeightsError(f"{path}: does not fit {type(module).__name__}: " + "; ".join(problems))
+        raise BackboneWeightsError(f"{path}: does not fit {type(module).__name__}: " + "; ".join(problems))
     module.load_state_dict(state, strict=False)
 
 

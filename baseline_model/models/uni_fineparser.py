@@ -146,15 +146,15 @@ def build_model(cfg: ModelConfig) -> UniFineParser:
     """The model, with pretrained I3D / ResNet34 weights loaded when the config names them.
 
     The I3D checkpoint format fixes the input normalisation; a config whose ``data.normalisation``
-    disagrees with it raises WeightsError rather than feeding the backbone inputs it never saw.
+    disagrees with it raises BackboneWeightsError rather than feeding the backbone inputs it never saw.
     """
-    from baseline_model.weights import WeightsError, load_i3d_weights, load_resnet34_weights
+    from baseline_model.weights import BackboneWeightsError, load_i3d_weights, load_resnet34_weights
 
     model = UniFineParser(cfg)
     if cfg.i3d_weights:
         expected = load_i3d_weights(model, cfg.i3d_weights)
         if expected != cfg.input_normalisation:
-            raise WeightsError(
+            raise BackboneWeightsError(
                 f"{cfg.i3d_weights}: these I3D weights expect data.normalisation "
                 f"{expected!r}, the config says {cfg.input_normalisation!r}"
             )

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from baseline_model.config import Config, ConfigError, DataConfig, ModelConfig, config_from_dict, load_config
+from baseline_model.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainConfigError,
+    config_from_dict,
+    load_config,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "baseline_model" / "configs"
 
@@ -51,9 +58,9 @@ def test_paper_configs_train_as_the_reference_code(name):
 def test_amp_modes_and_older_boolean_configs():
     assert config_from_dict({"train": {"amp": True}}).train.amp == "fp16"  # what amp: true used to mean
     assert config_from_dict({"train": {"amp": False}}).train.amp == "off"
-    with pytest.raises(ConfigError, match="train.amp must be one of"):
+    with pytest.raises(TrainConfigError, match="train.amp must be one of"):
         config_from_dict({"train": {"amp": "fp8"}})
-    with pytest.raises(ConfigError, match="resize_mode"):
+    with pytest.raises(TrainConfigError, match="resize_mode"):
         config_from_dict({"data": {"resize_mode": "squeeze"}})
 
 
@@ -85,20 +92,20 @@ def _write(tmp_path, data) -> Path:
     ([1, 2], r"top level must be a mapping"),
 ])
 def test_bad_configs_name_file_and_key(tmp_path, raw, message):
-    with pytest.raises(ConfigError, match=message) as info:
+    with pytest.raises(TrainConfigError, match=message) as info:
         load_config(_write(tmp_path, raw))
     assert str(tmp_path / "cfg.yaml") in str(info.value)
 
 
 def test_empty_and_invalid_yaml(tmp_path):
     assert load_config(_write(tmp_path, "")) == Config()
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(TrainConfigError, match="not valid YAML"):
         load_config(_write(tmp_path, "model: {sap: [\n"))
     assert load_config(_write(tmp_path, {"train": {"lr": 1}})).train.lr == 1.0  # ints accepted as floats
 
 
 def test_dataclasses_validate_direct_construction():
-    with pytest.raises(ConfigError, match="query_dim must be divisible"):
+    with pytest.raises(TrainConfigError, match="query_dim must be divisible"):
         ModelConfig(query_dim=30, num_heads=8)
-    with pytest.raises(ConfigError, match="exemplar_mode must be an or dd"):
+    with pytest.raises(TrainConfigError, match="exemplar_mode must be an or dd"):
         DataConfig(exemplar_mode="best")

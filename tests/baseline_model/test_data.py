@@ -323,7 +323,7 @@ def test_missing_masks_raise_listing_ids_or_become_empty_when_allowed(tmp_path):
     train, _ = make_dataset(n_train=8, length=12)
     write_store(tmp_path / "m.h5", train[:5])
     strict = MaskSource(str(tmp_path / "m.h5"), "corrected")
-    with pytest.raises(MissingMasksError, match=r"3 video\(s\).*train_ev/5.*train_ev/6.*allow-missing-masks"):
+    with pytest.raises(MissingMasksError, match=r"3 video\(s\).*train_ev/5.*train_ev/6.*allow_missing=True"):
         strict.check(train)
     lenient = MaskSource(str(tmp_path / "m.h5"), "corrected", allow_missing=True)
     lenient.check(train)

@@ -24,7 +24,7 @@ from baseline_model.train import (
     read_checkpoint,
     train,
 )
-from baseline_model.weights import WeightsError
+from baseline_model.weights import BackboneWeightsError
 from tests.baseline_model.synthetic_videos import make_dataset, one_thread, tiny_config, write_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,14 +146,14 @@ def test_weights_with_unknown_keys_or_the_wrong_normalisation_are_refused(tmp_pa
     torch.save(state, tmp_path / "rgb_imagenet.pt")
     bad = tiny_config(model={"i3d_weights": str(tmp_path / "rgb_imagenet.pt")},
                       data={"normalisation": "i3d_rgb_imagenet"})
-    with pytest.raises(WeightsError, match="unknown keys.*Mixed_9z"):
+    with pytest.raises(BackboneWeightsError, match="unknown keys.*Mixed_9z"):
         build_model(bad)
     del state["Mixed_9z.b0.conv3d.weight"]
     torch.save(state, tmp_path / "rgb_imagenet.pt")
     build_model(bad)
     wrong = tiny_config(model={"i3d_weights": str(tmp_path / "rgb_imagenet.pt")},
                         data={"normalisation": "model_rgb"})
-    with pytest.raises(WeightsError, match="expect 'i3d_rgb_imagenet' inputs"):
+    with pytest.raises(BackboneWeightsError, match="expect 'i3d_rgb_imagenet' inputs"):
         build_model(wrong)
 
 
@@ -265,13 +265,13 @@ def test_reference_schedule_warms_up_from_and_decays_to_the_floor():
 
 
 def test_effective_batch_sets_the_accumulation(tmp_path, videos):
-    from baseline_model.config import ConfigError
+    from baseline_model.config import TrainConfigError
 
     cfg = tiny_config(train={"epochs": 1, "batch_size": 1, "effective_batch": 4})
     assert [cfg.train.accumulation(world) for world in (1, 2, 4)] == [4, 2, 1]
-    with pytest.raises(ConfigError, match="not a multiple"):
+    with pytest.raises(TrainConfigError, match="not a multiple"):
         cfg.train.accumulation(3)
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(TrainConfigError, match="not both"):
         tiny_config(train={"grad_accum": 2, "effective_batch": 4})
     # 6 pairs, batch 1, 4 per step: one full group and one short one
     assert train(cfg, _splits(cfg, videos), tmp_path / "run", **ON_CPU).history[0]["step"] == 2
@@ -281,7 +281,7 @@ def test_paper_config_refuses_a_random_resnet34_unless_allowed(tmp_path):
     from baseline_model.train import TrainError
 
     cfg = tiny_config(model={"sve_weights_required": True})
-    with pytest.raises(TrainError, match="--allow-random-sve"):
+    with pytest.raises(TrainError, match="model.sve_weights_required: false"):
         build_model(cfg)
     assert build_model(cfg, load_weights=False) is not None  # checkpoints carry their weights
     allowed = tiny_config(model={"sve_weights_required": False})

@@ -12,7 +12,7 @@ import torchvision
 from baseline_model.config import ModelConfig
 from baseline_model.models import UniFineParser, build_model
 from baseline_model.models.i3d import InceptionI3d
-from baseline_model.weights import WeightsError, load_i3d_weights, load_resnet34_weights
+from baseline_model.weights import BackboneWeightsError, load_i3d_weights, load_resnet34_weights
 from tests.baseline_model.tiny_models import one_thread  # noqa: F401 (autouse fixture)
 
 BRANCH = {"b0": "branch_0", "b1a": "branch_1.0", "b1b": "branch_1.1", "b2a": "branch_2.0",
@@ -90,35 +90,36 @@ def test_unknown_missing_and_mismatched_keys_are_named(tmp_path):
     state = piergiaj_checkpoint(source)
     state["Mixed_3b.b4.conv3d.weight"] = torch.zeros(1)
     torch.save(state, path)
-    with pytest.raises(WeightsError, match=re.escape("unknown keys [Mixed_3b.b4.conv3d.weight]")):
+    with pytest.raises(BackboneWeightsError, match=re.escape("unknown keys [Mixed_3b.b4.conv3d.weight]")):
         load_i3d_weights(InceptionI3d(0.125), path)
     state = model_rgb_checkpoint(source)
     state["mixed_3b.branch_9.conv3d.weight"] = torch.zeros(1)
     torch.save(state, path)
-    with pytest.raises(WeightsError, match="unknown key 'mixed_3b.branch_9.conv3d.weight'"):
+    with pytest.raises(BackboneWeightsError, match="unknown key 'mixed_3b.branch_9.conv3d.weight'"):
         load_i3d_weights(InceptionI3d(0.125), path)
     state = piergiaj_checkpoint(source)
     del state["Mixed_5c.b3b.bn.running_var"]
     torch.save(state, path)
-    with pytest.raises(WeightsError, match=re.escape("missing keys [Mixed_5c.b3b.bn.running_var]")):
+    with pytest.raises(BackboneWeightsError, match=re.escape("missing keys [Mixed_5c.b3b.bn.running_var]")):
         load_i3d_weights(InceptionI3d(0.125), path)
     torch.save(piergiaj_checkpoint(source), path)
-    with pytest.raises(WeightsError, match=r"shape mismatches \[Conv3d_1a_7x7.bn.bias \(8,\) vs \(16,\)"):
+    mismatch = r"shape mismatches \[Conv3d_1a_7x7.bn.bias \(8,\) vs \(16,\)"
+    with pytest.raises(BackboneWeightsError, match=mismatch):
         load_i3d_weights(InceptionI3d(0.25), path)
 
 
 def test_files_that_are_not_i3d_checkpoints(tmp_path):
     path = tmp_path / "resnet.pt"
     torch.save({"conv1.weight": torch.zeros(1)}, path)
-    with pytest.raises(WeightsError, match="not an I3D checkpoint"):
+    with pytest.raises(BackboneWeightsError, match="not an I3D checkpoint"):
         load_i3d_weights(InceptionI3d(0.125), path)
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+    with pytest.raises(BackboneWeightsError, match="cannot read checkpoint"):
         load_i3d_weights(InceptionI3d(0.125), path)
-    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+    with pytest.raises(BackboneWeightsError, match="cannot read checkpoint"):
         load_i3d_weights(InceptionI3d(0.125), tmp_path / "absent.pt")
     path.write_bytes(np.random.default_rng(198).bytes(2048))  # makes torch's unpickler raise KeyError
-    with pytest.raises(WeightsError, match="cannot read checkpoint"):
+    with pytest.raises(BackboneWeightsError, match="cannot read checkpoint"):
         load_i3d_weights(InceptionI3d(0.125), path)
 
 
@@ -132,7 +133,7 @@ def test_torchvision_resnet34_weights_load_into_the_sve(tmp_path):
     x = torch.randn(2, 3, 64, 64)
     torch.testing.assert_close(model.sve.resnet.eval()(x), reference.eval()(x))
     small = UniFineParser(ModelConfig(i3d_width=0.125, sve_width=0.5, sap=False, tap=False))
-    with pytest.raises(WeightsError, match="shape mismatches"):
+    with pytest.raises(BackboneWeightsError, match="shape mismatches"):
         load_resnet34_weights(small, path)
 
 
@@ -144,7 +145,7 @@ def test_build_model_loads_weights_and_checks_the_normalisation(tmp_path):
                       input_normalisation="i3d_rgb_imagenet")
     _assert_same_weights(source, build_model(cfg).i3d)
     cfg.input_normalisation = "model_rgb"
-    with pytest.raises(WeightsError, match="expect data.normalisation 'i3d_rgb_imagenet'"):
+    with pytest.raises(BackboneWeightsError, match="expect data.normalisation 'i3d_rgb_imagenet'"):
         build_model(cfg)
 
 
@@ -162,5 +163,5 @@ def test_fineparser_best_pth_layout_loads(tmp_path):
     assert load_i3d_weights(model, path) == "model_rgb"
     _assert_same_weights(source, model.i3d)
     torch.save({**best, "base_model": {"module.backbone.unknown.weight": torch.zeros(1)}}, path)
-    with pytest.raises(WeightsError, match="not an I3D checkpoint"):
+    with pytest.raises(BackboneWeightsError, match="not an I3D checkpoint"):
         load_i3d_weights(model, path)
