@@ -32,9 +32,11 @@ def dataset_videos(dataset: str | None, data_root: str | None, videos: Sequence[
         raise click.UsageError("--dataset and --data-root go together")
     if dataset is None:
         return []
-    from hm_annotate.datasets import load_videos
+    from hm_annotate.datasets import DatasetWarning, load_videos
+    from hm_annotate.reporting import Reporter
 
-    return load_videos(dataset, data_root, videos=videos)
+    with Reporter(echo=True).capture(DatasetWarning):
+        return load_videos(dataset, data_root, videos=videos)
 
 
 def export_options(fn: Callable) -> Callable:
@@ -86,10 +88,14 @@ def command(
     so exports of any subset or of another store of the same dataset pair up in COCOeval.
     """
     from hm_annotate.io.coco import dataset_frame_paths
+    from hm_annotate.reporting import Reporter
 
     paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
     frames = read_frame_list(frames_from) if frames_from else None
-    data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, True, paths)
+    data = export_coco(
+        store, layer, videos=list(videos) or None, frames=frames, file_name_pattern=file_name_pattern,
+        frame_paths=paths, reporter=Reporter(progress=None, echo=True),
+    )  # fmt: skip
     if results:
         write_coco(coco_results(data), out)
         click.echo(f"wrote {len(data['annotations']):,} results of {len(data['images']):,} images to {out}")

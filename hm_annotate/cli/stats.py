@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import click
 
@@ -22,16 +21,10 @@ def load_dataset(
     if dataset_format is None:
         return None
     from hm_annotate.datasets import DatasetWarning, load_videos
+    from hm_annotate.reporting import Reporter
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DatasetWarning)
-        found = load_videos(dataset_format, data_root, videos=videos)
-    for w in caught:
-        if issubclass(w.category, DatasetWarning):
-            click.echo(f"warning: {w.message}", err=True)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return found
+    with Reporter(echo=True).capture(DatasetWarning):
+        return load_videos(dataset_format, data_root, videos=videos)
 
 
 @click.command("stats")

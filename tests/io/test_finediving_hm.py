@@ -25,14 +25,14 @@ def test_write_then_read_gives_identical_binary_masks(tmp_path, ext):
     _store_with_two_videos(store)
     out = tmp_path / "tree"
     with MaskStore.open(store) as st:
-        n = finediving_hm.write_tree(st, out, layer="curated", ext=ext, progress=False)
+        n = finediving_hm.write_tree(st, out, layer="curated", ext=ext)
         originals = {v: st.masks(v, "corrected") for v in st.videos()}
     assert n == 10
     names = sorted(p.name for p in (out / "EventA" / "3").iterdir())
     assert names == [f"{i:05d}.{ext}" for i in range(489, 495)]
     gray = cv2.imread(str(out / "EventA" / "3" / f"00489.{ext}"), cv2.IMREAD_UNCHANGED)
     assert gray.ndim == 2 and gray.dtype == np.uint8
-    back = dict(finediving_hm.read_tree(out, progress=False))
+    back = dict(finediving_hm.read_tree(out))
     assert sorted(back) == sorted(originals)
     for vid, (frames, masks) in originals.items():
         assert back[vid].frames.tolist() == frames.tolist()
@@ -58,7 +58,7 @@ def _tree(tmp_path: Path, n: int = 3, size=(20, 30)) -> tuple[Path, Path]:
 
 def test_frames_root_checks_pass_on_a_matching_tree(tmp_path):
     masks, frames = _tree(tmp_path)
-    [(vid, data)] = list(finediving_hm.read_tree(masks, frames_root=frames, progress=False))
+    [(vid, data)] = list(finediving_hm.read_tree(masks, frames_root=frames))
     assert vid == "Ev/1" and data.frames.tolist() == [100, 101, 102]
     assert (data.height, data.width) == (20, 30)
 
@@ -67,7 +67,7 @@ def test_missing_mask_for_a_frame(tmp_path):
     masks, frames = _tree(tmp_path)
     (masks / "Ev" / "1" / "00101.png").unlink()
     with pytest.raises(finediving_hm.MaskTreeError, match=r"video Ev/1 frame 101: no mask for this frame"):
-        list(finediving_hm.read_tree(masks, frames_root=frames, progress=False))
+        list(finediving_hm.read_tree(masks, frames_root=frames))
 
 
 def test_rgb_mask(tmp_path):
@@ -76,14 +76,14 @@ def test_rgb_mask(tmp_path):
     with pytest.raises(
         finediving_hm.MaskTreeError, match=r"00102.png: video Ev/1 frame 102: mask has 3 channels"
     ):
-        list(finediving_hm.read_tree(masks, progress=False))
+        list(finediving_hm.read_tree(masks))
 
 
 def test_mask_size_differs_from_frame(tmp_path):
     masks, frames = _tree(tmp_path)
     cv2.imwrite(str(frames / "Ev" / "1" / "00101.jpg"), np.zeros((24, 30, 3), np.uint8))
     with pytest.raises(finediving_hm.MaskTreeError, match=r"frame 101: mask is 20x30, expected 24x30"):
-        list(finediving_hm.read_tree(masks, frames_root=frames, progress=False))
+        list(finediving_hm.read_tree(masks, frames_root=frames))
 
 
 def test_unreadable_mask_image(tmp_path):
@@ -92,7 +92,7 @@ def test_unreadable_mask_image(tmp_path):
     with pytest.raises(
         finediving_hm.MaskTreeError, match=r"00100.png: video Ev/1 frame 100: unreadable image"
     ):
-        list(finediving_hm.read_tree(masks, progress=False))
+        list(finediving_hm.read_tree(masks))
 
 
 def test_jpeg_header_size_matches_decoded_size(tmp_path):
