@@ -196,3 +196,25 @@ def test_bad_trees_and_stores_are_reported(tmp_path: Path) -> None:
             davis.write_tree(st, tmp_path / "out", layer="pseudo")
         with pytest.raises(MaskTreeError, match="indexed PNGs"):
             davis.write_tree(st, tmp_path / "out", layer="pseudo", ext="jpg")
+
+
+def test_awkward_mask_and_frame_names(tmp_path: Path) -> None:
+    """Mask and frame numbers come from the last run of digits (``hm_annotate.frame_names``):
+    ``cam2_00005.png`` and ``00005_mask.png`` are frame 5, and .bmp frames are read."""
+    store = _store(tmp_path / "m.h5")
+    with MaskStore.open(store) as st:
+        davis.write_tree(st, tmp_path / "d", layer="pseudo", videos=["Solo/1"])
+    seq = tmp_path / "d" / "Annotations" / "480p" / "Solo" / "1"
+    for i, p in enumerate(sorted(seq.glob("*.png"))):
+        p.rename(seq / (f"cam2_{p.name}" if i % 2 else f"{p.stem}_mask.png"))
+    frames = tmp_path / "frames" / "Solo" / "1"
+    frames.mkdir(parents=True)
+    for f in (5, 6, 9):
+        cv2.imwrite(str(frames / f"cam2_{f:05d}.bmp"), np.zeros((H, W, 3), np.uint8))
+    [(vid, data)] = list(davis.read_tree(tmp_path / "d", tmp_path / "frames"))
+    assert vid == "Solo/1" and data.frames.tolist() == [5, 6, 9]
+    with MaskStore.open(store) as st:  # the export finds .bmp frames by the same rule
+        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"], frames_root=tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "out" / "JPEGImages" / "480p" / "Solo" / "1").iterdir()) == [
+        "00005.jpg", "00006.jpg", "00009.jpg"
+    ]

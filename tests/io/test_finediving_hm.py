@@ -99,3 +99,31 @@ def test_jpeg_header_size_matches_decoded_size(tmp_path):
     p = tmp_path / "f.jpg"
     cv2.imwrite(str(p), np.zeros((37, 91, 3), np.uint8))
     assert mask_tree.jpeg_size(p) == (37, 91)
+
+
+def _mask_folder(folder: Path, names: list[str], size=(20, 30)) -> None:
+    folder.mkdir(parents=True)
+    for i, name in enumerate(names):
+        m = np.zeros(size, np.uint8)
+        m[5:10, 5 + i : 12 + i] = 255
+        cv2.imwrite(str(folder / name), m)
+
+
+@pytest.mark.parametrize("pattern", ["cam2_{:05d}.png", "{:05d}_mask.png", "{:05d}.bmp"])
+def test_awkward_mask_names_give_the_frame_number(tmp_path, pattern):
+    """The shared rule (hm_annotate.frame_names): the last run of digits, so a camera number or a
+    suffix does not change the frame (``cam2_00489.png`` was frame 200489 here before)."""
+    _mask_folder(tmp_path / "masks" / "Ev" / "1", [pattern.format(n) for n in (489, 490, 491)])
+    frames = tmp_path / "frames" / "Ev" / "1"
+    frames.mkdir(parents=True)
+    for n in (489, 490, 491):  # frames named differently from the masks (and .bmp among them)
+        ext = "bmp" if n == 490 else "jpg"
+        cv2.imwrite(str(frames / f"img_{n:05d}.{ext}"), np.full((20, 30, 3), 90, np.uint8))
+    [(vid, data)] = list(finediving_hm.read_tree(tmp_path / "masks", frames_root=tmp_path / "frames"))
+    assert vid == "Ev/1" and data.frames.tolist() == [489, 490, 491]
+
+
+def test_two_masks_with_one_frame_number_are_an_error(tmp_path):
+    _mask_folder(tmp_path / "masks" / "Ev" / "1", ["00489.png", "cam2_00489.png"])
+    with pytest.raises(mask_tree.MaskTreeError, match=r"video Ev/1 frame 489: 00489.png has the same number"):
+        list(finediving_hm.read_tree(tmp_path / "masks"))
