@@ -28,6 +28,7 @@ from hm_annotate.io.coco import (
     CocoError,
     FrameNames,
     ImportSummary,
+    export_document,
     export_info,
     import_parsed,
     load_coco,
@@ -94,13 +95,8 @@ def export_ytvis(
                         "bboxes": [None if m is None else next(boxes) for m in per_frame],
                     }
                 )
-    return {
-        "info": export_info(store_path, layer, file_name_pattern, frame_paths),
-        "licenses": [],
-        "categories": [dict(CATEGORY)],
-        "videos": out_videos,
-        "annotations": annotations,
-    }
+    info = export_info(store_path, layer, file_name_pattern, frame_paths)
+    return export_document(info, videos=out_videos, annotations=annotations)
 
 
 def _video_entries(data: Mapping[str, Any], source: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from hm_annotate.io.coco.export import (
     CATEGORY,
     coco_results,
     export_coco,
+    export_document,
     export_info,
     image_id_of,
     read_frame_list,
@@ -44,7 +45,8 @@ from hm_annotate.io.coco.parse import FrameParts, load_coco, plan_import
 __all__ = [
     "CATEGORY", "DEFAULT_FILE_NAME_PATTERN", "MAX_ANNOTATOR", "PATTERN_METADATA_KEY", "CocoError",
     "FileNamePattern", "FrameNameIndex", "FrameNames", "FrameParts", "ImportSummary", "annotator_name",
-    "apply_import", "build_layer", "coco_results", "dataset_frame_paths", "export_coco", "export_info",
+    "apply_import", "build_layer", "coco_results", "dataset_frame_paths", "export_coco", "export_document",
+    "export_info",
     "image_id_of", "import_coco", "import_parsed", "import_provenance", "load_coco", "plan_import",
     "read_frame_list", "stable_id", "video_patterns", "write_coco",
 ]

@@ -153,13 +153,14 @@ def export_coco(
                         }
                     )
                     k += 1
-    return {
-        "info": export_info(store_path, layer, file_name_pattern, frame_paths),
-        "licenses": [],
-        "categories": [dict(CATEGORY)],
-        "images": images,
-        "annotations": annotations,
-    }
+    info = export_info(store_path, layer, file_name_pattern, frame_paths)
+    return export_document(info, images=images, annotations=annotations)
+
+
+def export_document(info: dict[str, Any], **entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The top level of a COCO-style file: ``info``, no licenses, the athlete category, then
+    ``entries`` in the order given (COCO: images, annotations; YouTube-VIS: videos, annotations)."""
+    return {"info": info, "licenses": [], "categories": [dict(CATEGORY)], **entries}
 
 
 def export_info(
