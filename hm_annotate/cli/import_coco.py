@@ -50,8 +50,11 @@ def run_import(
     **kwargs: Any,
 ) -> None:
     """Run an importer with the shared options and print its summary."""
+    from hm_annotate.reporting import Reporter
+
     paths = dataset_frame_paths(dataset_videos(dataset, data_root)) if dataset else None
-    s = importer(path, store, videos=list(videos) or None, frame_paths=paths, **kwargs)
+    reporter = Reporter(progress=None, echo=True)
+    s = importer(path, store, videos=list(videos) or None, frame_paths=paths, reporter=reporter, **kwargs)
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))
         return
