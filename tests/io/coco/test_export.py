@@ -8,20 +8,9 @@ import numpy as np
 import pytest
 
 from hm_annotate import rle
-from hm_annotate.io.coco import (
-    CocoError,
-    export_coco,
-    image_id_of,
-    read_frame_list,
-    write_coco,
-)
+from hm_annotate.io.coco import CocoError, export_coco, image_id_of, read_frame_list, write_coco
 from hm_annotate.store import MaskStore
-from tests.io.coco.helpers import (
-    SOLO,
-    SYNC,
-    H,
-    W,
-)
+from tests.io.coco.helpers import SOLO, SYNC, H, W
 
 
 def test_export_loads_in_pycocotools_and_matches_the_store(store: Path, tmp_path: Path) -> None:

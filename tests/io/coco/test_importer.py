@@ -10,23 +10,9 @@ import numpy as np
 import pytest
 
 from hm_annotate import rle
-from hm_annotate.io.coco import (
-    CocoError,
-    export_coco,
-    import_coco,
-    write_coco,
-)
+from hm_annotate.io.coco import CocoError, export_coco, import_coco, write_coco
 from hm_annotate.store import LayerData, MaskStore
-from tests.io.coco.helpers import (
-    SOLO,
-    SYNC,
-    H,
-    W,
-    as_cvat_export,
-    diver_store,
-    snapshot,
-    store_bytes,
-)
+from tests.io.coco.helpers import SOLO, SYNC, H, W, as_cvat_export, diver_store, snapshot, store_bytes
 from tests.masks import ellipse_masks
 
 

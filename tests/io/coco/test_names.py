@@ -16,10 +16,7 @@ from hm_annotate.io.coco import (
     import_coco,
     write_coco,
 )
-from tests.io.coco.helpers import (
-    SOLO,
-    make_store,
-)
+from tests.io.coco.helpers import SOLO, make_store
 
 
 def test_file_name_patterns_format_and_read_back() -> None:

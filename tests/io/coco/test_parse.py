@@ -8,18 +8,8 @@ import numpy as np
 import pytest
 
 from hm_annotate import rle
-from hm_annotate.io.coco import (
-    CocoError,
-    export_coco,
-    import_coco,
-    write_coco,
-)
-from tests.io.coco.helpers import (
-    SOLO,
-    H,
-    W,
-    store_bytes,
-)
+from hm_annotate.io.coco import CocoError, export_coco, import_coco, write_coco
+from tests.io.coco.helpers import SOLO, H, W, store_bytes
 
 
 def _break(data: dict, how: str) -> str:
