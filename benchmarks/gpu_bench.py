@@ -127,7 +127,7 @@ def dataset(work: Path, videos: int, frames: int, height: int):
     from hm_annotate.synth import generate
 
     data = work / "data"
-    generate(data, videos=videos, seed=7, height=height, frames=frames, progress=False)
+    generate(data, videos=videos, seed=7, height=height, frames=frames)
     prompts = work / "prompts.csv"
     write_box_prompts(data / "gt_masks.h5", prompts)
     return load_videos("finediving", data), prompts

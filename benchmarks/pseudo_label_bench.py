@@ -110,7 +110,7 @@ def main() -> None:
         work = opts.workdir or Path(tmp)
         data = work / "data"
         if not (data / "gt_masks.h5").exists():
-            generate(data, videos=opts.videos, seed=7, height=opts.height, frames=opts.frames, progress=False)
+            generate(data, videos=opts.videos, seed=7, height=opts.height, frames=opts.frames)
         videos = load_videos("finediving", data)
         frames = sum(len(v.frame_numbers) for v in videos)
         prompts = work / "prompts.csv"

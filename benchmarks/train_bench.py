@@ -98,7 +98,7 @@ def main() -> None:
             from hm_annotate.synth import generate
 
             t0 = time.perf_counter()
-            generate(root, videos=args.videos, seed=0, progress=False)
+            generate(root, videos=args.videos, seed=0)
             print(f"synthesised {args.videos} videos in {time.perf_counter() - t0:.1f} s")
         data = dataclasses.replace(cfg.data, data_root=str(root), mask_store=str(root / "gt_masks.h5"),
                                    mask_layer="corrected")

@@ -1,16 +1,18 @@
-"""One name -> factory registry type for every kind of plug-in: segmenters, trackers, detectors.
+"""One name -> factory registry type for every kind of plug-in: segmenters, trackers, detectors,
+dataset adapters and mask-tree formats.
 
-Built-ins are named by ``"module:attribute"`` strings and imported only when used, so listing
-or choosing ``grabcut`` never imports torch. Third-party packages add their own by declaring an
-entry point in the registry's group (e.g. ``hm_annotate.trackers = ostrack = pkg.mod:OSTrack``);
-code can also ``register`` a factory in-process.
+Built-ins are named by ``"module:attribute"`` strings (or ``"module"`` for a plug-in that is a
+module, as mask-tree formats are) and imported only when used, so listing or choosing
+``grabcut`` never imports torch. Third-party packages add their own by declaring an entry point
+in the registry's group (e.g. ``hm_annotate.trackers = ostrack = pkg.mod:OSTrack``); code can
+also ``register`` a factory in-process.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -26,9 +28,12 @@ class PluginError(HMError):
 class Registry(Generic[T]):
     """Factories of one kind of plugin, found by name among built-ins, registrations and entry points."""
 
-    def __init__(self, kind: str, group: str, builtins: Mapping[str, str]) -> None:
+    def __init__(
+        self, kind: str, group: str, builtins: Mapping[str, str], *, error: type[HMError] = PluginError
+    ) -> None:
         self.kind = kind
         self.group = group
+        self.error = error  # what lookups raise: a feature's own error class (e.g. DatasetError)
         self._builtins = dict(builtins)
         self._registered: dict[str, Callable[..., T]] = {}
 
@@ -43,18 +48,28 @@ class Registry(Generic[T]):
         """Every name this registry can build, sorted."""
         return sorted(set(self._builtins) | set(self._registered) | set(self._entry_points()))
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
     def factory(self, name: str) -> Callable[..., T]:
         """The factory registered under ``name``; PluginError listing the known names otherwise."""
         if name in self._registered:
             return self._registered[name]
         if name in self._builtins:
             module, _, attr = self._builtins[name].partition(":")
-            return getattr(importlib.import_module(module), attr)
+            found = importlib.import_module(module)
+            return getattr(found, attr) if attr else found
         eps = self._entry_points()
         if name in eps:
-            return eps[name].load()
+            try:
+                return eps[name].load()
+            except Exception as exc:  # a broken plug-in: say which one, whatever went wrong inside it
+                raise self.error(f"{self.kind} {name!r}: cannot load {eps[name].value} ({exc})") from exc
         known = ", ".join(self.names())
-        raise PluginError(f"unknown {self.kind} {name!r} (known: {known})")
+        raise self.error(f"unknown {self.kind} {name!r} (known: {known})")
 
     def accepts(self, name: str, param: str) -> bool:
         """Whether plugin ``name`` takes a keyword parameter ``param`` (e.g. ``device``)."""
@@ -63,14 +78,17 @@ class Registry(Generic[T]):
             p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()
         )
 
-    def create(self, name: str, **params: Any) -> T:
-        """Build plugin ``name`` with ``params``, naming any parameter it does not accept."""
+    def create(self, name: str, *args: Any, **params: Any) -> T:
+        """Build plugin ``name`` with ``args`` and ``params``, naming any parameter it does not accept."""
         factory = self.factory(name)
-        sig = inspect.signature(factory)
+        try:
+            sig = inspect.signature(factory)
+        except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+            return factory(*args, **params)
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
         unknown = sorted(set(params) - set(sig.parameters))
         if unknown and not takes_any:
             accepted = ", ".join(p for p in sig.parameters if p != "self") or "none"
             names = ", ".join(map(repr, unknown))
-            raise PluginError(f"{self.kind} {name!r} has no parameter {names} (accepted: {accepted})")
-        return factory(**params)
+            raise self.error(f"{self.kind} {name!r} has no parameter {names} (accepted: {accepted})")
+        return factory(*args, **params)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 
 SAM_BASE_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 
@@ -87,9 +88,9 @@ def sha256_file(path: Path) -> str:
 def download(
     model: str,
     dest_dir: str | Path | None = None,
-    url: str | None = None,
-    progress: bool = True,
     *,
+    url: str | None = None,
+    reporter: Reporter | None = None,
     expected_sha256: str | None = None,
     expected_size: int | None = None,
 ) -> Path:
@@ -115,7 +116,7 @@ def download(
     part = dest.with_name(name + ".part")
     source = url or official_url
     try:
-        _fetch(source, part, size, progress)
+        _fetch(source, part, size, reporter or Reporter())
     finally:
         if part.exists() and part.stat().st_size == 0:  # nothing arrived: leave no empty part behind
             part.unlink()
@@ -138,11 +139,9 @@ def download(
     return dest
 
 
-def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
+def _fetch(url: str, part: Path, size: int, reporter: Reporter) -> None:
     """Bring ``part`` towards ``size`` bytes from ``url``, resuming what is already there."""
     import fcntl
-
-    from tqdm import tqdm
 
     with open(part, "ab") as out:  # append mode: every write lands at the current end
         try:
@@ -165,14 +164,13 @@ def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
             _check_content_range(url, response.headers.get("Content-Range"), have)
         with (
             response,
-            tqdm(
+            reporter.bar(
                 total=size,
                 initial=have,
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
                 desc=part.name.removesuffix(".part"),
-                disable=None if progress else True,
             ) as bar,
         ):
             _copy(url, response, out, bar, have)

@@ -306,7 +306,7 @@ def davis_reference(tmp_path_factory) -> tuple[Path, dict]:
     path = tmp_path_factory.mktemp("davis") / "ref.h5"
     with MaskStore.open(path, "a") as st, st.transaction():
         for layer, sub in (("corrected", "gt"), ("pseudo", "pm")):
-            for vid, data in davis.read_tree(REFERENCE / sub, progress=False):
+            for vid, data in davis.read_tree(REFERENCE / sub):
                 st.put(vid, layer, data)
     return path, json.loads((REFERENCE / "expected.json").read_text())
 

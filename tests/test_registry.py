@@ -63,3 +63,16 @@ def test_register_in_process():
         assert isinstance(TRACKERS.create("kcf-copy", reinit_iou=0.1), KCFTracker)
     finally:
         TRACKERS._registered.pop("kcf-copy")
+
+
+def test_factory_without_signature_and_positional_arguments():
+    """A factory inspect cannot read (a builtin) is called as is; positional arguments pass through
+    (dataset adapters take the data root first)."""
+    from hm_annotate.registry import Registry
+
+    things = Registry("thing", "hm_annotate.test_things", {"ordered": "collections:OrderedDict"})
+    things.register("plain", dict)
+    assert things.create("plain", [("a", 1)], b=2) == {"a": 1, "b": 2}
+    assert list(things.create("ordered", b=1, a=2)) == ["b", "a"] and "ordered" in things
+    with pytest.raises(PluginError, match=r"unknown thing 'other' \(known: ordered, plain\)"):
+        things.create("other")

@@ -78,7 +78,7 @@ def server() -> Iterator[tuple[str, ServerState]]:
 
 
 def fetch(url: str, dest: Path, sha: str = SHA, size: int = len(PAYLOAD)) -> Path:
-    return download("vit_b", dest, url=url, progress=False, expected_sha256=sha, expected_size=size)
+    return download("vit_b", dest, url=url, expected_sha256=sha, expected_size=size)
 
 
 def test_full_download(server, tmp_path):
@@ -166,7 +166,7 @@ def test_http_error_is_reported(server, tmp_path):
 
 def test_unknown_model(tmp_path):
     with pytest.raises(WeightsError, match="unknown Segment Anything model 'vit_x'.*vit_b, vit_h, vit_l"):
-        download("vit_x", tmp_path, progress=False)
+        download("vit_x", tmp_path)
     with pytest.raises(WeightsError, match="unknown"):
         find_checkpoint("vit_x", tmp_path)
 

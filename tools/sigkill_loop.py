@@ -138,7 +138,7 @@ def main() -> None:
                                    args.kills, args.seed)}
 
     with MaskStore.open(parts[0]) as st:
-        finediving_hm.write_tree(st, args.work / "masks", layer="pseudo", ext="png", progress=False)
+        finediving_hm.write_tree(st, args.work / "masks", layer="pseudo", ext="png")
     imported = args.work / "imported"
     imported.mkdir()
     out = imported / "new.h5"

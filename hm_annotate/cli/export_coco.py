@@ -21,6 +21,7 @@ from hm_annotate.io.coco import (
     read_frame_list,
     write_coco,
 )
+from hm_annotate.reporting import Reporter
 
 
 def export_options(fn: Callable) -> Callable:
@@ -70,7 +71,10 @@ def command(
     """
     paths = dataset_frame_paths(dataset_format, data_root)
     frames = read_frame_list(frames_from) if frames_from else None
-    data = export_coco(store, layer, list(videos) or None, frames, file_name_pattern, True, paths)
+    data = export_coco(
+        store, layer, videos=list(videos) or None, frames=frames, file_name_pattern=file_name_pattern,
+        frame_paths=paths, reporter=Reporter(progress=None, echo=True),
+    )  # fmt: skip
     if results:
         write_coco(coco_results(data), out)
         click.echo(f"wrote {len(data['annotations']):,} results of {len(data['images']):,} images to {out}")

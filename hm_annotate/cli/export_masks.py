@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hm_annotate.io import MASK_TREE_FORMATS, mask_tree_format
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import VIEWS, MaskStore
 
 
@@ -45,5 +46,6 @@ def command(
             if fmt != "davis":
                 raise click.UsageError("--frames-root goes with --format davis")
             kwargs["frames_root"] = frames_root
-        n = module.write_tree(st, out, layer=layer, videos=list(videos) or None, progress=True, **kwargs)
+        reporter = Reporter(progress=True, echo=True)
+        n = module.write_tree(st, out, layer=layer, videos=list(videos) or None, reporter=reporter, **kwargs)
     click.echo(f"wrote {n:,} mask images to {out}")

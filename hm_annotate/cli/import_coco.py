@@ -17,6 +17,7 @@ from hm_annotate.cli.options import (
 )
 from hm_annotate.io.coco import ImportSummary, import_coco
 from hm_annotate.io.polygons import POLYGON_MODES
+from hm_annotate.reporting import Reporter
 
 
 def import_options(fn: Callable) -> Callable:
@@ -53,7 +54,8 @@ def run_import(
 ) -> None:
     """Run an importer with the shared options and print its summary."""
     paths = dataset_frame_paths(dataset_format, data_root)
-    s = importer(path, store, videos=list(videos) or None, frame_paths=paths, **kwargs)
+    reporter = Reporter(progress=None, echo=True)
+    s = importer(path, store, videos=list(videos) or None, frame_paths=paths, reporter=reporter, **kwargs)
     if as_json:
         click.echo(json.dumps(s.as_dict(), indent=2))
         return

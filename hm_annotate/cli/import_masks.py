@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hm_annotate.io import MASK_TREE_FORMATS, mask_tree_format
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import LAYERS, writer
 
 
@@ -26,7 +27,8 @@ def command(src: str, fmt: str, out: str, layer: str, frames_root: str | None) -
     module = mask_tree_format(fmt)
     videos = frames = 0
     with writer(out) as st, st.transaction():
-        for vid, data in module.read_tree(src, frames_root=frames_root, progress=True):
+        reporter = Reporter(progress=True, echo=True)
+        for vid, data in module.read_tree(src, frames_root=frames_root, reporter=reporter):
             st.put(vid, layer, data)
             videos += 1
             frames += len(data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import click
 
 from hm_annotate.cli.options import dataset_options
 from hm_annotate.datasets import SPLITS, DatasetWarning, Video, load_videos
+from hm_annotate.reporting import Reporter
 
 # the JSON fields every row has (null when the dataset does not say), before any other metadata
 _FIELDS = ("id", "split", "action_type", "score", "difficulty", "num_frames", "first_frame", "last_frame",
@@ -78,14 +78,8 @@ def command(dataset_format: str, data_root: str, split: str, strict: bool, as_js
     one warning line each on stderr and left out, unless --strict.
     """
     options = {"metadata_csv": metadata_csv} if metadata_csv is not None else {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DatasetWarning)
+    with Reporter(echo=True).capture(DatasetWarning):
         videos = load_videos(dataset_format, data_root, split=split, strict=strict, **options)
-    for w in caught:
-        if issubclass(w.category, DatasetWarning):
-            click.echo(f"warning: {w.message}", err=True)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     rows = [video_row(v) for v in videos]
     if as_json:  # one object per line: valid JSON that still reads (and greps) line by line
         click.echo("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]" if rows else "[]")

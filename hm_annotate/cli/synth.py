@@ -31,11 +31,12 @@ def command(
     (written last) and, with --hm-jpg, diving_mask_annotation_gray/. Re-running the same
     command on an interrupted OUT finishes it.
     """
+    from hm_annotate.reporting import Reporter
     from hm_annotate.synth import generate
 
     summary = generate(
         out, videos=videos, seed=seed, sync_fraction=sync_fraction, height=height, frames=frames,
-        hm_jpg=hm_jpg, workers=workers,
+        hm_jpg=hm_jpg, workers=workers, reporter=Reporter(progress=None, echo=True),
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -22,7 +22,9 @@ def command() -> None:
 @click.option("--url", help="Download from this address instead of Meta's (a mirror of the same file).")
 def download_command(model: str, dest_dir: Path | None, url: str | None) -> None:
     """Download MODEL's checkpoint (resumable), verify it and print its path."""
-    path = download(model, dest_dir, url=url, progress=True)
+    from hm_annotate.reporting import Reporter
+
+    path = download(model, dest_dir, url=url, reporter=Reporter(progress=None, echo=True))
     click.echo(str(path))
 
 

@@ -8,7 +8,6 @@ file, the video and the frame.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,12 @@ import numpy as np
 
 from hm_annotate.datasets.base import DatasetError, Video
 from hm_annotate.datasets.problems import BadVideo, report
+from hm_annotate.frame_names import frame_number, is_image
 from hm_annotate.safe_paths import UnsafePathError, check_video_id
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # longest annotated clip accepted (a FineDiving dive is ~100 frames; end_frame = 10**9 in a
 # tampered pickle would otherwise size arrays from it)
 MAX_CLIP_FRAMES = 1_000_000
-_LAST_NUMBER = re.compile(r"(\d+)\D*$")
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 
 
@@ -31,8 +29,8 @@ _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 class FrameFolder:
     """The numbered images of one folder: ``numbers`` (sorted int64) and their file ``names``.
 
-    A frame number is the last run of digits in the file name (``00489.jpg`` -> 489,
-    ``img_00001.jpg`` -> 1). Images whose name has no digits, or repeats another image's
+    A frame number is the last run of digits in the file name (``hm_annotate.frame_names``:
+    ``00489.jpg`` -> 489, ``img_00001.jpg`` -> 1). Images whose name has no digits, or repeats another image's
     number, are kept apart in ``unnumbered``.
     """
 
@@ -47,14 +45,13 @@ class FrameFolder:
         unnumbered = []
         with os.scandir(path) as entries:
             for entry in entries:
-                stem, ext = os.path.splitext(entry.name)
-                if ext.lower() not in IMAGE_EXTENSIONS or stem.startswith(".") or not entry.is_file():
+                if not is_image(entry.name) or not entry.is_file():
                     continue
-                match = _LAST_NUMBER.search(stem)
-                if match is None or int(match.group(1)) in by_number:
+                number = frame_number(entry.name)
+                if number is None or number in by_number:
                     unnumbered.append(entry.name)
                 else:
-                    by_number[int(match.group(1))] = entry.name
+                    by_number[number] = entry.name
         numbers = np.array(sorted(by_number), dtype=np.int64)
         return cls(path, numbers, tuple(by_number[n] for n in numbers.tolist()), tuple(sorted(unnumbered)))
 

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from hm_annotate.datasets.base import DatasetError, Video
-from hm_annotate.datasets.frames import IMAGE_EXTENSIONS, FrameFolder, image_video
+from hm_annotate.datasets.frames import FrameFolder, image_video
 from hm_annotate.datasets.problems import BadVideo, build_each, report
+from hm_annotate.frame_names import is_image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv")
 _OPEN_LIMIT = 4  # decoders kept open at once across all video files
@@ -168,7 +169,7 @@ def _sources(root: Path) -> list[tuple[str, Path, bool]]:
             stem, ext = os.path.splitext(name)
             if ext.lower() in VIDEO_EXTENSIONS and not name.startswith("."):
                 found.append((stem if rel_dir == "." else f"{rel_dir}/{stem}", here / name, False))
-        if any(os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS for n in filenames):
+        if any(is_image(n) for n in filenames):
             found.append((root.name if rel_dir == "." else rel_dir, here, True))
     return sorted(found, key=lambda item: item[0])
 

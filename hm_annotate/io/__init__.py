@@ -1,25 +1,26 @@
 """Exporters and importers, looked up by format name.
 
 Mask-tree formats (one image per frame under ``<video_id>/``) are modules exposing
-``write_tree(store, out_dir, layer, videos, ext, progress) -> int`` (images written) and
-``read_tree(src_dir, frames_root, progress) -> Iterator[tuple[str, LayerData]]``.
+``write_tree(store, out_dir, layer, videos, ext, *, reporter) -> int`` (images written) and
+``read_tree(src_dir, frames_root, *, reporter) -> Iterator[tuple[str, LayerData]]``. They live
+in ``MASK_TREE_FORMATS``, a ``hm_annotate.registry.Registry`` whose entries are modules; another
+package adds one with an entry point in the group ``hm_annotate.mask_formats``
+(``name = pkg.module``).
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-from hm_annotate.errors import HMError
+from hm_annotate.registry import Registry
 
-MASK_TREE_FORMATS: dict[str, str] = {
-    "finediving-hm": "hm_annotate.io.finediving_hm",
-    "davis": "hm_annotate.io.davis",
-}
+MASK_TREE_FORMATS: Registry[ModuleType] = Registry(
+    "mask format",
+    "hm_annotate.mask_formats",
+    {"finediving-hm": "hm_annotate.io.finediving_hm", "davis": "hm_annotate.io.davis"},
+)
 
 
 def mask_tree_format(name: str) -> ModuleType:
-    """The module implementing a mask-tree format (``finediving-hm``, ``davis``)."""
-    if name not in MASK_TREE_FORMATS:
-        raise HMError(f"unknown mask format {name!r}; known: {', '.join(sorted(MASK_TREE_FORMATS))}")
-    return importlib.import_module(MASK_TREE_FORMATS[name])
+    """The module implementing a mask-tree format (``finediving-hm``, ``davis``, or a plug-in's)."""
+    return MASK_TREE_FORMATS.factory(name)

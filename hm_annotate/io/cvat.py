@@ -80,7 +80,9 @@ def _task(
     frame_paths: Mapping[str, Mapping[int, str]] | None,
 ) -> tuple[dict, list[tuple[str, bytes | Path]]]:
     """One video's COCO dict and task images, every frame image checked to exist."""
-    data = export_coco(store_path, layer, [video_id], None, file_name_pattern, False, frame_paths)
+    data = export_coco(
+        store_path, layer, videos=[video_id], file_name_pattern=file_name_pattern, frame_paths=frame_paths
+    )
     images: list[tuple[str, bytes | Path]] = []
     for img in data["images"]:
         path = inside(frames_root, img["file_name"], f"video {video_id} frame {img['frame']}: file name")

@@ -27,6 +27,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.io import mask_tree
 from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
+from hm_annotate.reporting import Reporter
 from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
 
@@ -62,7 +63,7 @@ def _frame_images(store: MaskStore, layer: str, ids: Sequence[str], frames_root:
         folder = inside(frames_root, vid, "video id")
         if not folder.is_dir():
             raise MaskTreeError(f"{folder}: video {vid}: no frame folder under {frames_root}")
-        found = {mask_tree.frame_number(p, vid): p for p in mask_tree.images(folder)}
+        found = mask_tree.numbered(folder, vid)
         frames = store.area_bbox(vid, layer)[0]
         missing = [int(f) for f in frames if int(f) not in found]
         if missing:
@@ -93,14 +94,14 @@ def write_tree(
     layer: str = "curated",
     videos: Sequence[str] | None = None,
     ext: str = "png",
-    progress: bool = True,
+    *,
     frames_root: str | Path | None = None,
+    reporter: Reporter | None = None,
 ) -> int:
     """Write every frame of a store layer as a DAVIS indexed PNG in the DAVIS 2017 layout (see
     the module docstring), with the frames from ``frames_root/<video_id>/`` when given; returns
     the number of masks written."""
     from PIL import Image
-    from tqdm import tqdm
 
     if ext.lower().lstrip(".") != "png":
         raise MaskTreeError(f"DAVIS masks are indexed PNGs; extension {ext!r} is not supported")
@@ -116,7 +117,7 @@ def write_tree(
     if not unsupervised.exists():
         unsupervised.symlink_to("Annotations", target_is_directory=True)
     written = 0
-    for vid in tqdm(ids, desc="export davis", unit="video", disable=not progress):
+    for vid in (reporter or Reporter()).bar(ids, desc="export davis", unit="video"):
         data = store.read(vid, layer)
         flat = [m for objs in data.masks for m in objs]
         decoded = rle.decode_batch(flat) if flat else np.zeros((0, data.height, data.width), np.uint8)
@@ -173,7 +174,7 @@ def _read_objects(path: Path, video_id: str, frame: int) -> tuple[tuple[int, int
 
 
 def read_tree(
-    src_dir: str | Path, frames_root: str | Path | None = None, progress: bool = True
+    src_dir: str | Path, frames_root: str | Path | None = None, *, reporter: Reporter | None = None
 ) -> Iterator[tuple[str, LayerData]]:
     """Yield ``(video_id, LayerData)`` for every folder of DAVIS PNGs under ``src_dir``.
 
@@ -191,4 +192,4 @@ def read_tree(
                 f"{annotations}: expected one resolution folder, found {[p.name for p in resolutions]}"
             )
         root = resolutions[0]
-    yield from mask_tree.read_tree(root, frames_root, _read_objects, params, (".png",), progress)
+    yield from mask_tree.read_tree(root, frames_root, _read_objects, params, (".png",), reporter=reporter)

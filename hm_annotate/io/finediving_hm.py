@@ -15,6 +15,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.io import mask_tree
 from hm_annotate.io.mask_tree import FRAME_NAME, MaskTreeError
+from hm_annotate.reporting import Reporter
 from hm_annotate.safe_paths import inside
 from hm_annotate.store import LayerData, MaskStore
 
@@ -25,11 +26,11 @@ def write_tree(
     layer: str = "curated",
     videos: Sequence[str] | None = None,
     ext: str = "jpg",
-    progress: bool = True,
+    *,
+    reporter: Reporter | None = None,
 ) -> int:
     """Write every frame's foreground (union of objects) as a 0/255 gray image; returns the count."""
     import cv2
-    from tqdm import tqdm
 
     ext = ext.lower().lstrip(".")
     if ext not in ("jpg", "png"):
@@ -37,7 +38,7 @@ def write_tree(
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     ids = list(videos) if videos is not None else [v for v in store.videos() if store.has(v, layer)]
     written = 0
-    for vid in tqdm(ids, desc="export masks", unit="video", disable=not progress):
+    for vid in (reporter or Reporter()).bar(ids, desc="export masks", unit="video"):
         frames, masks = store.masks(vid, layer)
         inside(out_dir, vid, "video id").mkdir(parents=True, exist_ok=True)
         for frame, mask in zip(frames, masks):
@@ -70,11 +71,11 @@ def _read_objects(path: Path, video_id: str, frame: int) -> tuple[tuple[int, int
 
 
 def read_tree(
-    src_dir: str | Path, frames_root: str | Path | None = None, progress: bool = True
+    src_dir: str | Path, frames_root: str | Path | None = None, *, reporter: Reporter | None = None
 ) -> Iterator[tuple[str, LayerData]]:
     """Yield ``(video_id, LayerData)`` for every folder of masks under ``src_dir``.
 
     With ``frames_root``, each video's masks must match its frames one to one, by name and size.
     """
     params = {"format": "finediving-hm", "threshold": 128}
-    yield from mask_tree.read_tree(src_dir, frames_root, _read_objects, params, progress=progress)
+    yield from mask_tree.read_tree(src_dir, frames_root, _read_objects, params, reporter=reporter)

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from hm_annotate import __version__
+from hm_annotate import __version__, frame_names
 from hm_annotate.errors import HMError
+from hm_annotate.frame_names import IMAGE_EXTENSIONS, is_image
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import LayerData
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 FRAME_NAME = "{frame:05d}"
 
 
@@ -27,16 +28,29 @@ class MaskTreeError(HMError):
 
 
 def frame_number(path: Path, video_id: str) -> int:
-    """The frame number in an image's file name (its digits)."""
-    digits = "".join(ch for ch in path.stem if ch.isdigit())
-    if not digits:
+    """The frame number in an image's file name (``hm_annotate.frame_names``: its last digits)."""
+    number = frame_names.frame_number(path.name)
+    if number is None:
         raise MaskTreeError(f"{path}: video {video_id}: no frame number in the file name")
-    return int(digits)
+    return number
 
 
 def images(folder: Path) -> list[Path]:
     """Image files of one folder, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image(p.name))
+
+
+def numbered(folder: Path, video_id: str, suffixes: tuple[str, ...] = IMAGE_EXTENSIONS) -> dict[int, Path]:
+    """A folder's images by frame number; two images with one number are an error naming both."""
+    out: dict[int, Path] = {}
+    for p in images(folder):
+        if p.suffix.lower() not in suffixes:
+            raise MaskTreeError(f"{p}: video {video_id}: expected {'/'.join(suffixes)} mask images")
+        frame = frame_number(p, video_id)
+        if frame in out:
+            raise MaskTreeError(f"{p}: video {video_id} frame {frame}: {out[frame].name} has the same number")
+        out[frame] = p
+    return out
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -66,10 +80,10 @@ def mask_folders(src_dir: str | Path) -> list[Path]:
     if not root.is_dir():
         raise MaskTreeError(f"{root}: not a folder")
     folders = sorted(
-        {p.parent for p in _walk(root) if p.suffix.lower() in IMAGE_EXTS and _image_file(p, root)}
+        {p.parent for p in _walk(root) if is_image(p.name) and _image_file(p, root)}
     )
     if not folders:
-        raise MaskTreeError(f"{root}: no mask images (.jpg/.png) found")
+        raise MaskTreeError(f"{root}: no mask images ({'/'.join(IMAGE_EXTENSIONS)}) found")
     return folders
 
 
@@ -105,8 +119,7 @@ def frame_sizes(frames_dir: Path, video_id: str) -> dict[int, tuple[int, int]]:
     if not frames_dir.is_dir():
         raise MaskTreeError(f"{frames_dir}: video {video_id}: no frame folder for these masks")
     sizes = {}
-    for p in images(frames_dir):
-        frame = frame_number(p, video_id)
+    for frame, p in numbered(frames_dir, video_id).items():
         size = jpeg_size(p) if p.suffix.lower() in (".jpg", ".jpeg") else None
         if size is None:
             img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
@@ -122,8 +135,9 @@ def read_tree(
     frames_root: str | Path | None,
     read_objects: Callable[[Path, str, int], tuple[tuple[int, int], list, list[int]]],
     parameters: dict[str, Any],
-    suffixes: tuple[str, ...] = IMAGE_EXTS,
-    progress: bool = True,
+    suffixes: tuple[str, ...] = IMAGE_EXTENSIONS,
+    *,
+    reporter: Reporter | None = None,
 ) -> Iterator[tuple[str, LayerData]]:
     """Yield ``(video_id, LayerData)`` per folder; ``read_objects(path, video, frame)`` gives
     ``(image size, RLEs, object ids)`` of one image.
@@ -131,8 +145,7 @@ def read_tree(
     With ``frames_root``, each video's masks must match its frames one to one, by name and size;
     without it, all masks of a video must share one size. Errors name file, video and frame.
     """
-    from tqdm import tqdm
-
+    reporter = reporter or Reporter()
     root = Path(src_dir)
     provenance = {
         "tool": "hm-annotate import-masks",
@@ -141,13 +154,9 @@ def read_tree(
         "parameters": parameters,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    for folder in tqdm(mask_folders(root), desc="import masks", unit="video", disable=not progress):
+    for folder in reporter.bar(mask_folders(root), desc="import masks", unit="video"):
         vid = folder.relative_to(root).as_posix()
-        paths = {}
-        for p in images(folder):
-            if p.suffix.lower() not in suffixes:
-                raise MaskTreeError(f"{p}: video {vid}: expected {'/'.join(suffixes)} mask images")
-            paths[frame_number(p, vid)] = p
+        paths = numbered(folder, vid, suffixes)
         expected = frame_sizes(Path(frames_root) / vid, vid) if frames_root is not None else None
         if expected is not None and set(expected) != set(paths):
             frame = min(set(expected) ^ set(paths))

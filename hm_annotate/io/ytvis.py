@@ -9,9 +9,9 @@ annotation per object id of a video with per-frame lists aligned with ``file_nam
 of ``file_names`` where every annotation is ``null``. Video ids derive from the video id alone
 (``video_id_of``), so every export of a dataset numbers a video the same way.
 
-Import turns the file into the frames and objects of a COCO import (``hm_annotate.io.coco``) and
-goes through the same checks, identity matching (an annotation without ``object_id`` is matched
-per frame by IoU), summary and all-or-nothing write.
+Import turns the file into the frames and objects of a COCO import (``as_coco``) and goes through
+the same checks, identity matching (an annotation without ``object_id`` is matched per frame by
+IoU), summary and all-or-nothing write (``hm_annotate.io.coco.import_parsed``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from hm_annotate.io.coco import (
     CocoError,
     FrameNames,
     ImportSummary,
+    export_document,
     export_info,
-    import_coco,
+    import_parsed,
+    load_coco,
     stable_id,
     video_patterns,
 )
@@ -45,6 +47,7 @@ def video_id_of(video_id: str) -> int:
 def export_ytvis(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     videos: Sequence[str] | None = None,
     file_name_pattern: str | None = None,
     frame_paths: Mapping[str, Mapping[int, str]] | None = None,
@@ -92,13 +95,8 @@ def export_ytvis(
                         "bboxes": [None if m is None else next(boxes) for m in per_frame],
                     }
                 )
-    return {
-        "info": export_info(store_path, layer, file_name_pattern, frame_paths),
-        "licenses": [],
-        "categories": [dict(CATEGORY)],
-        "videos": out_videos,
-        "annotations": annotations,
-    }
+    info = export_info(store_path, layer, file_name_pattern, frame_paths)
+    return export_document(info, videos=out_videos, annotations=annotations)
 
 
 def _video_entries(data: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
@@ -166,5 +164,8 @@ def as_coco(data: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def import_ytvis(path: str | os.PathLike, store_path: str | os.PathLike, **options: Any) -> ImportSummary:
-    """Import a YouTube-VIS file into a store layer, all or nothing; ``options`` as ``import_coco``."""
-    return import_coco(path, store_path, file_format="youtube-vis", **options)
+    """Import a YouTube-VIS file into a store layer, all or nothing; ``options`` as
+    ``hm_annotate.io.coco.import_parsed``."""
+    data = as_coco(load_coco(path), str(path))
+    tool, params = "hm-annotate import-ytvis", {"format": "youtube-vis"}
+    return import_parsed(data, path, store_path, tool=tool, parameters=params, **options)

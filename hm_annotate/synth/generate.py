@@ -19,6 +19,7 @@ from typing import Any
 
 from hm_annotate import __version__
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 from hm_annotate.synth import annotations
 from hm_annotate.synth.plan import VideoPlan, plan_dataset
 from hm_annotate.synth.render import Rendered, frame_size, render_video
@@ -111,13 +112,14 @@ def _quiet_worker() -> None:
 def generate(
     out: str | os.PathLike,
     videos: int,
+    *,
     seed: int,
     sync_fraction: float = 0.2,
     height: int = 256,
     frames: int = 104,
     hm_jpg: bool = False,
     workers: int = 1,
-    progress: bool = True,
+    reporter: Reporter | None = None,
 ) -> dict[str, Any]:
     """Make (or finish) a synthetic FineDiving dataset in ``out``; returns a summary.
 
@@ -126,8 +128,6 @@ def generate(
     ``workers`` > 1 renders in spawned processes, so a calling script needs the usual
     ``if __name__ == "__main__":`` guard.
     """
-    from tqdm import tqdm
-
     from hm_annotate.store import LayerData, MaskStore
 
     if height < 64:
@@ -146,7 +146,7 @@ def generate(
         stored = {v for v in store.videos() if store.has(v, "corrected")}
         todo = [p for p in plans if not _done(out, p, stored, hm_jpg)]
         jobs = [(p, str(frames_root), None if masks_root is None else str(masks_root), height) for p in todo]
-        bar = tqdm(total=len(jobs), desc="synth", unit="video", disable=None if progress else True)
+        bar = (reporter or Reporter()).bar(total=len(jobs), desc="synth", unit="video")
         pool = None
         if workers > 1 and len(jobs) > 1:
             pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _quiet_worker)

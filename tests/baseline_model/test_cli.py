@@ -27,7 +27,7 @@ def dataset(tmp_path_factory) -> Path:
     from hm_annotate.synth import generate
 
     root = tmp_path_factory.mktemp("synth")
-    generate(root, videos=10, seed=1, height=64, frames=24, progress=False)
+    generate(root, videos=10, seed=1, height=64, frames=24)
     return root
 
 

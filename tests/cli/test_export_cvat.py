@@ -14,7 +14,7 @@ from hm_annotate.cli import main
 from hm_annotate.io.cvat import ANNOTATIONS_NAME
 from hm_annotate.store import MaskStore
 from tests.console import run
-from tests.io.test_coco import as_cvat_export
+from tests.io.coco.helpers import as_cvat_export
 from tests.masks import make_store
 
 VIDEO = "FINADivingWorldCup2021_Men3m_final_r1/8"

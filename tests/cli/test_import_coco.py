@@ -135,8 +135,8 @@ def test_dataset_names_frames_and_bounds_them(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_swapped_ids_are_warned_about_and_objects_have_their_iou(tmp_path: Path) -> None:
-    from tests.io.test_coco import SYNC
-    from tests.io.test_coco import make_store as make_sync_store
+    from tests.io.coco.helpers import SYNC
+    from tests.io.coco.helpers import make_store as make_sync_store
 
     store = make_sync_store(tmp_path / "m.h5")
     data = export_coco(store, videos=[SYNC], layer="pseudo")

@@ -81,7 +81,8 @@ def test_errors_are_one_line(tmp_path, capsys):
     for fmt, extra, expected in [
         ("finediving", [], "FineDiving_coarse_annotation.pkl: annotation file not found"),
         ("nope", [], "unknown dataset format 'nope'"),
-        ("finediving", ["--metadata", str(tmp_path / "Annotations" / "train_split.pkl")], "takes no option"),
+        ("finediving", ["--metadata", str(tmp_path / "Annotations" / "train_split.pkl")],
+         "has no parameter 'metadata_csv'"),
     ]:
         with pytest.raises(SystemExit) as exited:
             main(["list-videos", "--dataset-format", fmt, "--data-root", str(tmp_path), *extra])

@@ -75,7 +75,7 @@ def test_frames_through_the_finediving_adapter(tmp_path, capsys):
     from hm_annotate.synth import generate
 
     out = tmp_path / "synth"
-    generate(out, videos=2, seed=2, height=64, frames=24, progress=False)
+    generate(out, videos=2, seed=2, height=64, frames=24)
     video = load_videos("finediving", out)[0]
     main(["render", str(out / "gt_masks.h5"), "--video", video.id, "--dataset-format", "finediving",
           "--data-root", str(out), "--out", str(tmp_path / "v.mp4")])  # fmt: skip

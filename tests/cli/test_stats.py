@@ -89,7 +89,7 @@ def test_counts_on_a_synthetic_finediving_dataset_match_its_annotation_pickles(t
     from hm_annotate.synth import generate
 
     out = tmp_path / "synth"
-    generate(out, videos=6, seed=5, height=64, frames=24, sync_fraction=0.4, progress=False)
+    generate(out, videos=6, seed=5, height=64, frames=24, sync_fraction=0.4)
     coarse = pickle.loads((out / "Annotations" / "FineDiving_coarse_annotation.pkl").read_bytes())
     masks, videos = Counter(), Counter()
     for a in coarse.values():

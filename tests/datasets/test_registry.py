@@ -15,8 +15,9 @@ from tests.datasets.fixtures import make_finediving
 
 @pytest.fixture
 def registry(monkeypatch):
-    """A private copy of the registry, so tests that register adapters leave no trace."""
-    monkeypatch.setattr(datasets, "ADAPTERS", dict(datasets.ADAPTERS))
+    """The registry with a private copy of its registrations, so tests that register adapters
+    leave no trace."""
+    monkeypatch.setattr(datasets.ADAPTERS, "_registered", dict(datasets.ADAPTERS._registered))
     return datasets.ADAPTERS
 
 
@@ -31,7 +32,7 @@ def test_builtin_names():
 
 
 def test_unknown_format_lists_known_ones():
-    with pytest.raises(DatasetError, match=r"format 'nope'; known: aqa7, finediving, mtl-aqa"):
+    with pytest.raises(DatasetError, match=r"format 'nope' \(known: aqa7, finediving, mtl-aqa"):
         get_adapter("nope")
 
 
@@ -48,7 +49,7 @@ def test_registered_adapter_is_used_with_its_options_and_id_filter(registry, tmp
 
 def test_options_an_adapter_does_not_take_are_refused(tmp_path):
     make_finediving(tmp_path)
-    with pytest.raises(DatasetError, match="dataset format 'finediving' takes no option metadata_csv"):
+    with pytest.raises(DatasetError, match="dataset format 'finediving' has no parameter 'metadata_csv'"):
         load_videos("finediving", tmp_path, metadata_csv="x.csv")
 
 

@@ -127,3 +127,14 @@ def test_jpeg_frame_folder_colours(tmp_path):
     (video,) = load_videos("videos", tmp_path)
     assert video.id == "seq"
     assert np.abs(video.read_frame(11).reshape(-1, 3).mean(0) - frame_colour(11)).max() < 3
+
+
+def test_bmp_frame_folder_with_awkward_names(tmp_path):
+    """A folder of .bmp frames named ``cam2_<n>.bmp`` is a video whose frames are the last
+    numbers of the names (``hm_annotate.frame_names``)."""
+    for n in (489, 490):
+        write_frame(tmp_path / "seq" / f"cam2_{n:05d}.bmp", solid_frame(n, (16, 16)))
+    (video,) = load_videos("videos", tmp_path)
+    assert video.id == "seq" and video.frame_numbers == (489, 490)
+    assert video.frame_paths[490] == "seq/cam2_00490.bmp"
+    assert np.abs(video.read_frame(490).reshape(-1, 3).mean(0) - frame_colour(490)).max() < 3

@@ -67,7 +67,7 @@ def test_palette_is_the_davis_one() -> None:
 def test_write_tree_writes_indexed_pngs_with_object_ids(tmp_path: Path) -> None:
     store = _store(tmp_path / "m.h5")
     with MaskStore.open(store) as st:
-        n = davis.write_tree(st, tmp_path / "davis", layer="pseudo", progress=False)
+        n = davis.write_tree(st, tmp_path / "davis", layer="pseudo")
         want = st.read("Sync3m/7", "pseudo")
     assert n == 8
     masks = tmp_path / "davis" / "Annotations" / "480p"
@@ -132,7 +132,7 @@ def test_the_tree_is_what_davis2017_evaluation_reads(tmp_path: Path) -> None:
     main(["import-masks", str(out), "--format", "davis", "--out", str(back), "--layer", "pseudo"])
     assert _layers(back, "pseudo") == _layers(store, "pseudo")
     # a results folder is the flat <results>/<seq>/<frame>.png tree: Annotations/480p is one
-    assert [v for v, _ in davis.read_tree(out / "Annotations" / "480p", progress=False)] == sorted(seqs)
+    assert [v for v, _ in davis.read_tree(out / "Annotations" / "480p")] == sorted(seqs)
 
 
 def test_a_missing_frame_image_stops_the_export_before_any_file(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_a_missing_frame_image_stops_the_export_before_any_file(tmp_path: Path) 
         cv2.imwrite(str(tmp_path / "frames" / "Solo" / "1" / f"{f:05d}.jpg"), np.zeros((H, W, 3), np.uint8))
     missing = "video Solo/1 frame 6: no frame image"
     with MaskStore.open(store) as st, pytest.raises(MaskTreeError, match=missing):
-        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"], progress=False,
+        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"],
                          frames_root=tmp_path / "frames")
     assert not (tmp_path / "out").exists()
 
@@ -159,21 +159,21 @@ def test_overlapping_objects_go_to_the_higher_id() -> None:
 def test_frames_root_must_match_names_and_sizes(tmp_path: Path) -> None:
     store = _store(tmp_path / "m.h5")
     with MaskStore.open(store) as st:
-        davis.write_tree(st, tmp_path / "d", layer="pseudo", videos=["Solo/1"], progress=False)
+        davis.write_tree(st, tmp_path / "d", layer="pseudo", videos=["Solo/1"])
     frames = tmp_path / "frames" / "Solo" / "1"
     frames.mkdir(parents=True)
     for f in (5, 6, 9):
         cv2.imwrite(str(frames / f"{f:05d}.jpg"), np.zeros((H, W, 3), np.uint8))
-    assert [v for v, _ in davis.read_tree(tmp_path / "d", tmp_path / "frames", progress=False)] == ["Solo/1"]
+    assert [v for v, _ in davis.read_tree(tmp_path / "d", tmp_path / "frames")] == ["Solo/1"]
     cv2.imwrite(str(frames / "00010.jpg"), np.zeros((H, W, 3), np.uint8))
     with pytest.raises(MaskTreeError, match="video Solo/1 frame 10: no mask for this frame"):
-        list(davis.read_tree(tmp_path / "d", tmp_path / "frames", progress=False))
+        list(davis.read_tree(tmp_path / "d", tmp_path / "frames"))
     (frames / "00010.jpg").unlink()
     cv2.imwrite(str(frames / "00009.jpg"), np.zeros((H + 2, W, 3), np.uint8))
     with pytest.raises(
         MaskTreeError, match=r"00009.png: video Solo/1 frame 9: mask is 40x60, expected 42x60"
     ):
-        list(davis.read_tree(tmp_path / "d", tmp_path / "frames", progress=False))
+        list(davis.read_tree(tmp_path / "d", tmp_path / "frames"))
 
 
 def test_bad_trees_and_stores_are_reported(tmp_path: Path) -> None:
@@ -181,18 +181,40 @@ def test_bad_trees_and_stores_are_reported(tmp_path: Path) -> None:
     rgb.mkdir(parents=True)
     cv2.imwrite(str(rgb / "00001.png"), np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(MaskTreeError, match="00001.png: video V/1 frame 1: mode RGB image"):
-        list(davis.read_tree(tmp_path / "rgb", progress=False))
+        list(davis.read_tree(tmp_path / "rgb"))
     jpg = tmp_path / "jpg" / "V" / "1"
     jpg.mkdir(parents=True)
     cv2.imwrite(str(jpg / "00001.jpg"), np.zeros((4, 4), np.uint8))
     with pytest.raises(MaskTreeError, match="expected .png mask images"):
-        list(davis.read_tree(tmp_path / "jpg", progress=False))
+        list(davis.read_tree(tmp_path / "jpg"))
     store = tmp_path / "big_ids.h5"
     with MaskStore.open(store, "a") as st:
         m = rle.encode(np.ones((4, 4), np.uint8))
         st.put("V/1", "pseudo", LayerData(frames=[3], masks=[[m]], object_ids=[[300]], height=4, width=4))
     with MaskStore.open(store) as st:
         with pytest.raises(MaskTreeError, match=r"video V/1 frame 3: object ids \[300\] do not fit"):
-            davis.write_tree(st, tmp_path / "out", layer="pseudo", progress=False)
+            davis.write_tree(st, tmp_path / "out", layer="pseudo")
         with pytest.raises(MaskTreeError, match="indexed PNGs"):
-            davis.write_tree(st, tmp_path / "out", layer="pseudo", ext="jpg", progress=False)
+            davis.write_tree(st, tmp_path / "out", layer="pseudo", ext="jpg")
+
+
+def test_awkward_mask_and_frame_names(tmp_path: Path) -> None:
+    """Mask and frame numbers come from the last run of digits (``hm_annotate.frame_names``):
+    ``cam2_00005.png`` and ``00005_mask.png`` are frame 5, and .bmp frames are read."""
+    store = _store(tmp_path / "m.h5")
+    with MaskStore.open(store) as st:
+        davis.write_tree(st, tmp_path / "d", layer="pseudo", videos=["Solo/1"])
+    seq = tmp_path / "d" / "Annotations" / "480p" / "Solo" / "1"
+    for i, p in enumerate(sorted(seq.glob("*.png"))):
+        p.rename(seq / (f"cam2_{p.name}" if i % 2 else f"{p.stem}_mask.png"))
+    frames = tmp_path / "frames" / "Solo" / "1"
+    frames.mkdir(parents=True)
+    for f in (5, 6, 9):
+        cv2.imwrite(str(frames / f"cam2_{f:05d}.bmp"), np.zeros((H, W, 3), np.uint8))
+    [(vid, data)] = list(davis.read_tree(tmp_path / "d", tmp_path / "frames"))
+    assert vid == "Solo/1" and data.frames.tolist() == [5, 6, 9]
+    with MaskStore.open(store) as st:  # the export finds .bmp frames by the same rule
+        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"], frames_root=tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "out" / "JPEGImages" / "480p" / "Solo" / "1").iterdir()) == [
+        "00005.jpg", "00006.jpg", "00009.jpg"
+    ]

@@ -15,7 +15,7 @@ from hm_annotate.cli import main
 from hm_annotate.io.coco import CocoError, write_coco
 from hm_annotate.io.ytvis import export_ytvis, import_ytvis, video_id_of
 from hm_annotate.store import MaskStore
-from tests.io.test_coco import SOLO, SYNC, make_store, snapshot
+from tests.io.coco.helpers import SOLO, SYNC, make_store, snapshot
 
 
 @pytest.fixture

@@ -20,5 +20,5 @@ def synth_params() -> dict:
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("synth") / "ds"
-    summary = generate(out, progress=False, **PARAMS)
+    summary = generate(out, **PARAMS)
     return out, summary

@@ -76,7 +76,7 @@ def test_store_is_valid_and_holds_the_exact_masks_with_metadata(dataset, synth_p
 def test_same_seed_same_bytes_whatever_the_worker_count(dataset, synth_params, tmp_path):
     out, _ = dataset
     again = tmp_path / "again"
-    generate(again, progress=False, workers=2, **synth_params)
+    generate(again, workers=2, **synth_params)
     for name in FILES:
         assert filecmp.cmp(out / "Annotations" / name, again / "Annotations" / name, shallow=False)
     with MaskStore.open(out / "gt_masks.h5") as a, MaskStore.open(again / "gt_masks.h5") as b:
@@ -94,7 +94,7 @@ def test_same_seed_same_bytes_whatever_the_worker_count(dataset, synth_params, t
 def test_an_interrupted_run_is_finished_by_running_it_again(tmp_path):
     params = dict(videos=2, seed=3, sync_fraction=0.5, height=64, frames=26)
     out = tmp_path / "ds"
-    generate(out, progress=False, **params)
+    generate(out, **params)
     keep = {n: (out / "Annotations" / n).read_bytes() for n in FILES}
     with MaskStore.open(out / "gt_masks.h5") as st:
         before = {v: st.read(v, "corrected").masks for v in st.videos()}
@@ -104,27 +104,27 @@ def test_an_interrupted_run_is_finished_by_running_it_again(tmp_path):
     frames = sorted((out / "FINADiving_MTL_256s" / victim.video_id).iterdir())
     for f in frames[len(frames) // 2 :]:
         f.unlink()
-    summary = generate(out, progress=False, **params)
+    summary = generate(out, **params)
     assert summary["rendered"] == 1
     assert {n: (out / "Annotations" / n).read_bytes() for n in FILES} == keep
     with MaskStore.open(out / "gt_masks.h5") as st:
         assert {v: st.read(v, "corrected").masks for v in st.videos()} == before
     assert len(list((out / "FINADiving_MTL_256s" / victim.video_id).iterdir())) == victim.n_frames
     # a finished folder is left as it is
-    assert generate(out, progress=False, **params)["rendered"] == 0
+    assert generate(out, **params)["rendered"] == 0
 
 
 def test_other_parameters_or_a_foreign_folder_are_refused(dataset, synth_params, tmp_path):
     out, _ = dataset
     with pytest.raises(SynthError, match="seed=7 \\(now 8\\)"):
-        generate(out, progress=False, **{**synth_params, "seed": 8})
+        generate(out, **{**synth_params, "seed": 8})
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(SynthError, match="not empty"):
-        generate(foreign, videos=1, seed=1, progress=False)
+        generate(foreign, videos=1, seed=1)
     with pytest.raises(SynthError, match="height"):
-        generate(tmp_path / "small", videos=1, seed=1, height=32, progress=False)
+        generate(tmp_path / "small", videos=1, seed=1, height=32)
 
 
 def test_the_finediving_adapter_reads_everything_back(dataset, synth_params):

@@ -152,7 +152,7 @@ def dive(tmp_path_factory):
     from hm_annotate.synth.generate import generate
 
     out = tmp_path_factory.mktemp("dive")
-    generate(out, videos=1, seed=7, sync_fraction=0.0, progress=False)
+    generate(out, videos=1, seed=7, sync_fraction=0.0)
     [video] = load_videos("finediving", out)
     with MaskStore.open(out / "gt_masks.h5", "r") as store:
         _, masks = store.masks(video.id, "corrected")
