@@ -89,7 +89,7 @@ def _task(
         if with_images and not path.is_file():
             raise CocoError(
                 f"{path}: video {video_id} frame {img['frame']}: frame image not found under {frames_root} "
-                "(check --frames-root and --file-name-pattern)"
+                "(check frames_root and file_name_pattern)"
             )
         images.append((img["file_name"], path))
     return data, images

@@ -156,7 +156,7 @@ class _Parser:
         else:
             if found is None:
                 raise self.fail(
-                    "file name matches no video of the store (check --file-name-pattern)", file_name=name
+                    "file name matches no video of the store (check file_name_pattern)", file_name=name
                 )
             vid, frame = found
         h, w = entry.get("height"), entry.get("width")
