@@ -40,6 +40,15 @@ def xywh_to_xyxy(bbox: np.ndarray) -> np.ndarray:
     return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
 
 
+def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
+    """Whether each xywh box reaches an image edge (a clipped athlete or a mask leaking out)."""
+    b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
+    hit = (b[:, 0] <= 0) | (b[:, 1] <= 0) | (b[:, 0] + b[:, 2] >= width) | (b[:, 1] + b[:, 3] >= height)
+    if area is not None:
+        hit &= np.asarray(area) > 0
+    return hit
+
+
 def fill_empty(boxes: np.ndarray, empty: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Replace the boxes of empty frames by linear interpolation between the nearest non-empty ones.
 
@@ -140,8 +149,7 @@ def iter_store_boxes(
     """Actor boxes of every video (or the given ones) that has ``layer``, read without decoding."""
     from tqdm import tqdm
 
-    from hm_annotate.stats.collect import check_layer, select_videos
-    from hm_annotate.store import MaskStore
+    from hm_annotate.store import MaskStore, check_layer, select_videos
 
     check_layer(layer)
     smooth(np.zeros((1, 4)), k, method)  # reject a bad window or method before reading anything

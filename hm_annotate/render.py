@@ -104,8 +104,7 @@ def render_frames(
     ``compare_layers`` puts the pseudo masks (left) beside the corrected ones (right) on every
     frame either layer has; a side without a mask for a frame says so.
     """
-    from hm_annotate.stats.collect import check_layer
-    from hm_annotate.store import MaskStore, StoreError
+    from hm_annotate.store import MaskStore, StoreError, check_layer
 
     check_layer(layer)
     with MaskStore.open(store_path) as st:

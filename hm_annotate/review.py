@@ -30,10 +30,9 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate import rle
+from hm_annotate.boxes import touches_border
 from hm_annotate.rle import consecutive_iou
-from hm_annotate.stats.collect import check_layer, select_videos, unions
-from hm_annotate.stats.measures import touches_border
-from hm_annotate.store import LayerData, MaskStore, StoreError
+from hm_annotate.store import LayerData, MaskStore, StoreError, check_layer, select_videos, unions
 
 WEIGHTS = {
     "empty": 1.0, "low_score": 1.0, "iou_drop": 1.0, "area_jump": 0.8, "components": 0.6, "border": 0.3,

@@ -13,6 +13,7 @@ from hm_annotate.boxes import (
     iter_store_boxes,
     pad_boxes,
     smooth,
+    touches_border,
     write_csv,
     write_json,
     xywh_to_xyxy,
@@ -123,3 +124,9 @@ def test_store_boxes_bad_input(store, tmp_path):
     MaskStore.open(tmp_path / "empty.h5", mode="a").close()
     with pytest.raises(StoreError, match="holds no videos"):
         list(iter_store_boxes(tmp_path / "empty.h5"))
+
+
+def test_touches_border_from_boxes():
+    boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
+    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
+    assert hit.tolist() == [True, False, True, True, False]

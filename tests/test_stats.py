@@ -14,7 +14,7 @@ from hm_annotate import rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.stats import collect_tables, compute_stats, summarise
-from hm_annotate.stats.measures import distribution, robust_z, touches_border
+from hm_annotate.stats.measures import distribution, robust_z
 from hm_annotate.stats.plots import write_plots
 from hm_annotate.stats.tables import format_report
 from hm_annotate.store import MaskStore, StoreError
@@ -41,12 +41,6 @@ def test_robust_z_flags_the_odd_value_of_its_own_group_only():
     z = robust_z(np.array([5, 5, 5, 5, 9]), np.zeros(5))
     assert z[4] > 2 and np.all(z[:4] == 0)
     assert np.all(robust_z(np.array([3, 3, 3]), np.zeros(3)) == 0)
-
-
-def test_touches_border_from_boxes():
-    boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
-    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
-    assert hit.tolist() == [True, False, True, True, False]
 
 
 # --------------------------------------------------------------------------- a store with known contents

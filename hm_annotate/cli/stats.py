@@ -66,8 +66,8 @@ def command(
     area outliers. Areas and boxes come from the store's arrays; no mask is decoded.
     """
     from hm_annotate.stats import GROUPS, collect_tables, summarise
-    from hm_annotate.stats.collect import check_layer
     from hm_annotate.stats.tables import format_report
+    from hm_annotate.store import check_layer
 
     check_layer(layer)
     if by not in GROUPS:

@@ -8,16 +8,15 @@ intersections (pycocotools on the runs), the only reason to read RLEs at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hm_annotate import rle
-from hm_annotate.rle import RLE, consecutive_iou, pair_iou
-from hm_annotate.store import VIEWS, LayerData, MaskStore, StoreError, overlay
+from hm_annotate.rle import consecutive_iou, pair_iou
+from hm_annotate.store import LayerData, MaskStore, StoreError, check_layer, curated_view, unions
 
 GROUPS = ("action_type", "event", "split", "athletes")
 INDIVIDUAL, SYNCHRONISED = "individual", "synchronised"
@@ -65,50 +64,12 @@ def _group_value(meta: Mapping[str, Any], video_id: str, key: str) -> str:
     return "unknown" if value in (None, "") else str(value)
 
 
-def unions(data: LayerData) -> list[RLE]:
-    """Every frame's foreground; single-object frames (most) need no merge."""
-    size = (data.height, data.width)
-    return [objs[0] if len(objs) == 1 else rle.union(objs, size) for objs in data.masks]
-
-
 def _as_info(videos_info: Iterable[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
     if videos_info is None:
         return {}
     if isinstance(videos_info, Mapping):
         return dict(videos_info)
     return {v.id: v for v in videos_info}
-
-
-def check_layer(layer: str) -> None:
-    """Reject a layer name the store does not know, before any work."""
-    if layer not in VIEWS:
-        raise StoreError(f"unknown layer {layer!r}; known: {', '.join(VIEWS)}")
-
-
-def select_videos(st: MaskStore, layer: str, videos: Sequence[str] | None = None) -> list[str]:
-    """The named videos (each must exist and have ``layer``), or every video having ``layer``."""
-    check_layer(layer)
-    if videos:
-        for v in videos:
-            if v not in st:
-                raise StoreError(f"{st.path}: no video {v!r} in the store")
-            if not st.has(v, layer):
-                raise StoreError(f"{st.path}: video {v!r} has no {layer!r} layer")
-        return list(videos)
-    if not st.videos():
-        raise StoreError(f"{st.path}: the store holds no videos")
-    ids = [v for v in st.videos() if st.has(v, layer)]
-    if not ids:
-        raise StoreError(f"{st.path}: no video has a {layer!r} layer")
-    return ids
-
-
-def _view(stored: dict[str, LayerData], layer: str) -> LayerData | None:
-    if layer != "curated":
-        return stored.get(layer)
-    if len(stored) == 2:
-        return overlay(stored["pseudo"], stored["corrected"])
-    return next(iter(stored.values()), None)
 
 
 @dataclass
@@ -142,7 +103,7 @@ def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoAr
             out.iou_prev = np.full(len(out.frames), np.nan)
         return out
     stored = {k: st.read(vid, k) for k in stored_layers}
-    data = _view(stored, layer)
+    data = curated_view(stored, layer)
     any_layer = data if data is not None else next(iter(stored.values()), None)
     size = (any_layer.height, any_layer.width) if any_layer is not None else (0, 0)
     out = _VideoArrays(size, {k: d.frames for k, d in stored.items()})

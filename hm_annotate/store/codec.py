@@ -1,0 +1,335 @@
+"""The on-disk form of a mask store, as ``schemas/mask-store.md`` specifies it: opening and
+creating store files, writing and reading one layer group, and the structure checks every read
+and ``validate`` share (no array is trusted before its shape and index are checked).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import h5py
+import numpy as np
+
+from hm_annotate import __version__, rle
+from hm_annotate.safe_paths import UnsafePathError, check_video_id
+from hm_annotate.store.layer import LayerData, StoreError
+
+FORMAT = "hm-annotate-masks"
+SCHEMA_VERSION = 1
+_COUNTS_CHUNK = 1 << 16
+# largest JSON attribute (a video's metadata, a layer's provenance) written
+MAX_ATTRIBUTE_BYTES = 1 << 20
+
+
+def group_name(video_id: str) -> str:
+    """The HDF5 group name of a video id (ids contain '/', group names cannot)."""
+    return quote(video_id, safe="")
+
+
+def require_regular(path: Path) -> None:
+    """Refuse a store path that exists and is not a regular file (a FIFO would block the open)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"{path}: not a regular file")
+
+
+def member(group: h5py.Group, name: str) -> Any:
+    """``group[name]``, or None when absent or unreachable (a dangling or looping link)."""
+    try:
+        return group[name]
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return None
+
+
+def open_h5(path: Path) -> h5py.File:
+    """Open a store file read-only, checking it is ours and not from a newer version."""
+    require_regular(path)
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no such store") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: not a readable HDF5 file (truncated or damaged?): {exc}") from None
+    try:
+        fmt = f.attrs.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode(errors="replace")
+        if fmt != FORMAT:
+            raise StoreError(f"{path}: not an hm-annotate mask store (format attribute {fmt!r})")
+        version = f.attrs.get("schema_version")
+        if not isinstance(version, (int, np.integer)) or isinstance(version, bool) or version < 1:
+            raise StoreError(f"{path}: schema_version {version!r} is not a positive integer")
+        if int(version) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: schema_version {version} is newer than this hm-annotate supports "
+                f"({SCHEMA_VERSION}); upgrade hm-annotate"
+            )
+        if not isinstance(member(f, "videos"), h5py.Group):
+            raise StoreError(f"{path}: missing group /videos")
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def new_file(path: Path) -> h5py.File:
+    f = h5py.File(path, "w", libver=("v110", "latest"), locking=False)
+    f.attrs["format"] = FORMAT
+    f.attrs["schema_version"] = SCHEMA_VERSION
+    f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    f.attrs["tool_version"] = __version__
+    f.create_group("videos")
+    return f
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def compact_provenance(records: list[dict[str, Any]], index: np.ndarray) -> tuple[list[dict], np.ndarray]:
+    """The provenance records frames refer to, each distinct record once, and the index remapped.
+
+    Every import appends a record, so without this a layer imported into 32,768 times overflowed
+    the int16 ``provenance_index``; kept records are bounded by the frames of the layer.
+    """
+    index = np.asarray(index, np.int64)
+    if len(index) and (index.min() < 0 or index.max() >= len(records)):
+        raise StoreError("provenance_index points outside the provenance records")
+    used = np.unique(index) if len(index) else np.zeros(1, np.int64)
+    keys: dict[str, int] = {}
+    remap = np.zeros(max(len(records), 1), np.int64)
+    kept: list[dict[str, Any]] = []
+    for i in used.tolist():
+        key = json.dumps(records[i], sort_keys=True, default=_json_default) if records else "{}"
+        if key not in keys:
+            keys[key] = len(kept)
+            kept.append(records[i] if records else {})
+        remap[i] = keys[key]
+    if len(kept) > np.iinfo(np.int16).max + 1:
+        raise StoreError(f"{len(kept)} distinct provenance records in one layer (at most 32768)")
+    return kept, remap[index].astype(np.int16)
+
+
+def json_attr(value: Any, what: str) -> str:
+    """A JSON attribute, refused over MAX_ATTRIBUTE_BYTES (a 50 MB contributor was stored as is)."""
+    text = json.dumps(value, default=_json_default)
+    if len(text) > MAX_ATTRIBUTE_BYTES:
+        raise StoreError(f"{what} is {len(text):,} bytes of JSON (at most {MAX_ATTRIBUTE_BYTES:,})")
+    return text
+
+
+def write_layer(group: h5py.Group, data: LayerData) -> None:
+    counts = [c["counts"].encode("ascii") for objs in data.masks for c in objs]
+    for objs in data.masks:
+        for c in objs:
+            if list(c["size"]) != [data.height, data.width]:
+                raise StoreError(f"mask of size {c['size']} in a {data.height}x{data.width} video")
+    sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
+    blob = np.frombuffer(b"".join(counts), dtype=np.uint8)
+    n_obj = np.fromiter((len(o) for o in data.masks), dtype=np.int64, count=len(data.masks))
+    group.attrs["height"] = int(data.height)
+    group.attrs["width"] = int(data.width)
+    provenance, provenance_index = compact_provenance(data.provenance, data.provenance_index)
+    group.attrs["provenance"] = json_attr(provenance, f"{group.name}: provenance")
+    group.create_dataset("frames", data=data.frames)
+    group.create_dataset("offsets", data=np.concatenate([[0], np.cumsum(n_obj)]).astype(np.int64))
+    group.create_dataset(
+        "object_ids", data=np.fromiter((i for ids in data.object_ids for i in ids), np.int16, len(counts))
+    )
+    group.create_dataset("counts_offsets", data=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+    if len(blob):
+        group.create_dataset(
+            "counts",
+            data=blob,
+            chunks=(min(len(blob), _COUNTS_CHUNK),),
+            compression="gzip",
+            compression_opts=6,
+            shuffle=False,
+        )
+    else:  # a layer of frames without objects (h5py refuses chunks larger than an empty array)
+        group.create_dataset("counts", data=blob)
+    group.create_dataset("area", data=np.asarray(data.area, np.int64))
+    group.create_dataset("bbox", data=np.asarray(data.bbox, np.float32).reshape(-1, 4))
+    group.create_dataset("score", data=np.asarray(data.scores, np.float32))
+    group.create_dataset("provenance_index", data=provenance_index)
+    if data.quality:
+        q = group.create_group("quality")
+        for k, v in data.quality.items():
+            q.create_dataset(k, data=np.asarray(v, np.float32))
+
+
+def read_array(group: h5py.Group, name: str) -> np.ndarray:
+    """A whole dataset through h5py's low-level API: half the cost of ``group[name][()]``,
+    which matters when statistics read thousands of small arrays."""
+    d = h5py.h5d.open(group.id, name.encode())
+    out = np.empty(d.shape, dtype=d.dtype)
+    if out.size:
+        d.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+    return out
+
+
+def read_layer(
+    group: h5py.Group, frames: np.ndarray, offsets: np.ndarray, coff: np.ndarray, counts: np.ndarray
+) -> LayerData:
+    """A layer from its group and its index and counts arrays (read and checked by the caller)."""
+    h, w = int(group.attrs["height"]), int(group.attrs["width"])
+    blob = counts.tobytes()
+    ids = read_array(group, "object_ids").tolist()
+    size = [h, w]
+    objs = [{"size": size, "counts": blob[a:b].decode("ascii")} for a, b in zip(coff[:-1], coff[1:])]
+    masks = [objs[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    object_ids = [ids[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+    quality = {k: v[()] for k, v in group["quality"].items()} if "quality" in group else {}
+    return LayerData(
+        frames=frames,
+        masks=masks,
+        height=h,
+        width=w,
+        object_ids=object_ids,
+        scores=read_array(group, "score"),
+        quality=quality,
+        provenance=json.loads(group.attrs["provenance"]),
+        provenance_index=read_array(group, "provenance_index"),
+        area=read_array(group, "area"),
+        bbox=read_array(group, "bbox"),
+    )
+
+
+def write_video(videos: h5py.Group, video_id: str, metadata: dict[str, Any], layers: dict[str, LayerData]):
+    name = group_name(video_id)
+    if name in videos:
+        del videos[name]
+    g = videos.create_group(name)
+    g.attrs["video_id"] = video_id
+    g.attrs["metadata"] = json_attr(metadata, f"video {video_id}: metadata")
+    sizes = {(d.height, d.width) for d in layers.values()}
+    if len(sizes) > 1:
+        raise StoreError(f"video {video_id}: layers disagree on the frame size {sorted(sizes)}")
+    for layer, data in layers.items():
+        write_layer(g.create_group(layer), data)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+# ----------------------------------------------------------------------------- structure checks
+
+_LAYER_DATASETS = {
+    "frames": ("i", 1),
+    "offsets": ("i", 1),
+    "object_ids": ("i", 1),
+    "counts_offsets": ("i", 1),
+    "counts": ("u", 1),
+    "area": ("i", 1),
+    "bbox": ("f", 2),
+    "score": ("f", 1),
+    "provenance_index": ("i", 1),
+}
+
+
+def video_problems(name: str, g: object) -> list[str]:
+    """What is wrong with a video group's id and shape, before its layers are looked at."""
+    if not isinstance(g, h5py.Group):
+        return [f"video group {name!r} is not an HDF5 group (or an unreachable link)"]
+    vid = g.attrs.get("video_id")
+    if not isinstance(vid, str):
+        return [f"video group {name!r} has no video_id string attribute"]
+    try:
+        check_video_id(vid)
+    except UnsafePathError as exc:
+        return [str(exc)]
+    if group_name(vid) != name:
+        return [f"video {vid}: group name {name!r} does not match its video_id"]
+    return []
+
+
+def structure_problems(g: object) -> list[str]:
+    """What keeps a layer group from being read safely, from its attributes and dataset shapes
+    alone (no array is read): missing or mistyped datasets (a vlen or int64 ``counts`` would
+    crash the decoder), a bad size, row counts that disagree."""
+    if not isinstance(g, h5py.Group):
+        return ["not an HDF5 group"]
+    out = []
+    for key in ("height", "width"):
+        if not isinstance(g.attrs.get(key), (int, np.integer)):
+            out.append(f"attribute {key!r} is missing or not an integer")
+    if not out:
+        try:
+            rle.check_size([g.attrs["height"], g.attrs["width"]])
+        except rle.RLEError as exc:
+            out.append(str(exc))
+    ds = {}
+    for key, (kind, ndim) in _LAYER_DATASETS.items():
+        d = member(g, key)
+        if not isinstance(d, h5py.Dataset):
+            out.append(f"missing dataset {key!r}")
+        elif d.dtype.kind != kind or d.ndim != ndim or (key == "counts" and d.dtype.itemsize != 1):
+            out.append(f"dataset {key!r} has dtype {d.dtype} and {d.ndim} dims")
+        else:
+            ds[key] = d
+    if out:
+        return out
+    n, n_obj = len(ds["frames"]), len(ds["object_ids"])
+    if len(ds["offsets"]) != n + 1:
+        out.append(f"dataset 'offsets' has {len(ds['offsets'])} rows for {n} frames (expected {n + 1})")
+    if len(ds["counts_offsets"]) != n_obj + 1:
+        out.append(f"dataset 'counts_offsets' has {len(ds['counts_offsets'])} rows for {n_obj} objects")
+    for key in ("area", "score", "provenance_index"):
+        if len(ds[key]) != n:
+            out.append(f"dataset {key!r} has {len(ds[key])} rows for {n} frames")
+    if ds["bbox"].shape != (n, 4):
+        out.append(f"dataset 'bbox' has shape {ds['bbox'].shape}, expected ({n}, 4)")
+    quality = member(g, "quality") if "quality" in g else {}
+    if not isinstance(quality, (h5py.Group, dict)):
+        out.append("'quality' is not a group")
+    else:
+        for key in quality:
+            d = member(quality, key)
+            if not isinstance(d, h5py.Dataset) or d.shape != (n,) or d.dtype.kind not in "fiu":
+                out.append(f"quality {key!r} is not a number per frame ({n},)")
+    try:
+        records = json.loads(g.attrs["provenance"])
+        if not isinstance(records, list):
+            out.append("attribute 'provenance' is not a JSON list")
+    except (KeyError, TypeError, ValueError, RecursionError):
+        out.append("attribute 'provenance' is missing or not JSON")
+    return out
+
+
+def index_problems(frames: np.ndarray, offsets: np.ndarray, coff: np.ndarray, n_bytes: int) -> list[str]:
+    """Whether the index arrays of a layer (shapes already checked) point where they should."""
+    out = []
+    if len(frames) > 1 and not np.all(np.diff(frames) > 0):
+        bad = int(frames[1:][np.diff(frames) <= 0][0])
+        out.append(f"frame {bad}: frame numbers are not strictly increasing")
+    if offsets[0] != 0 or offsets[-1] != len(coff) - 1 or np.any(np.diff(offsets) < 0):
+        out.append("offsets do not index the object entries")
+    if coff[0] != 0 or coff[-1] != n_bytes or np.any(np.diff(coff) < 0):
+        out.append("counts_offsets do not index the counts bytes")
+    return out
+
+
+def frame_of(offsets: np.ndarray, frames: np.ndarray, entry: int | None) -> str:
+    """``frame N object K`` for an object entry of a layer (for error messages)."""
+    if entry is None:
+        return "a frame"
+    i = int(np.searchsorted(offsets, entry, side="right") - 1)
+    return f"frame {int(frames[i])} object {entry - int(offsets[i]) + 1}"
