@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 
 SMOOTH_METHODS = ("median", "mean")
 
@@ -140,23 +141,23 @@ def video_boxes(
 def iter_store_boxes(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     k: int = 1,
     method: str = "median",
     pad: str | float = 0,
     videos: Sequence[str] | None = None,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> Iterator[VideoBoxes]:
     """Actor boxes of every video (or the given ones) that has ``layer``, read without decoding."""
-    from tqdm import tqdm
-
     from hm_annotate.store import MaskStore, check_layer, select_videos
 
     check_layer(layer)
+    reporter = reporter or Reporter()
     smooth(np.zeros((1, 4)), k, method)  # reject a bad window or method before reading anything
     parse_pad(pad)
     with MaskStore.open(store_path) as st:
         ids = select_videos(st, layer, videos)
-        for vid in tqdm(ids, desc="boxes", unit="video", disable=None if progress is None else not progress):
+        for vid in reporter.bar(ids, desc="boxes", unit="video"):
             frames, area, bbox = st.area_bbox(vid, layer)
             yield video_boxes(vid, frames, area, bbox, st.size(vid), k, method, pad)
 

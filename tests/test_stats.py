@@ -75,7 +75,7 @@ def store(tmp_path_factory):
 
 
 def test_counts_per_action_type_and_athletes(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     assert (r["videos"], r["masks"], r["frames"], r["empty_masks"]) == (4, 36, 36, 1)
     assert r["objects"] == 35 + 8  # one object a frame, two on the pair's 8 frames, none on the empty frame
     assert r["objects_per_frame"] == {"0": 1, "1": 27, "2": 8}
@@ -93,7 +93,7 @@ def test_counts_per_action_type_and_athletes(store):
 
 
 def test_other_groupings(store):
-    t = collect_tables(store, progress=False)
+    t = collect_tables(store)
     assert {k: v["masks"] for k, v in summarise(t, "split")["by_split"].items()} == {"train": 18, "test": 18}
     assert {k: v["videos"] for k, v in summarise(t, "event")["by_event"].items()} == {
         "E1": 2, "E2_Synchronised": 1, "E3": 1}  # fmt: skip
@@ -103,7 +103,7 @@ def test_other_groupings(store):
 
 
 def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     videos = _videos()
     areas, ious = [], []
     with MaskStore.open(store) as st:
@@ -122,13 +122,13 @@ def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
 def test_temporal_stability_leaves_out_pairs_of_empty_frames(tmp_path):
     m = ellipses(6)
     m[2:4] = 0
-    r = compute_stats(write_store(tmp_path / "s.h5", {"E/1": {"pseudo": layer(range(6), m)}}), progress=False)
+    r = compute_stats(write_store(tmp_path / "s.h5", {"E/1": {"pseudo": layer(range(6), m)}}))
     assert r["temporal_iou"]["count"] == 4  # pairs 0-1, 1-2, 3-4, 4-5; 2-3 are both empty
     assert r["temporal_iou"]["histogram"]["counts"][0] == 2  # mask -> empty and empty -> mask: IoU 0
 
 
 def test_correction_coverage_and_agreement(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     c = r["correction"]
     assert c["frames_corrected"] == 3 and c["videos_with_corrections"] == 1
     assert c["coverage"] == pytest.approx(3 / 36)
@@ -140,8 +140,8 @@ def test_correction_coverage_and_agreement(store):
 
 
 def test_without_temporal_iou_the_same_numbers_come_from_the_arrays_alone(store):
-    full = compute_stats(store, progress=False)
-    light = compute_stats(store, temporal=False, progress=False)
+    full = compute_stats(store)
+    light = compute_stats(store, temporal=False)
     assert light["temporal_iou"] is None
     for key in ("videos", "frames", "masks", "objects", "empty_masks", "objects_per_frame", "athletes",
                 "area_fraction", "bbox_width", "correction", "outliers"):  # fmt: skip
@@ -149,8 +149,8 @@ def test_without_temporal_iou_the_same_numbers_come_from_the_arrays_alone(store)
     strip = {k: {**v, "temporal_iou": None} for k, v in full["by_action_type"].items()}
     assert light["by_action_type"] == strip
     for name in ("pseudo", "corrected"):
-        quick = compute_stats(store, name, temporal=False, progress=False)
-        assert quick["masks"] == compute_stats(store, name, progress=False)["masks"]
+        quick = compute_stats(store, name, temporal=False)
+        assert quick["masks"] == compute_stats(store, name)["masks"]
 
 
 def test_a_video_without_masks_counts_with_none(tmp_path):
@@ -159,17 +159,17 @@ def test_a_video_without_masks_counts_with_none(tmp_path):
     with MaskStore.open(path, "a") as st:
         st.set_metadata("E/2", {"action_type": "107b"})
     for temporal in (True, False):
-        r = compute_stats(path, temporal=temporal, progress=False)
+        r = compute_stats(path, temporal=temporal)
         assert (r["videos"], r["videos_with_masks"], r["masks"]) == (2, 1, 4)
         assert r["by_action_type"]["107b"]["videos"] == 2
 
 
 def test_layers_differ(store):
-    corrected = compute_stats(store, layer="corrected", progress=False)
+    corrected = compute_stats(store, layer="corrected")
     assert corrected["masks"] == 3 and corrected["videos_with_masks"] == 1
     # frames counted from the union of the layers: the other videos count with no masks
     assert corrected["coverage"] == pytest.approx(3 / 36)
-    assert compute_stats(store, layer="pseudo", progress=False)["masks"] == 36
+    assert compute_stats(store, layer="pseudo")["masks"] == 36
 
 
 def test_coverage_against_the_dataset_frame_counts(store):
@@ -178,7 +178,7 @@ def test_coverage_against_the_dataset_frame_counts(store):
 
     info = [video("E1/1", 20), video("E1/2", 12), video("E2_Synchronised/1", 8), video("E3/1", 6),
             video("E9/1", 30, action_type="107b")]  # fmt: skip
-    r = compute_stats(store, videos_info=info, progress=False)
+    r = compute_stats(store, videos_info=info)
     assert r["frames_counted_from"] == "dataset"
     assert (r["videos"], r["videos_with_masks"], r["frames"], r["masks"]) == (5, 4, 76, 36)
     assert r["by_action_type"]["107b"]["frames"] == 62
@@ -186,14 +186,14 @@ def test_coverage_against_the_dataset_frame_counts(store):
 
 
 def test_area_outliers(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     top = r["outliers"]["top"][0]
     assert (top["video_id"], top["frame"]) == ("E1/2", 56)
     assert top["z_video"] > 5
 
 
 def test_text_formats(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     rows = list(csv.reader(io.StringIO(format_report(r, "csv"))))
     assert rows[0][:5] == ["action_type", "videos", "videos_with_masks", "frames", "masks"]
     assert [row[0] for row in rows[1:]] == ["107b", "5253b", "405b", "all"]
@@ -206,7 +206,7 @@ def test_text_formats(store):
 
 
 def test_plots_are_written_and_readable(store, tmp_path):
-    files = write_plots(collect_tables(store, progress=False), "action_type", tmp_path / "plots")
+    files = write_plots(collect_tables(store), "action_type", tmp_path / "plots")
     names = ["masks_per_action_type.png", "area_fraction.png", "coverage_per_video.png", "temporal_iou.png"]
     assert [f.name for f in files] == names
     for f in files:

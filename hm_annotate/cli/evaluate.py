@@ -8,6 +8,7 @@ import math
 import click
 
 from hm_annotate.evaluate import PROTOCOLS, TASKS, evaluate_stores
+from hm_annotate.reporting import Reporter
 
 _LAYERS = click.Choice(["pseudo", "corrected", "curated"])
 _COLUMNS = ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
@@ -76,7 +77,7 @@ def command(
     """
     result = evaluate_stores(
         pred, ref, pred_layer, ref_layer, list(videos) or None,
-        protocol=protocol, task=task, bound_th=bound_th, progress=True,
+        protocol=protocol, task=task, bound_th=bound_th, reporter=Reporter(progress=None, echo=True),
     )
     if as_json:
         click.echo(json.dumps(_json_safe(result), indent=2))

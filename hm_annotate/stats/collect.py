@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hm_annotate.reporting import Reporter
 from hm_annotate.rle import consecutive_iou, pair_iou
 from hm_annotate.store import LayerData, MaskStore, StoreError, check_layer, curated_view, unions
 
@@ -125,9 +126,10 @@ def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoAr
 def collect_tables(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     videos_info: Iterable[Any] | Mapping[str, Any] | None = None,
     temporal: bool = True,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> StatsTables:
     """Build the per-frame and per-video tables of one layer of a store.
 
@@ -135,9 +137,8 @@ def collect_tables(
     frame count for coverage and fills metadata the store lacks; dataset videos absent from the
     store count with no masks. Without it a video's frames are the union of its layers' frames.
     """
-    from tqdm import tqdm
-
     check_layer(layer)
+    reporter = reporter or Reporter()
     info = _as_info(videos_info)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("frame", "area", "bbox", "objects", "iou_prev")}
     agree: dict[str, list[np.ndarray]] = {"frame": [], "iou": []}
@@ -151,8 +152,7 @@ def collect_tables(
         if not any(st.has(v, layer) for v in ids):
             raise StoreError(f"{store_path}: no video has a {layer!r} layer")
         all_ids = ids + sorted(set(info) - set(ids))
-        show = None if progress is None else not progress
-        for vid in tqdm(all_ids, desc="stats", unit="video", disable=show):
+        for vid in reporter.bar(all_ids, desc="stats", unit="video"):
             meta = dict(info[vid].metadata) if vid in info else {}
             if vid in st:
                 meta.update(st.metadata(vid))
