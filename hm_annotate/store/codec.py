@@ -174,10 +174,24 @@ def write_layer(group: h5py.Group, data: LayerData) -> None:
 def read_array(group: h5py.Group, name: str) -> np.ndarray:
     """A whole dataset through h5py's low-level API: half the cost of ``group[name][()]``,
     which matters when statistics read thousands of small arrays."""
-    d = h5py.h5d.open(group.id, name.encode())
+    return read_all(h5py.h5d.open(group.id, name.encode()))
+
+
+def read_all(d: h5py.h5d.DatasetID) -> np.ndarray:
+    """A whole dataset, by its low-level id."""
     out = np.empty(d.shape, dtype=d.dtype)
     if out.size:
         d.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+    return out
+
+
+def read_range(d: h5py.h5d.DatasetID, start: int, stop: int) -> np.ndarray:
+    """Elements ``start:stop`` of a 1-D dataset, without the cost of h5py's slicing machinery."""
+    out = np.empty(max(stop - start, 0), dtype=d.dtype)
+    if out.size:
+        space = d.get_space()
+        space.select_hyperslab((start,), (out.size,))
+        d.read(h5py.h5s.create_simple(out.shape), space, out)
     return out
 
 
@@ -261,40 +275,80 @@ def video_problems(name: str, g: object) -> list[str]:
     return []
 
 
+# what a single-frame read uses of a layer (the other datasets are checked by the reads using them)
+FRAME_DATASETS = ("frames", "offsets", "counts_offsets", "counts")
+
+
+def _dataset(g: h5py.Group, name: str) -> h5py.h5d.DatasetID | None:
+    """A group's dataset by its low-level id (a tenth of ``group[name]``'s cost), or None when
+    absent, unreachable or not a dataset."""
+    try:
+        d = h5py.h5o.open(g.id, name.encode())
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return None
+    return d if isinstance(d, h5py.h5d.DatasetID) else None
+
+
+Datasets = dict[str, h5py.h5d.DatasetID]
+
+
+def _size_and_datasets(g: h5py.Group, keys) -> tuple[list[str], tuple[int, int], Datasets]:
+    """A layer group's size attributes and the datasets ``keys``, checked for dtype and dims;
+    with the size and the opened datasets."""
+    out = []
+    size = (g.attrs.get("height"), g.attrs.get("width"))
+    for key, value in zip(("height", "width"), size):
+        if not isinstance(value, (int, np.integer)):
+            out.append(f"attribute {key!r} is missing or not an integer")
+    if not out:
+        try:
+            size = rle.check_size(list(size))
+        except rle.RLEError as exc:
+            out.append(str(exc))
+    ds = {}
+    for key in keys:
+        kind, ndim = _LAYER_DATASETS[key]
+        d = _dataset(g, key)
+        if d is None:
+            out.append(f"missing dataset {key!r}")
+        elif d.dtype.kind != kind or d.rank != ndim or (key == "counts" and d.dtype.itemsize != 1):
+            out.append(f"dataset {key!r} has dtype {d.dtype} and {d.rank} dims")
+        else:
+            ds[key] = d
+    return out, size, ds
+
+
+def _offsets_rows(ds: Datasets) -> list[str]:
+    n, rows = ds["frames"].shape[0], ds["offsets"].shape[0]
+    return [] if rows == n + 1 else [f"dataset 'offsets' has {rows} rows for {n} frames (expected {n + 1})"]
+
+
+def frame_index_problems(g: object) -> tuple[list[str], tuple[int, int], Datasets]:
+    """What keeps a single-frame read of a layer group safe: its size and ``FRAME_DATASETS``
+    (dtypes, dims, one offset per frame plus one); with the size and the opened datasets."""
+    if not isinstance(g, h5py.Group):
+        return ["not an HDF5 group"], (0, 0), {}
+    out, size, ds = _size_and_datasets(g, FRAME_DATASETS)
+    return out or _offsets_rows(ds), size, ds
+
+
 def structure_problems(g: object) -> list[str]:
     """What keeps a layer group from being read safely, from its attributes and dataset shapes
     alone (no array is read): missing or mistyped datasets (a vlen or int64 ``counts`` would
     crash the decoder), a bad size, row counts that disagree."""
     if not isinstance(g, h5py.Group):
         return ["not an HDF5 group"]
-    out = []
-    for key in ("height", "width"):
-        if not isinstance(g.attrs.get(key), (int, np.integer)):
-            out.append(f"attribute {key!r} is missing or not an integer")
-    if not out:
-        try:
-            rle.check_size([g.attrs["height"], g.attrs["width"]])
-        except rle.RLEError as exc:
-            out.append(str(exc))
-    ds = {}
-    for key, (kind, ndim) in _LAYER_DATASETS.items():
-        d = member(g, key)
-        if not isinstance(d, h5py.Dataset):
-            out.append(f"missing dataset {key!r}")
-        elif d.dtype.kind != kind or d.ndim != ndim or (key == "counts" and d.dtype.itemsize != 1):
-            out.append(f"dataset {key!r} has dtype {d.dtype} and {d.ndim} dims")
-        else:
-            ds[key] = d
+    out, _, ds = _size_and_datasets(g, _LAYER_DATASETS)
     if out:
         return out
-    n, n_obj = len(ds["frames"]), len(ds["object_ids"])
-    if len(ds["offsets"]) != n + 1:
-        out.append(f"dataset 'offsets' has {len(ds['offsets'])} rows for {n} frames (expected {n + 1})")
-    if len(ds["counts_offsets"]) != n_obj + 1:
-        out.append(f"dataset 'counts_offsets' has {len(ds['counts_offsets'])} rows for {n_obj} objects")
+    out += _offsets_rows(ds)
+    rows = {key: d.shape[0] for key, d in ds.items()}
+    n, n_obj = rows["frames"], rows["object_ids"]
+    if rows["counts_offsets"] != n_obj + 1:
+        out.append(f"dataset 'counts_offsets' has {rows['counts_offsets']} rows for {n_obj} objects")
     for key in ("area", "score", "provenance_index"):
-        if len(ds[key]) != n:
-            out.append(f"dataset {key!r} has {len(ds[key])} rows for {n} frames")
+        if rows[key] != n:
+            out.append(f"dataset {key!r} has {rows[key]} rows for {n} frames")
     if ds["bbox"].shape != (n, 4):
         out.append(f"dataset 'bbox' has shape {ds['bbox'].shape}, expected ({n}, 4)")
     quality = member(g, "quality") if "quality" in g else {}

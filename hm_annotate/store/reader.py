@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import h5py
 import numpy as np
@@ -21,12 +22,15 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.rle import RLE
 from hm_annotate.store.codec import (
+    frame_index_problems,
     frame_of,
     index_problems,
     member,
     open_h5,
+    read_all,
     read_array,
     read_layer,
+    read_range,
     require_regular,
     structure_problems,
     video_problems,
@@ -43,7 +47,7 @@ class _StoredLayer:
     video_id: str
     layer: str
     group: h5py.Group
-    counts: h5py.Dataset
+    counts: h5py.h5d.DatasetID
     frames: np.ndarray
     offsets: np.ndarray
     coff: np.ndarray
@@ -92,14 +96,15 @@ class StoreReader:
         """
         f = open_h5(src)
         self._files.append(f)
-        for name in f["videos"]:
-            g = member(f["videos"], name)
+        videos = f["videos"]
+        for name in videos:
+            g = member(videos, name)
             problems = video_problems(name, g)
             if problems:
                 raise StoreError(f"{src}: {problems[0]}")
             entry = {"meta": (f, name)}
             entry.update({layer: (f, name) for layer in g if layer in LAYERS})
-            video_id = g.attrs["video_id"]
+            video_id = unquote(name)  # its video_id attribute, as video_problems checked
             self._index[video_id] = entry
             for layer in LAYERS:  # this file's copy of the video replaces what was opened
                 self._groups.pop((video_id, layer), None)
@@ -150,37 +155,39 @@ class StoreReader:
             )
         return meta
 
+    def _member(self, video_id: str, layer: str) -> tuple[str, object]:
+        """The file name and the (unchecked) group of a stored layer."""
+        entry = self._entry(video_id)
+        if layer not in entry:
+            raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
+        f, name = entry[layer]
+        return f.filename, member(f, f"videos/{name}/{layer}")
+
     def _group(self, video_id: str, layer: str) -> h5py.Group:
         """A stored layer's group, its structure checked once per handle (dtypes, shapes, size)."""
         key = (video_id, layer)
         if key not in self._groups:
-            entry = self._entry(video_id)
-            if layer not in entry:
-                raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
-            f, name = entry[layer]
-            g = member(f["videos"][name], layer)
+            filename, g = self._member(video_id, layer)
             problems = structure_problems(g)
             if problems:
-                raise StoreError(f"{f.filename}: video {video_id} layer {layer}: {problems[0]}")
+                raise StoreError(f"{filename}: video {video_id} layer {layer}: {problems[0]}")
             self._groups[key] = g
         return self._groups[key]
 
     def _layer(self, video_id: str, layer: str) -> _StoredLayer:
-        """A stored layer with its index arrays checked to index what they should, kept per handle."""
+        """A stored layer's index arrays, checked to index what they should, and its counts
+        dataset, opened once per handle. Only what a single-frame read uses is checked here;
+        whole-layer reads check the group's full structure first (``_group``)."""
         key = (video_id, layer)
         if key not in self._stored:
-            g = self._group(video_id, layer)
-            counts = g["counts"]
-            frames, offsets, coff = (
-                read_array(g, "frames"),
-                read_array(g, "offsets"),
-                read_array(g, "counts_offsets"),
-            )
-            problems = index_problems(frames, offsets, coff, len(counts))
+            filename, g = self._member(video_id, layer)
+            problems, size, ds = frame_index_problems(g)
+            if not problems:
+                frames, offsets, coff = (read_all(ds[k]) for k in ("frames", "offsets", "counts_offsets"))
+                problems = index_problems(frames, offsets, coff, ds["counts"].shape[0])
             if problems:
-                raise StoreError(f"{g.file.filename}: video {video_id} layer {layer}: {problems[0]}")
-            size = (int(g.attrs["height"]), int(g.attrs["width"]))
-            self._stored[key] = _StoredLayer(video_id, layer, g, counts, frames, offsets, coff, size)
+                raise StoreError(f"{filename}: video {video_id} layer {layer}: {problems[0]}")
+            self._stored[key] = _StoredLayer(video_id, layer, g, ds["counts"], frames, offsets, coff, size)
         return self._stored[key]
 
     @contextlib.contextmanager
@@ -223,8 +230,9 @@ class StoreReader:
             if len(stored) == 2:
                 return overlay(self.read(video_id, "pseudo"), self.read(video_id, "corrected"))
             return self.read(video_id, stored[0])
+        self._group(video_id, layer)
         s = self._layer(video_id, layer)
-        blob = read_array(s.group, "counts")
+        blob = read_all(s.counts)
         with self._runs_of(s):
             rle.check_packed(blob, s.coff, s.size)
         return read_layer(s.group, s.frames.copy(), s.offsets, s.coff, blob)
@@ -244,7 +252,7 @@ class StoreReader:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
         a, b = s.offsets[i], s.offsets[i + 1]
         first, bounds = s.coff[a], s.coff[a : b + 1] - s.coff[a]
-        blob = s.counts[first : s.coff[b]] if b > a else np.zeros(0, np.uint8)
+        blob = read_range(s.counts, int(first), int(s.coff[b]))
         with self._runs_of(s, int(a)):
             rle.check_packed(blob, bounds, s.size)
         text = blob.tobytes()
@@ -263,9 +271,10 @@ class StoreReader:
             for f, m in parts:
                 out[np.searchsorted(frames, f)] = m
             return frames, out
+        self._group(video_id, layer)
         s = self._layer(video_id, layer)
         with self._runs_of(s):
-            entries = rle.decode_packed(read_array(s.group, "counts"), s.coff, s.size)
+            entries = rle.decode_packed(read_all(s.counts), s.coff, s.size)
         frames, n_obj = s.frames.copy(), np.diff(s.offsets)
         if len(frames) == len(entries) and np.all(n_obj == 1):
             return frames, entries
