@@ -113,3 +113,26 @@ def test_a_layer_of_frames_without_objects_round_trips(tmp_path):
         frames, masks = st.masks("v/0", "corrected")
         assert masks.shape == (3, 48, 64) and not masks.any()
     assert validate(path) == []
+
+
+@pytest.mark.parametrize("fold_every", [256, 2])
+def test_a_handle_sees_its_own_writes_through_the_layers_it_keeps_open(tmp_path, monkeypatch, fold_every):
+    monkeypatch.setattr("hm_annotate.store.maskstore.FOLD_EVERY", fold_every)
+    path = tmp_path / "m.h5"
+    a, b = ellipse_masks(4, seed=1), ellipse_masks(4, seed=2)
+    counts = [m["counts"] for m in rle.encode_batch(b)]
+    with MaskStore.open(path, "a") as st:
+        st.put("v/1", "pseudo", layer_from_masks(a))
+        st.put("v/2", "pseudo", layer_from_masks(a))
+        assert st.frame("v/1", "pseudo", 2)[0]["counts"] == rle.encode(a[2])["counts"]
+        before = st.read("v/2", "pseudo")
+        st.put("v/1", "pseudo", layer_from_masks(b, first_frame=1))  # replaces the layer kept open
+        assert st.frame("v/1", "pseudo", 2)[0]["counts"] == counts[1]
+        np.testing.assert_array_equal(st.masks("v/1", "pseudo")[1], b)
+        with pytest.raises(StoreError, match="no frame 0"):
+            st.frame("v/1", "pseudo", 0)
+        assert st.read("v/2", "pseudo").masks == before.masks
+        st.read("v/1", "pseudo").frames[:] = 0  # a caller's arrays are its own
+        assert st.frame("v/1", "pseudo", 4)[0]["counts"] == counts[3]
+    with MaskStore.open(path) as st:
+        assert [st.frame("v/1", "pseudo", f)[0]["counts"] for f in (1, 2, 3, 4)] == counts
