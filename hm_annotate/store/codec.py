@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -185,13 +186,38 @@ def read_all(d: h5py.h5d.DatasetID) -> np.ndarray:
     return out
 
 
-def read_range(d: h5py.h5d.DatasetID, start: int, stop: int) -> np.ndarray:
-    """Elements ``start:stop`` of a 1-D dataset, without the cost of h5py's slicing machinery."""
-    out = np.empty(max(stop - start, 0), dtype=d.dtype)
-    if out.size:
-        space = d.get_space()
-        space.select_hyperslab((start,), (out.size,))
-        d.read(h5py.h5s.create_simple(out.shape), space, out)
+def deflate_chunk(d: h5py.h5d.DatasetID) -> int | None:
+    """The chunk length of a 1-D byte dataset stored in deflate-compressed chunks and nothing else
+    (as this package writes ``counts``), whose chunks ``read_range`` inflates itself; else None."""
+    plist = d.get_create_plist()
+    if plist.get_layout() != h5py.h5d.CHUNKED or d.dtype.itemsize != 1 or plist.get_nfilters() != 1:
+        return None
+    return int(plist.get_chunk()[0]) if plist.get_filter(0)[0] == h5py.h5z.FILTER_DEFLATE else None
+
+
+def read_range(d: h5py.h5d.DatasetID, start: int, stop: int, chunk: int | None = None) -> np.ndarray:
+    """Elements ``start:stop`` of a 1-D dataset. With ``chunk`` (``deflate_chunk``) the chunks are
+    read raw and inflated here, a fifth of the cost of HDF5's filter pipeline on a chunk's first
+    read (what a random single-frame read pays); a chunk that cannot be taken so is read by HDF5."""
+    if stop <= start:
+        return np.zeros(0, d.dtype)
+    if chunk is not None:
+        first = start // chunk
+        try:
+            parts = []
+            for c in range(first, (stop - 1) // chunk + 1):
+                skipped_filters, raw = d.read_direct_chunk((c * chunk,))
+                if skipped_filters:
+                    raise ValueError("chunk stored without its filter")
+                parts.append(zlib.decompress(raw))
+            data = np.frombuffer(b"".join(parts), d.dtype)
+            return data[start - first * chunk : stop - first * chunk]
+        except (KeyError, OSError, RuntimeError, ValueError, zlib.error):
+            pass  # read it as HDF5 does, with HDF5's own error if the chunk is damaged
+    out = np.empty(stop - start, dtype=d.dtype)
+    space = d.get_space()
+    space.select_hyperslab((start,), (out.size,))
+    d.read(h5py.h5s.create_simple(out.shape), space, out)
     return out
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.rle import RLE
 from hm_annotate.store.codec import (
+    deflate_chunk,
     frame_index_problems,
     frame_of,
     index_problems,
@@ -48,6 +49,7 @@ class _StoredLayer:
     layer: str
     group: h5py.Group
     counts: h5py.h5d.DatasetID
+    chunk: int | None  # deflate_chunk of counts
     frames: np.ndarray
     offsets: np.ndarray
     coff: np.ndarray
@@ -187,7 +189,9 @@ class StoreReader:
                 problems = index_problems(frames, offsets, coff, ds["counts"].shape[0])
             if problems:
                 raise StoreError(f"{filename}: video {video_id} layer {layer}: {problems[0]}")
-            self._stored[key] = _StoredLayer(video_id, layer, g, ds["counts"], frames, offsets, coff, size)
+            self._stored[key] = _StoredLayer(
+                video_id, layer, g, ds["counts"], deflate_chunk(ds["counts"]), frames, offsets, coff, size
+            )
         return self._stored[key]
 
     @contextlib.contextmanager
@@ -252,7 +256,7 @@ class StoreReader:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
         a, b = s.offsets[i], s.offsets[i + 1]
         first, bounds = s.coff[a], s.coff[a : b + 1] - s.coff[a]
-        blob = read_range(s.counts, int(first), int(s.coff[b]))
+        blob = read_range(s.counts, int(first), int(s.coff[b]), s.chunk)
         with self._runs_of(s, int(a)):
             rle.check_packed(blob, bounds, s.size)
         text = blob.tobytes()

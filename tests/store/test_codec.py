@@ -159,3 +159,25 @@ def test_huge_metadata_or_provenance_is_refused_and_nothing_written(tmp_path):
         with pytest.raises(StoreError, match="provenance is"):
             st.put("ev/1", "corrected", big)
     assert path.read_bytes() == before
+
+
+def test_single_frames_read_across_counts_chunks_and_whatever_filters_a_writer_chose(tmp_path):
+    masks = (np.random.default_rng(0).random((40, 64, 64)) < 0.5).astype(np.uint8)  # counts > one chunk
+    path = tmp_path / "m.h5"
+    with MaskStore.open(path, "a") as st:
+        st.put("v/1", "pseudo", layer_from_masks(masks))
+    with MaskStore.open(path) as st:
+        want = st.read("v/1", "pseudo").masks
+        order = (39, 0, 20, 21, 1)  # chunks out of order, each read first by a single frame
+        assert [st.frame("v/1", "pseudo", f) for f in order] == [want[f] for f in order]
+        assert [st.frame("v/1", "pseudo", f) for f in range(40)] == want
+    with h5py.File(path, "r") as f:
+        assert f["videos/v%2F1/pseudo/counts"].shape[0] > f["videos/v%2F1/pseudo/counts"].chunks[0]
+    for options in ({}, {"compression": "gzip", "shuffle": True, "chunks": (1000,)}, {"chunks": (999,)}):
+        with h5py.File(path, "r+") as f:
+            g = f["videos/v%2F1/pseudo"]
+            blob = g["counts"][()]
+            del g["counts"]
+            g.create_dataset("counts", data=blob, **options)
+        with MaskStore.open(path) as st:
+            assert [st.frame("v/1", "pseudo", f) for f in range(40)] == want
