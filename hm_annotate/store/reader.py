@@ -21,11 +21,15 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.rle import RLE
-from hm_annotate.store.codec import (
-    deflate_chunk,
+from hm_annotate.store.checks import (
     frame_index_problems,
     frame_of,
     index_problems,
+    structure_problems,
+    video_problems,
+)
+from hm_annotate.store.codec import (
+    deflate_chunk,
     member,
     open_h5,
     read_all,
@@ -33,8 +37,6 @@ from hm_annotate.store.codec import (
     read_layer,
     read_range,
     require_regular,
-    structure_problems,
-    video_problems,
 )
 from hm_annotate.store.journal import journal_parts
 from hm_annotate.store.layer import LAYERS, LayerData, StoreError, check_layer, empty_counts, overlay

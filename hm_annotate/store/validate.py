@@ -11,14 +11,8 @@ import h5py
 import numpy as np
 
 from hm_annotate import rle
-from hm_annotate.store.codec import (
-    index_problems,
-    member,
-    open_h5,
-    read_array,
-    structure_problems,
-    video_problems,
-)
+from hm_annotate.store.checks import index_problems, structure_problems, video_problems
+from hm_annotate.store.codec import member, open_h5, read_array
 from hm_annotate.store.layer import LAYERS, StoreError
 
 
