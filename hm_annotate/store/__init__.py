@@ -3,8 +3,8 @@
 The package owns the store's queries: features read layers, frames and per-frame arrays through
 ``MaskStore``, pick videos with ``select_videos``, check layer names with ``check_layer`` and
 take per-frame foregrounds with ``unions``. Modules: ``layer`` (LayerData, layer names, overlay),
-``codec`` (the on-disk form), ``checks`` (what may be read), ``reader`` and ``maskstore`` (handles), ``journal`` (lock, fold,
-clean-up), ``validate``, ``summary``.
+``codec`` (the on-disk form), ``checks`` (what may be read), ``reader`` and ``maskstore``
+(handles), ``journal`` (lock, fold, clean-up), ``validate``, ``summary``.
 """
 
 from hm_annotate.store.codec import (
