@@ -1,12 +1,7 @@
-"""Statistics: array measures, per-group counts, coverage, distributions, agreement, outliers, text, plots."""
+"""Statistics of a store: per-group counts, coverage, distributions, agreement, outliers, bad input."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
-import cv2
 import numpy as np
 import pytest
 
@@ -14,64 +9,9 @@ from hm_annotate import rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.stats import collect_tables, compute_stats, summarise
-from hm_annotate.stats.measures import distribution, robust_z
-from hm_annotate.stats.plots import write_plots
-from hm_annotate.stats.tables import format_report
 from hm_annotate.store import MaskStore, StoreError
 from tests.mask_stores import H, W, ellipses, layer, write_store
-
-# --------------------------------------------------------------------------- measures
-
-
-def test_distribution_numbers_and_histogram():
-    d = distribution(np.array([1.0, 2.0, 3.0, 4.0, np.nan]), bins=3, value_range=(1, 4))
-    assert d["count"] == 4 and d["mean"] == 2.5 and d["median"] == 2.5
-    assert d["p5"] == pytest.approx(1.15) and d["p95"] == pytest.approx(3.85)
-    assert d["histogram"] == {"edges": [1.0, 2.0, 3.0, 4.0], "counts": [1, 1, 2]}
-    assert distribution(np.array([]))["mean"] is None
-
-
-def test_robust_z_flags_the_odd_value_of_its_own_group_only():
-    values = np.array([10, 11, 10, 12, 11, 60, 100, 101, 99, 100])
-    groups = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
-    z = robust_z(values, groups)
-    assert np.argmax(np.abs(z)) == 5 and z[5] > 20
-    assert np.all(np.abs(z[6:]) < 2)
-    # more than half identical: the MAD is 0 and the mean absolute deviation stands in
-    z = robust_z(np.array([5, 5, 5, 5, 9]), np.zeros(5))
-    assert z[4] > 2 and np.all(z[:4] == 0)
-    assert np.all(robust_z(np.array([3, 3, 3]), np.zeros(3)) == 0)
-
-
-# --------------------------------------------------------------------------- a store with known contents
-
-
-def _videos():
-    """Two individual 107b dives, one synchronised 5253b pair, one 405b dive with a correction."""
-    a = ellipses(10)
-    a_lost = a.copy()
-    a_lost[4] = 0  # empty frame
-    big = ellipses(12, dx=0.5)
-    big[6] = ellipses(1, cx0=40, rx=20, ry=20)[0]  # an area outlier
-    p1, p2 = ellipses(8, cx0=15), ellipses(8, cx0=55)
-    pseudo = ellipses(6, dx=2)
-    corrected = pseudo[1:4].copy()
-    corrected[1] = ellipses(1, cx0=40)[0]  # frame 2 moved by the annotator
-    return {
-        "E1/1": {"meta": {"action_type": "107b", "athletes": 1, "split": "train", "event": "E1"},
-                 "pseudo": layer(range(100, 110), a_lost)},
-        "E1/2": {"meta": {"action_type": "107b", "athletes": 1, "split": "test", "event": "E1"},
-                 "pseudo": layer(range(50, 62), big)},
-        "E2_Synchronised/1": {"meta": {"action_type": "5253b", "split": "train"},
-                              "pseudo": layer(range(8), p1, p2)},
-        "E3/1": {"meta": {"action_type": "405b", "athletes": 1, "split": "test", "event": "E3"},
-                 "pseudo": layer(range(6), pseudo), "corrected": layer([1, 2, 3], corrected)},
-    }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return write_store(tmp_path_factory.mktemp("stats") / "s.h5", _videos())
+from tests.stats.known_store import known_videos
 
 
 def test_counts_per_action_type_and_athletes(store):
@@ -104,7 +44,7 @@ def test_other_groupings(store):
 
 def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
     r = compute_stats(store)
-    videos = _videos()
+    videos = known_videos()
     areas, ious = [], []
     with MaskStore.open(store) as st:
         for vid in videos:
@@ -190,28 +130,6 @@ def test_area_outliers(store):
     top = r["outliers"]["top"][0]
     assert (top["video_id"], top["frame"]) == ("E1/2", 56)
     assert top["z_video"] > 5
-
-
-def test_text_formats(store):
-    r = compute_stats(store)
-    rows = list(csv.reader(io.StringIO(format_report(r, "csv"))))
-    assert rows[0][:5] == ["action_type", "videos", "videos_with_masks", "frames", "masks"]
-    assert [row[0] for row in rows[1:]] == ["107b", "5253b", "405b", "all"]
-    assert rows[-1][4] == "36"
-    md = format_report(r, "markdown")
-    assert "## Masks per action type" in md and "| 107b | 2 | 2 | 22 | 22 | 1 | 22 | 0 |" in md
-    table = format_report(r, "table")
-    assert "masks (annotated frames)" in table and "5253b" in table
-    json.dumps(r)  # the whole report is JSON-able
-
-
-def test_plots_are_written_and_readable(store, tmp_path):
-    files = write_plots(collect_tables(store), "action_type", tmp_path / "plots")
-    names = ["masks_per_action_type.png", "area_fraction.png", "coverage_per_video.png", "temporal_iou.png"]
-    assert [f.name for f in files] == names
-    for f in files:
-        img = cv2.imread(str(f))
-        assert img is not None and img.shape[0] > 200 and img.std() > 5
 
 
 def test_bad_input(store, tmp_path):
