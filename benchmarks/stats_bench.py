@@ -117,10 +117,10 @@ def main() -> None:
     print(f"load average before timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(wall times stretch when other processes share them; CPU times do not)")  # fmt: skip
     t0, c0 = time.perf_counter(), time.process_time()
-    report = compute_stats(store, progress=False)
+    report = compute_stats(store)
     t_stats, c_stats = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
-    compute_stats(store, temporal=False, progress=False)
+    compute_stats(store, temporal=False)
     t_counts, c_counts = time.perf_counter() - t0, time.process_time() - c0
     print(f"stats: {report['masks']:,} masks, {len(report['by_action_type'])} action types, "
           f"{report['athletes']['synchronised']['masks']:,} synchronised masks, "

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 
 SMOOTH_METHODS = ("median", "mean")
 
@@ -38,6 +39,15 @@ def xywh_to_xyxy(bbox: np.ndarray) -> np.ndarray:
     """COCO ``[x, y, w, h]`` boxes to corner boxes ``[x0, y0, x1, y1]`` (float64)."""
     b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
     return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
+
+
+def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
+    """Whether each xywh box reaches an image edge (a clipped athlete or a mask leaking out)."""
+    b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
+    hit = (b[:, 0] <= 0) | (b[:, 1] <= 0) | (b[:, 0] + b[:, 2] >= width) | (b[:, 1] + b[:, 3] >= height)
+    if area is not None:
+        hit &= np.asarray(area) > 0
+    return hit
 
 
 def fill_empty(boxes: np.ndarray, empty: np.ndarray, size: Sequence[int]) -> np.ndarray:
@@ -131,24 +141,23 @@ def video_boxes(
 def iter_store_boxes(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     k: int = 1,
     method: str = "median",
     pad: str | float = 0,
     videos: Sequence[str] | None = None,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> Iterator[VideoBoxes]:
     """Actor boxes of every video (or the given ones) that has ``layer``, read without decoding."""
-    from tqdm import tqdm
-
-    from hm_annotate.stats.collect import check_layer, select_videos
-    from hm_annotate.store import MaskStore
+    from hm_annotate.store import MaskStore, check_layer, select_videos
 
     check_layer(layer)
+    reporter = reporter or Reporter()
     smooth(np.zeros((1, 4)), k, method)  # reject a bad window or method before reading anything
     parse_pad(pad)
     with MaskStore.open(store_path) as st:
         ids = select_videos(st, layer, videos)
-        for vid in tqdm(ids, desc="boxes", unit="video", disable=None if progress is None else not progress):
+        for vid in reporter.bar(ids, desc="boxes", unit="video"):
             frames, area, bbox = st.area_bbox(vid, layer)
             yield video_boxes(vid, frames, area, bbox, st.size(vid), k, method, pad)
 

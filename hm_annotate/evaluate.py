@@ -32,6 +32,7 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import LayerData, MaskStore
 
 DEFAULT_BOUND_TH = 0.008
@@ -281,7 +282,7 @@ def evaluate_stores(
     protocol: str = "per-object",
     task: str = "semi-supervised",
     bound_th: float = DEFAULT_BOUND_TH,
-    progress: bool = False,
+    reporter: Reporter | None = None,
 ) -> dict:
     """Compare PRED's layer with REF's layer on the reference frames; DAVIS figures as a dict.
 
@@ -295,8 +296,6 @@ def evaluate_stores(
     ``per_video`` (means over the video's objects) and ``per_action_type`` (means over the
     objects of its videos).
     """
-    from tqdm import tqdm
-
     if protocol not in PROTOCOLS:
         raise EvaluateError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     if task not in TASKS:
@@ -307,7 +306,7 @@ def evaluate_stores(
     by_type: dict[str, list[dict]] = {}
     with MaskStore.open(ref_path) as ref, MaskStore.open(pred_path) as pred:
         ids = _videos_to_score(ref, ref_layer, videos)
-        for vid in tqdm(ids, desc="evaluate", unit="video", disable=None if progress else True):
+        for vid in (reporter or Reporter()).bar(ids, desc="evaluate", unit="video"):
             ref_data = ref.read(vid, ref_layer)
             ref_frames = ref_data.frames[1:-1] if task == "semi-supervised" else ref_data.frames
             if not len(ref_frames):

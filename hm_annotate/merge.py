@@ -24,6 +24,7 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import LAYERS, LayerData, MaskStore, new_store
 
 
@@ -35,10 +36,11 @@ Source = tuple[str, MaskStore]  # (label for messages, open store)
 
 
 def merge_stores(
-    out: str | Path, parts: Sequence[str | Path], force: bool = False, progress: bool = False
+    out: str | Path, parts: Sequence[str | Path], *, force: bool = False, reporter: Reporter | None = None
 ) -> dict[str, Any]:
     """Merge ``parts`` into ``out``; returns counts of videos, written layers, frames and duplicates."""
     out = Path(out)
+    reporter = reporter or Reporter()
     part_paths = _check_paths(out, parts, force)
     created = not out.exists()
     with contextlib.ExitStack() as stack:
@@ -47,10 +49,10 @@ def merge_stores(
             sources.append((f"{out} (existing)", stack.enter_context(MaskStore.open(out, "a"))))
         sources += [(str(p), stack.enter_context(MaskStore.open(p))) for p in part_paths]
         holders = _holders(sources)
-        duplicates = _check_agreement(holders, progress)
+        duplicates = _check_agreement(holders, reporter)
         # a new OUT is built beside its path and moved into place when complete (new_store)
         dst = sources[0][1] if not created else stack.enter_context(new_store(out))
-        written = _write(dst, holders, progress)
+        written = _write(dst, holders, reporter)
         return {
             "out": str(out),
             "parts": [str(p) for p in part_paths],
@@ -86,14 +88,12 @@ def _holders(sources: list[Source]) -> dict[str, list[Source]]:
     return holders
 
 
-def _check_agreement(holders: dict[str, list[Source]], progress: bool) -> int:
+def _check_agreement(holders: dict[str, list[Source]], reporter: Reporter) -> int:
     """Raise on any disagreement between copies of a video; return the number of identical
     duplicate (video, layer) copies."""
-    from tqdm import tqdm
-
     duplicates = 0
     shared = {vid: srcs for vid, srcs in holders.items() if len(srcs) > 1}
-    for vid, srcs in tqdm(shared.items(), desc="check", unit="video", disable=None if progress else True):
+    for vid, srcs in reporter.bar(shared.items(), desc="check", unit="video"):
         (first_label, first), *others = srcs
         meta = first.metadata(vid)
         for label, st in others:
@@ -144,13 +144,11 @@ def first_difference(a: LayerData, b: LayerData) -> str | None:
     return None
 
 
-def _write(dst: MaskStore, holders: dict[str, list[Source]], progress: bool) -> dict[str, int]:
+def _write(dst: MaskStore, holders: dict[str, list[Source]], reporter: Reporter) -> dict[str, int]:
     """Copy every video's layers from the first source holding them, in one transaction."""
-    from tqdm import tqdm
-
     written = {layer: 0 for layer in LAYERS} | {"frames": 0}
     with dst.transaction():
-        for vid in tqdm(sorted(holders), desc="merge", unit="video", disable=None if progress else True):
+        for vid in reporter.bar(sorted(holders), desc="merge", unit="video"):
             srcs = holders[vid]
             meta = srcs[0][1].metadata(vid)
             if srcs[0][1] is dst:  # already in OUT; parts agree with it, so only add missing layers

@@ -8,7 +8,6 @@ the number in the file name being the frame number, any digit count) or from a d
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -16,9 +15,10 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.errors import HMError
+from hm_annotate.frame_names import frame_number, is_image
+from hm_annotate.reporting import Reporter
 from hm_annotate.rle import RLE
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # object colours (RGB): object 1, 2, ... cycle through these
 PALETTE = np.array([(255, 70, 70), (60, 150, 255), (70, 215, 90), (255, 200, 40), (200, 90, 255)], np.uint8)
 OUTPUT_KINDS = ("mp4", "gif", "dir")
@@ -41,9 +41,9 @@ def folder_frames(frames_root: str | os.PathLike, video_id: str) -> Callable[[in
             if not folder.is_dir():
                 raise RenderError(f"no frames folder {folder} for video {video_id!r}")
             for p in folder.iterdir():
-                m = re.search(r"(\d+)$", p.stem)
-                if m and p.suffix.lower() in IMAGE_EXTENSIONS:
-                    paths[int(m.group(1))] = p
+                number = frame_number(p.name) if is_image(p.name) else None
+                if number is not None:
+                    paths[number] = p
             if not paths:
                 raise RenderError(f"frames folder {folder} holds no numbered images")
         return paths
@@ -104,8 +104,7 @@ def render_frames(
     ``compare_layers`` puts the pseudo masks (left) beside the corrected ones (right) on every
     frame either layer has; a side without a mask for a frame says so.
     """
-    from hm_annotate.stats.collect import check_layer
-    from hm_annotate.store import MaskStore, StoreError
+    from hm_annotate.store import MaskStore, StoreError, check_layer
 
     check_layer(layer)
     with MaskStore.open(store_path) as st:
@@ -147,17 +146,19 @@ def output_kind(out: str | os.PathLike) -> str:
 
 
 def write_frames(
-    frames: Iterator[np.ndarray], numbers: Sequence[int], out: str | os.PathLike, fps: float = 25.0,
-    progress: bool | None = None,
+    frames: Iterator[np.ndarray],
+    numbers: Sequence[int],
+    *,
+    out: str | os.PathLike,
+    fps: float = 25.0,
+    reporter: Reporter | None = None,
 ) -> int:
     """Write rendered frames to ``out``; returns the number written. Files appear complete or not at all."""
     import cv2
-    from tqdm import tqdm
 
     kind = output_kind(out)
     out = Path(out)
-    bar = tqdm(frames, total=len(numbers), desc="render", unit="frame",
-               disable=None if progress is None else not progress)  # fmt: skip
+    bar = (reporter or Reporter()).bar(frames, total=len(numbers), desc="render", unit="frame")
     if kind == "dir":
         out.mkdir(parents=True, exist_ok=True)
         count = 0
@@ -207,11 +208,12 @@ def render_video(
     store_path: str | os.PathLike,
     video_id: str,
     out: str | os.PathLike,
+    *,
     read_frame: Callable[[int], np.ndarray],
     layer: str = "curated",
     compare_layers: bool = False,
     fps: float = 25.0,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> int:
     """Render one video's overlays to ``out`` (.mp4, .gif or a folder); returns frames written."""
     output_kind(out)
@@ -220,4 +222,4 @@ def render_video(
     numbers, frames = render_frames(store_path, video_id, read_frame, layer, compare_layers)
     if not numbers:
         raise RenderError(f"video {video_id!r} has no frames with masks to render")
-    return write_frames(frames, numbers, out, fps, progress)
+    return write_frames(frames, numbers, out=out, fps=fps, reporter=reporter)

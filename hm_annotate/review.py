@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate import rle
+from hm_annotate.boxes import touches_border
+from hm_annotate.reporting import Reporter
 from hm_annotate.rle import consecutive_iou
-from hm_annotate.stats.collect import check_layer, select_videos, unions
-from hm_annotate.stats.measures import touches_border
-from hm_annotate.store import LayerData, MaskStore, StoreError
+from hm_annotate.store import LayerData, MaskStore, StoreError, check_layer, select_videos, unions
 
 WEIGHTS = {
     "empty": 1.0, "low_score": 1.0, "iou_drop": 1.0, "area_jump": 0.8, "components": 0.6, "border": 0.3,
@@ -191,26 +191,26 @@ def rank(signals: pd.DataFrame, top: int | None = None) -> pd.DataFrame:
 def review_queue(
     store_path: str | os.PathLike,
     layer: str = "pseudo",
+    *,
     top: int | None = None,
     videos: Sequence[str] | None = None,
     components: bool = True,
     skip_corrected: bool = True,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> pd.DataFrame:
     """Rank the frames of a layer, worst first; ``top`` keeps the N worst.
 
     With ``skip_corrected`` (the default), frames that already have a corrected mask are left
     out when reviewing the pseudo layer: nobody needs to look at them again.
     """
-    from tqdm import tqdm
-
     check_layer(layer)
+    reporter = reporter or Reporter()
     if top is not None and top < 1:
         raise StoreError(f"--top must be at least 1, got {top}")
     parts = []
     with MaskStore.open(store_path) as st:
         ids = select_videos(st, layer, videos)
-        for vid in tqdm(ids, desc="review", unit="video", disable=None if progress is None else not progress):
+        for vid in reporter.bar(ids, desc="review", unit="video"):
             data = st.read(vid, layer)
             sig = frame_signals(vid, data, components)
             if skip_corrected and layer == "pseudo" and st.has(vid, "corrected"):

@@ -97,11 +97,11 @@ def check_size(size: object) -> tuple[int, int]:
     return h, w
 
 
-def _numbers(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(c: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parse maskApi.c's variable-length numbers (5 bits a character, 0x20 = more follows,
-    0x10 in the last character = negative) from character codes minus 48; returns the values
-    and the index of each number's first character. Numbers must be at most 12 characters."""
-    ends = np.flatnonzero((c & 0x20) == 0)
+    0x10 in the last character = negative) from character codes minus 48, given the index of
+    each number's last character (the caller has them from its checks); returns the values and
+    the index of each number's first character. Numbers must be at most 12 characters."""
     starts = np.empty_like(ends)
     if len(ends):
         starts[0], starts[1:] = 0, ends[:-1] + 1
@@ -157,7 +157,7 @@ def _packed_runs(
     long_number = np.flatnonzero(np.diff(np.r_[-1, last]) > _MAX_NUMBER_CHARS)
     if len(long_number):
         raise RLEError("counts string has a number too long to be a run", entry_of(last[long_number[0]]))
-    vals, starts = _numbers(c)
+    vals, starts = _numbers(c, last)
     big = np.flatnonzero(np.abs(vals) > hw)
     if len(big):
         raise RLEError(f"a run length is larger than {h}x{w} pixels", entry_of(starts[big[0]]))

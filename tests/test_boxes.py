@@ -13,6 +13,7 @@ from hm_annotate.boxes import (
     iter_store_boxes,
     pad_boxes,
     smooth,
+    touches_border,
     write_csv,
     write_json,
     xywh_to_xyxy,
@@ -85,7 +86,7 @@ def store(tmp_path):
 
 
 def test_store_boxes_are_the_union_of_the_athletes_and_fill_lost_frames(store):
-    got = {vb.video_id: vb for vb in iter_store_boxes(store, "pseudo", progress=False)}
+    got = {vb.video_id: vb for vb in iter_store_boxes(store, "pseudo")}
     one, two = got["ev/1"], got["ev/2"]
     assert one.frames.tolist() == list(range(100, 108))
     assert one.empty.tolist() == [False, False, False, True, False, False, False, False]
@@ -97,14 +98,14 @@ def test_store_boxes_are_the_union_of_the_athletes_and_fill_lost_frames(store):
 
 
 def test_store_boxes_written_as_csv_and_json(store, tmp_path):
-    n = write_csv(iter_store_boxes(store, "pseudo", k=3, progress=False), tmp_path / "b.csv")
+    n = write_csv(iter_store_boxes(store, "pseudo", k=3), tmp_path / "b.csv")
     rows = list(csv.DictReader(open(tmp_path / "b.csv")))
     assert n == len(rows) == 16
     assert list(rows[0]) == ["video_id", "frame", "x0", "y0", "x1", "y1", "empty"]
     assert rows[3]["empty"] == "1" and rows[0]["empty"] == "0"
     # smoothing over 3 frames of a box moving 2 px a frame leaves inner frames on the line
     assert float(rows[1]["x0"]) == 16.0
-    write_json(iter_store_boxes(store, "pseudo", pad="1", progress=False), tmp_path / "b.json", "pseudo", 1,
+    write_json(iter_store_boxes(store, "pseudo", pad="1"), tmp_path / "b.json", "pseudo", 1,
                "median", "1")  # fmt: skip
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["videos"]["ev/1"]["boxes"][0] == [13, 13, 28, 36]
@@ -123,3 +124,9 @@ def test_store_boxes_bad_input(store, tmp_path):
     MaskStore.open(tmp_path / "empty.h5", mode="a").close()
     with pytest.raises(StoreError, match="holds no videos"):
         list(iter_store_boxes(tmp_path / "empty.h5"))
+
+
+def test_touches_border_from_boxes():
+    boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
+    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
+    assert hit.tolist() == [True, False, True, True, False]

@@ -53,9 +53,24 @@ def test_folder_frames_reads_by_number(data):
         folder_frames(root, "other/1")(489)
 
 
+def test_folder_frames_take_the_last_number_of_a_name(tmp_path):
+    folder = tmp_path / VID
+    folder.mkdir(parents=True)
+    img = np.full((H, W, 3), 7, np.uint8)
+    for name in ("00489_mask.png", "cam2_00490.jpg", "notes.txt", ".00491.png"):
+        if name.endswith(".txt"):
+            (folder / name).write_text("x")
+        else:
+            cv2.imwrite(str(folder / name), img)
+    read = folder_frames(tmp_path, VID)
+    assert read(489).shape == read(490).shape == (H, W, 3)
+    with pytest.raises(RenderError, match="no image for frame 491"):  # hidden files are not frames
+        read(491)
+
+
 def test_mp4_is_playable_with_every_frame(data, tmp_path):
     store, root = data
-    n = render_video(store, VID, tmp_path / "v.mp4", folder_frames(root, VID), progress=False)
+    n = render_video(store, VID, tmp_path / "v.mp4", read_frame=folder_frames(root, VID))
     cap = cv2.VideoCapture(str(tmp_path / "v.mp4"))
     count = 0
     while True:
@@ -71,11 +86,11 @@ def test_mp4_is_playable_with_every_frame(data, tmp_path):
 def test_gif_and_png_folder_side_by_side(data, tmp_path):
     store, root = data
     read = folder_frames(root, VID)
-    n = render_video(store, VID, tmp_path / "v.gif", read, compare_layers=True, progress=False)
+    n = render_video(store, VID, tmp_path / "v.gif", read_frame=read, compare_layers=True)
     with Image.open(tmp_path / "v.gif") as gif:
         assert gif.n_frames == n == len(FRAMES)
         assert gif.size == (2 * W, H)
-    n = render_video(store, VID, tmp_path / "pngs", read, compare_layers=True, progress=False)
+    n = render_video(store, VID, tmp_path / "pngs", read_frame=read, compare_layers=True)
     pngs = sorted((tmp_path / "pngs").glob("*.png"))
     assert n == len(pngs) == len(FRAMES) and pngs[0].name == "00489.png"
     # on frame 492 the corrected ellipse (right half) sits at x=50, the pseudo one (left) at x=26
@@ -89,9 +104,9 @@ def test_bad_input(data, tmp_path):
     store, root = data
     read = folder_frames(root, VID)
     with pytest.raises(StoreError, match="no video 'nope/1'"):
-        render_video(store, "nope/1", tmp_path / "v.mp4", read)
+        render_video(store, "nope/1", tmp_path / "v.mp4", read_frame=read)
     with pytest.raises(StoreError, match="unknown layer"):
-        render_video(store, VID, tmp_path / "v.mp4", read, layer="gt")
+        render_video(store, VID, tmp_path / "v.mp4", read_frame=read, layer="gt")
     with pytest.raises(RenderError, match="write .mp4, .gif or a folder"):
-        render_video(store, VID, tmp_path / "v.avi", read)
+        render_video(store, VID, tmp_path / "v.avi", read_frame=read)
     assert not (tmp_path / "v.mp4").exists()

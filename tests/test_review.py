@@ -49,7 +49,7 @@ def _row(q, vid, frame):
 
 
 def test_a_broken_frame_ranks_first_with_its_reasons(store):
-    q = review_queue(store, progress=False)
+    q = review_queue(store)
     first = q.iloc[0]
     assert (first["video_id"], first["frame"]) == ("A/1", 110)
     assert "IoU 0.00 with neighbours" in first["reasons"] and "area x" in first["reasons"]
@@ -57,7 +57,7 @@ def test_a_broken_frame_ranks_first_with_its_reasons(store):
 
 
 def test_each_signal_gives_its_reason(store):
-    q = review_queue(store, progress=False)
+    q = review_queue(store)
     assert _row(q, "B/1", 3)["reasons"].startswith("empty mask")
     assert "low score 0.20" in _row(q, "B/1", 6)["reasons"]
     assert "2 connected components" in _row(q, "C/1", 2)["reasons"]
@@ -70,22 +70,22 @@ def test_each_signal_gives_its_reason(store):
 
 
 def test_components_can_be_left_out_and_top_keeps_the_worst(store):
-    q = review_queue(store, components=False, progress=False)
+    q = review_queue(store, components=False)
     assert np.isnan(_row(q, "C/1", 2)["components"])
     assert "components" not in _row(q, "C/1", 2)["reasons"]
-    top = review_queue(store, top=3, progress=False)
+    top = review_queue(store, top=3)
     assert len(top) == 3 and (top.iloc[0]["video_id"], top.iloc[0]["frame"]) == ("A/1", 110)
 
 
 def test_corrected_frames_are_skipped_unless_asked(store):
-    q = review_queue(store, videos=["E/1"], progress=False)
+    q = review_queue(store, videos=["E/1"])
     assert 5 not in q["frame"].tolist() and len(q) == 7
-    q = review_queue(store, videos=["E/1"], skip_corrected=False, progress=False)
+    q = review_queue(store, videos=["E/1"], skip_corrected=False)
     assert q.iloc[0]["frame"] == 5
 
 
 def test_queue_csv(store, tmp_path):
-    q = review_queue(store, top=5, progress=False)
+    q = review_queue(store, top=5)
     write_queue(q, tmp_path / "queue.csv")
     rows = list(csv.DictReader(open(tmp_path / "queue.csv")))
     assert list(rows[0])[:4] == ["video_id", "frame", "priority", "reasons"]

@@ -9,6 +9,7 @@ import click
 
 from hm_annotate.cli.options import videos_option
 from hm_annotate.evaluate import PROTOCOLS, TASKS, evaluate_stores
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import VIEWS
 
 _LAYERS = click.Choice(VIEWS)
@@ -78,7 +79,7 @@ def command(
     """
     result = evaluate_stores(
         pred, ref, pred_layer, ref_layer, list(videos) or None,
-        protocol=protocol, task=task, bound_th=bound_th, progress=True,
+        protocol=protocol, task=task, bound_th=bound_th, reporter=Reporter(progress=None, echo=True),
     )
     if as_json:
         click.echo(json.dumps(_json_safe(result), indent=2))

@@ -30,10 +30,14 @@ def command(
     get a box interpolated from their neighbours and empty=1.
     """
     from hm_annotate.boxes import iter_store_boxes, write_csv, write_json
+    from hm_annotate.reporting import Reporter
 
     suffix = Path(out).suffix.lower()
     if suffix not in (".csv", ".json"):
         raise click.BadParameter(f"{out}: write a .csv or a .json file", param_hint="'--out'")
-    items = iter_store_boxes(store, layer, k, smooth_method, pad, list(videos) or None)
+    items = iter_store_boxes(
+        store, layer, k=k, method=smooth_method, pad=pad, videos=list(videos) or None,
+        reporter=Reporter(progress=None, echo=True),
+    )
     n = write_csv(items, out) if suffix == ".csv" else write_json(items, out, layer, k, smooth_method, pad)
     click.echo(f"wrote {n:,} boxes to {out}", err=True)

@@ -7,6 +7,7 @@ import json
 import click
 
 from hm_annotate.merge import merge_stores
+from hm_annotate.reporting import Reporter
 
 
 @click.command("merge")
@@ -22,7 +23,7 @@ def command(out: str, parts: tuple[str, ...], force: bool, as_json: bool) -> Non
     A video may appear in several parts only with identical frames, masks and metadata; any
     difference is reported (video, layer, parts, frame) and nothing is written.
     """
-    summary = merge_stores(out, parts, force=force, progress=True)
+    summary = merge_stores(out, parts, force=force, reporter=Reporter(progress=None, echo=True))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

@@ -32,6 +32,7 @@ def command(
 ) -> None:
     """Overlay the masks of one video of STORE on its frames (each athlete in its own colour)."""
     from hm_annotate.render import folder_frames, render_video
+    from hm_annotate.reporting import Reporter
 
     if (frames_root is None) == (dataset_format is None and data_root is None):
         raise click.UsageError("give either --frames-root or --dataset-format with --data-root")
@@ -39,5 +40,8 @@ def command(
         read_frame = folder_frames(frames_root, video_id)
     else:
         read_frame = dataset_videos(dataset_format, data_root, [video_id])[0].read_frame
-    n = render_video(store, video_id, out, read_frame, layer, compare_layers, fps)
+    n = render_video(
+        store, video_id, out, read_frame=read_frame, layer=layer, compare_layers=compare_layers, fps=fps,
+        reporter=Reporter(progress=None, echo=True),
+    )
     click.echo(f"wrote {n:,} frames to {out}", err=True)

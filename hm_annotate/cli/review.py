@@ -32,10 +32,12 @@ def command(
     against the neighbouring frames, area jump, several connected components, touching the image
     border. Each row says why. `export-coco --frames-from QUEUE.csv` exports just those frames.
     """
+    from hm_annotate.reporting import Reporter
     from hm_annotate.review import review_queue, write_queue
 
     queue = review_queue(
-        store, layer, top, list(videos) or None, components, skip_corrected=not include_corrected
+        store, layer, top=top, videos=list(videos) or None, components=components,
+        skip_corrected=not include_corrected, reporter=Reporter(progress=None, echo=True),
     )
     if queue.empty:
         click.echo("no frames to rank" + ("" if include_corrected or layer != "pseudo" else

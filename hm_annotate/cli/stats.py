@@ -38,16 +38,18 @@ def command(
     distributions, temporal stability, correction coverage and pseudo-vs-corrected agreement,
     area outliers. Areas and boxes come from the store's arrays; no mask is decoded.
     """
+    from hm_annotate.reporting import Reporter
     from hm_annotate.stats import GROUPS, collect_tables, summarise
-    from hm_annotate.stats.collect import check_layer
     from hm_annotate.stats.tables import format_report
+    from hm_annotate.store import check_layer
 
     check_layer(layer)
     if by not in GROUPS:
         raise click.BadParameter(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}",
                                  param_hint="'--by'")  # fmt: skip
     videos = dataset_videos(dataset_format, data_root)
-    tables = collect_tables(store, layer, videos, temporal)
+    reporter = Reporter(progress=None, echo=True)
+    tables = collect_tables(store, layer, videos_info=videos, temporal=temporal, reporter=reporter)
     report = summarise(tables, by)
     if plots:
         from hm_annotate.stats.plots import write_plots

@@ -1,6 +1,6 @@
 """Dataset statistics of a mask store: counts per group, coverage, distributions, agreement, outliers.
 
-``compute_stats(store, layer, by)`` returns one JSON-able report; ``collect_tables`` and
+``compute_stats(store, layer, by=...)`` returns one JSON-able report; ``collect_tables`` and
 ``summarise`` are its two halves, for callers (the CLI, plots) that want the tables too.
 """
 

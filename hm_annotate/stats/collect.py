@@ -8,16 +8,16 @@ intersections (pycocotools on the runs), the only reason to read RLEs at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hm_annotate import rle
-from hm_annotate.rle import RLE, consecutive_iou, pair_iou
-from hm_annotate.store import VIEWS, LayerData, MaskStore, StoreError, overlay
+from hm_annotate.reporting import Reporter
+from hm_annotate.rle import consecutive_iou, pair_iou
+from hm_annotate.store import LayerData, MaskStore, StoreError, check_layer, curated_view, unions
 
 GROUPS = ("action_type", "event", "split", "athletes")
 INDIVIDUAL, SYNCHRONISED = "individual", "synchronised"
@@ -65,50 +65,12 @@ def _group_value(meta: Mapping[str, Any], video_id: str, key: str) -> str:
     return "unknown" if value in (None, "") else str(value)
 
 
-def unions(data: LayerData) -> list[RLE]:
-    """Every frame's foreground; single-object frames (most) need no merge."""
-    size = (data.height, data.width)
-    return [objs[0] if len(objs) == 1 else rle.union(objs, size) for objs in data.masks]
-
-
 def _as_info(videos_info: Iterable[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
     if videos_info is None:
         return {}
     if isinstance(videos_info, Mapping):
         return dict(videos_info)
     return {v.id: v for v in videos_info}
-
-
-def check_layer(layer: str) -> None:
-    """Reject a layer name the store does not know, before any work."""
-    if layer not in VIEWS:
-        raise StoreError(f"unknown layer {layer!r}; known: {', '.join(VIEWS)}")
-
-
-def select_videos(st: MaskStore, layer: str, videos: Sequence[str] | None = None) -> list[str]:
-    """The named videos (each must exist and have ``layer``), or every video having ``layer``."""
-    check_layer(layer)
-    if videos:
-        for v in videos:
-            if v not in st:
-                raise StoreError(f"{st.path}: no video {v!r} in the store")
-            if not st.has(v, layer):
-                raise StoreError(f"{st.path}: video {v!r} has no {layer!r} layer")
-        return list(videos)
-    if not st.videos():
-        raise StoreError(f"{st.path}: the store holds no videos")
-    ids = [v for v in st.videos() if st.has(v, layer)]
-    if not ids:
-        raise StoreError(f"{st.path}: no video has a {layer!r} layer")
-    return ids
-
-
-def _view(stored: dict[str, LayerData], layer: str) -> LayerData | None:
-    if layer != "curated":
-        return stored.get(layer)
-    if len(stored) == 2:
-        return overlay(stored["pseudo"], stored["corrected"])
-    return next(iter(stored.values()), None)
 
 
 @dataclass
@@ -142,7 +104,7 @@ def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoAr
             out.iou_prev = np.full(len(out.frames), np.nan)
         return out
     stored = {k: st.read(vid, k) for k in stored_layers}
-    data = _view(stored, layer)
+    data = curated_view(stored, layer)
     any_layer = data if data is not None else next(iter(stored.values()), None)
     size = (any_layer.height, any_layer.width) if any_layer is not None else (0, 0)
     out = _VideoArrays(size, {k: d.frames for k, d in stored.items()})
@@ -164,9 +126,10 @@ def _read_video(st: MaskStore, vid: str, layer: str, temporal: bool) -> _VideoAr
 def collect_tables(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     videos_info: Iterable[Any] | Mapping[str, Any] | None = None,
     temporal: bool = True,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> StatsTables:
     """Build the per-frame and per-video tables of one layer of a store.
 
@@ -174,9 +137,8 @@ def collect_tables(
     frame count for coverage and fills metadata the store lacks; dataset videos absent from the
     store count with no masks. Without it a video's frames are the union of its layers' frames.
     """
-    from tqdm import tqdm
-
     check_layer(layer)
+    reporter = reporter or Reporter()
     info = _as_info(videos_info)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("frame", "area", "bbox", "objects", "iou_prev")}
     agree: dict[str, list[np.ndarray]] = {"frame": [], "iou": []}
@@ -190,8 +152,7 @@ def collect_tables(
         if not any(st.has(v, layer) for v in ids):
             raise StoreError(f"{store_path}: no video has a {layer!r} layer")
         all_ids = ids + sorted(set(info) - set(ids))
-        show = None if progress is None else not progress
-        for vid in tqdm(all_ids, desc="stats", unit="video", disable=show):
+        for vid in reporter.bar(all_ids, desc="stats", unit="video"):
             meta = dict(info[vid].metadata) if vid in info else {}
             if vid in st:
                 meta.update(st.metadata(vid))

@@ -1,9 +1,4 @@
-"""Array measures behind the statistics and the review queue: distributions, robust z-scores, IoUs.
-
-IoUs are computed on the RLEs (pycocotools intersects the runs) with the areas the store already
-holds, so no mask is decoded; one intersection per frame pair is several times cheaper than a
-pycocotools ``iou`` call per pair.
-"""
+"""Array measures behind the statistics: distributions and robust z-scores."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ import numpy as np
 # MAD -> standard deviation of a normal distribution; mean absolute deviation -> std likewise
 _MAD_SCALE = 1.4826
 _MEAN_AD_SCALE = 1.2533
-# pycocotools' area() overflows on more than 255 RLEs at once with numpy 2
-_AREA_BATCH = 255
 
 
 def distribution(values: np.ndarray, bins: int = 20, value_range: tuple[float, float] | None = None) -> dict:
@@ -55,12 +48,3 @@ def robust_z(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     ok = scale > 0
     out[ok] = diff[ok] / scale[ok]
     return out
-
-
-def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
-    """Whether each xywh box reaches an image edge (a clipped athlete or a mask leaking out)."""
-    b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
-    hit = (b[:, 0] <= 0) | (b[:, 1] <= 0) | (b[:, 0] + b[:, 2] >= width) | (b[:, 1] + b[:, 3] >= height)
-    if area is not None:
-        hit &= np.asarray(area) > 0
-    return hit

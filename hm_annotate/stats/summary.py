@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hm_annotate.errors import HMError
+from hm_annotate.reporting import Reporter
 from hm_annotate.stats.collect import GROUPS, INDIVIDUAL, SYNCHRONISED, StatsTables, collect_tables
 from hm_annotate.stats.measures import distribution, robust_z
 
@@ -150,12 +151,14 @@ def summarise(t: StatsTables, by: str = "action_type", outlier_z: float = OUTLIE
 def compute_stats(
     store_path: str | os.PathLike,
     layer: str = "curated",
+    *,
     by: str = "action_type",
     videos_info: Iterable[Any] | Mapping[str, Any] | None = None,
     temporal: bool = True,
-    progress: bool | None = None,
+    reporter: Reporter | None = None,
 ) -> dict:
     """Statistics of one layer of a store, grouped by ``by`` (see :func:`summarise`)."""
     if by not in GROUPS:
         raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
-    return summarise(collect_tables(store_path, layer, videos_info, temporal, progress), by)
+    tables = collect_tables(store_path, layer, videos_info=videos_info, temporal=temporal, reporter=reporter)
+    return summarise(tables, by)

@@ -1,12 +1,7 @@
-"""Statistics: array measures, per-group counts, coverage, distributions, agreement, outliers, text, plots."""
+"""Statistics of a store: per-group counts, coverage, distributions, agreement, outliers, bad input."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
-import cv2
 import numpy as np
 import pytest
 
@@ -14,74 +9,13 @@ from hm_annotate import rle
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.stats import collect_tables, compute_stats, summarise
-from hm_annotate.stats.measures import distribution, robust_z, touches_border
-from hm_annotate.stats.plots import write_plots
-from hm_annotate.stats.tables import format_report
 from hm_annotate.store import MaskStore, StoreError
 from tests.mask_stores import H, W, ellipses, layer, write_store
-
-# --------------------------------------------------------------------------- measures
-
-
-def test_distribution_numbers_and_histogram():
-    d = distribution(np.array([1.0, 2.0, 3.0, 4.0, np.nan]), bins=3, value_range=(1, 4))
-    assert d["count"] == 4 and d["mean"] == 2.5 and d["median"] == 2.5
-    assert d["p5"] == pytest.approx(1.15) and d["p95"] == pytest.approx(3.85)
-    assert d["histogram"] == {"edges": [1.0, 2.0, 3.0, 4.0], "counts": [1, 1, 2]}
-    assert distribution(np.array([]))["mean"] is None
-
-
-def test_robust_z_flags_the_odd_value_of_its_own_group_only():
-    values = np.array([10, 11, 10, 12, 11, 60, 100, 101, 99, 100])
-    groups = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
-    z = robust_z(values, groups)
-    assert np.argmax(np.abs(z)) == 5 and z[5] > 20
-    assert np.all(np.abs(z[6:]) < 2)
-    # more than half identical: the MAD is 0 and the mean absolute deviation stands in
-    z = robust_z(np.array([5, 5, 5, 5, 9]), np.zeros(5))
-    assert z[4] > 2 and np.all(z[:4] == 0)
-    assert np.all(robust_z(np.array([3, 3, 3]), np.zeros(3)) == 0)
-
-
-def test_touches_border_from_boxes():
-    boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
-    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
-    assert hit.tolist() == [True, False, True, True, False]
-
-
-# --------------------------------------------------------------------------- a store with known contents
-
-
-def _videos():
-    """Two individual 107b dives, one synchronised 5253b pair, one 405b dive with a correction."""
-    a = ellipses(10)
-    a_lost = a.copy()
-    a_lost[4] = 0  # empty frame
-    big = ellipses(12, dx=0.5)
-    big[6] = ellipses(1, cx0=40, rx=20, ry=20)[0]  # an area outlier
-    p1, p2 = ellipses(8, cx0=15), ellipses(8, cx0=55)
-    pseudo = ellipses(6, dx=2)
-    corrected = pseudo[1:4].copy()
-    corrected[1] = ellipses(1, cx0=40)[0]  # frame 2 moved by the annotator
-    return {
-        "E1/1": {"meta": {"action_type": "107b", "athletes": 1, "split": "train", "event": "E1"},
-                 "pseudo": layer(range(100, 110), a_lost)},
-        "E1/2": {"meta": {"action_type": "107b", "athletes": 1, "split": "test", "event": "E1"},
-                 "pseudo": layer(range(50, 62), big)},
-        "E2_Synchronised/1": {"meta": {"action_type": "5253b", "split": "train"},
-                              "pseudo": layer(range(8), p1, p2)},
-        "E3/1": {"meta": {"action_type": "405b", "athletes": 1, "split": "test", "event": "E3"},
-                 "pseudo": layer(range(6), pseudo), "corrected": layer([1, 2, 3], corrected)},
-    }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return write_store(tmp_path_factory.mktemp("stats") / "s.h5", _videos())
+from tests.stats.known_store import known_videos
 
 
 def test_counts_per_action_type_and_athletes(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     assert (r["videos"], r["masks"], r["frames"], r["empty_masks"]) == (4, 36, 36, 1)
     assert r["objects"] == 35 + 8  # one object a frame, two on the pair's 8 frames, none on the empty frame
     assert r["objects_per_frame"] == {"0": 1, "1": 27, "2": 8}
@@ -99,7 +33,7 @@ def test_counts_per_action_type_and_athletes(store):
 
 
 def test_other_groupings(store):
-    t = collect_tables(store, progress=False)
+    t = collect_tables(store)
     assert {k: v["masks"] for k, v in summarise(t, "split")["by_split"].items()} == {"train": 18, "test": 18}
     assert {k: v["videos"] for k, v in summarise(t, "event")["by_event"].items()} == {
         "E1": 2, "E2_Synchronised": 1, "E3": 1}  # fmt: skip
@@ -109,8 +43,8 @@ def test_other_groupings(store):
 
 
 def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
-    r = compute_stats(store, progress=False)
-    videos = _videos()
+    r = compute_stats(store)
+    videos = known_videos()
     areas, ious = [], []
     with MaskStore.open(store) as st:
         for vid in videos:
@@ -128,13 +62,13 @@ def test_areas_boxes_and_temporal_stability_match_direct_computation(store):
 def test_temporal_stability_leaves_out_pairs_of_empty_frames(tmp_path):
     m = ellipses(6)
     m[2:4] = 0
-    r = compute_stats(write_store(tmp_path / "s.h5", {"E/1": {"pseudo": layer(range(6), m)}}), progress=False)
+    r = compute_stats(write_store(tmp_path / "s.h5", {"E/1": {"pseudo": layer(range(6), m)}}))
     assert r["temporal_iou"]["count"] == 4  # pairs 0-1, 1-2, 3-4, 4-5; 2-3 are both empty
     assert r["temporal_iou"]["histogram"]["counts"][0] == 2  # mask -> empty and empty -> mask: IoU 0
 
 
 def test_correction_coverage_and_agreement(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     c = r["correction"]
     assert c["frames_corrected"] == 3 and c["videos_with_corrections"] == 1
     assert c["coverage"] == pytest.approx(3 / 36)
@@ -146,8 +80,8 @@ def test_correction_coverage_and_agreement(store):
 
 
 def test_without_temporal_iou_the_same_numbers_come_from_the_arrays_alone(store):
-    full = compute_stats(store, progress=False)
-    light = compute_stats(store, temporal=False, progress=False)
+    full = compute_stats(store)
+    light = compute_stats(store, temporal=False)
     assert light["temporal_iou"] is None
     for key in ("videos", "frames", "masks", "objects", "empty_masks", "objects_per_frame", "athletes",
                 "area_fraction", "bbox_width", "correction", "outliers"):  # fmt: skip
@@ -155,8 +89,8 @@ def test_without_temporal_iou_the_same_numbers_come_from_the_arrays_alone(store)
     strip = {k: {**v, "temporal_iou": None} for k, v in full["by_action_type"].items()}
     assert light["by_action_type"] == strip
     for name in ("pseudo", "corrected"):
-        quick = compute_stats(store, name, temporal=False, progress=False)
-        assert quick["masks"] == compute_stats(store, name, progress=False)["masks"]
+        quick = compute_stats(store, name, temporal=False)
+        assert quick["masks"] == compute_stats(store, name)["masks"]
 
 
 def test_a_video_without_masks_counts_with_none(tmp_path):
@@ -165,17 +99,17 @@ def test_a_video_without_masks_counts_with_none(tmp_path):
     with MaskStore.open(path, "a") as st:
         st.set_metadata("E/2", {"action_type": "107b"})
     for temporal in (True, False):
-        r = compute_stats(path, temporal=temporal, progress=False)
+        r = compute_stats(path, temporal=temporal)
         assert (r["videos"], r["videos_with_masks"], r["masks"]) == (2, 1, 4)
         assert r["by_action_type"]["107b"]["videos"] == 2
 
 
 def test_layers_differ(store):
-    corrected = compute_stats(store, layer="corrected", progress=False)
+    corrected = compute_stats(store, layer="corrected")
     assert corrected["masks"] == 3 and corrected["videos_with_masks"] == 1
     # frames counted from the union of the layers: the other videos count with no masks
     assert corrected["coverage"] == pytest.approx(3 / 36)
-    assert compute_stats(store, layer="pseudo", progress=False)["masks"] == 36
+    assert compute_stats(store, layer="pseudo")["masks"] == 36
 
 
 def test_coverage_against_the_dataset_frame_counts(store):
@@ -184,7 +118,7 @@ def test_coverage_against_the_dataset_frame_counts(store):
 
     info = [video("E1/1", 20), video("E1/2", 12), video("E2_Synchronised/1", 8), video("E3/1", 6),
             video("E9/1", 30, action_type="107b")]  # fmt: skip
-    r = compute_stats(store, videos_info=info, progress=False)
+    r = compute_stats(store, videos_info=info)
     assert r["frames_counted_from"] == "dataset"
     assert (r["videos"], r["videos_with_masks"], r["frames"], r["masks"]) == (5, 4, 76, 36)
     assert r["by_action_type"]["107b"]["frames"] == 62
@@ -192,32 +126,10 @@ def test_coverage_against_the_dataset_frame_counts(store):
 
 
 def test_area_outliers(store):
-    r = compute_stats(store, progress=False)
+    r = compute_stats(store)
     top = r["outliers"]["top"][0]
     assert (top["video_id"], top["frame"]) == ("E1/2", 56)
     assert top["z_video"] > 5
-
-
-def test_text_formats(store):
-    r = compute_stats(store, progress=False)
-    rows = list(csv.reader(io.StringIO(format_report(r, "csv"))))
-    assert rows[0][:5] == ["action_type", "videos", "videos_with_masks", "frames", "masks"]
-    assert [row[0] for row in rows[1:]] == ["107b", "5253b", "405b", "all"]
-    assert rows[-1][4] == "36"
-    md = format_report(r, "markdown")
-    assert "## Masks per action type" in md and "| 107b | 2 | 2 | 22 | 22 | 1 | 22 | 0 |" in md
-    table = format_report(r, "table")
-    assert "masks (annotated frames)" in table and "5253b" in table
-    json.dumps(r)  # the whole report is JSON-able
-
-
-def test_plots_are_written_and_readable(store, tmp_path):
-    files = write_plots(collect_tables(store, progress=False), "action_type", tmp_path / "plots")
-    names = ["masks_per_action_type.png", "area_fraction.png", "coverage_per_video.png", "temporal_iou.png"]
-    assert [f.name for f in files] == names
-    for f in files:
-        img = cv2.imread(str(f))
-        assert img is not None and img.shape[0] > 200 and img.std() > 5
 
 
 def test_bad_input(store, tmp_path):
