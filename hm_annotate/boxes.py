@@ -41,7 +41,9 @@ def xywh_to_xyxy(bbox: np.ndarray) -> np.ndarray:
     return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
 
 
-def touches_border(bbox: np.ndarray, height: int, width: int, area: np.ndarray | None = None) -> np.ndarray:
+def touches_border(
+    bbox: np.ndarray, height: int, width: int, *, area: np.ndarray | None = None
+) -> np.ndarray:
     """Whether each xywh box reaches an image edge (a clipped athlete or a mask leaking out)."""
     b = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
     hit = (b[:, 0] <= 0) | (b[:, 1] <= 0) | (b[:, 0] + b[:, 2] >= width) | (b[:, 1] + b[:, 3] >= height)
@@ -71,7 +73,7 @@ def fill_empty(boxes: np.ndarray, empty: np.ndarray, size: Sequence[int]) -> np.
     return out
 
 
-def smooth(boxes: np.ndarray, k: int, method: str = "median") -> np.ndarray:
+def smooth(boxes: np.ndarray, k: int, *, method: str = "median") -> np.ndarray:
     """Centred moving median or mean of each coordinate over ``k`` frames.
 
     The window shrinks at the ends of the video (no padding with invented boxes), so a box at
@@ -126,6 +128,7 @@ def video_boxes(
     area: np.ndarray,
     bbox: np.ndarray,
     size: Sequence[int],
+    *,
     k: int = 1,
     method: str = "median",
     pad: str | float = 0,
@@ -133,7 +136,7 @@ def video_boxes(
     """Actor boxes of one video from its stored per-frame areas and xywh bboxes."""
     empty = np.asarray(area) == 0
     boxes = fill_empty(xywh_to_xyxy(bbox), empty, size)
-    boxes = smooth(boxes, k, method)
+    boxes = smooth(boxes, k, method=method)
     boxes = pad_boxes(boxes, pad, size)
     return VideoBoxes(video_id, np.asarray(frames, np.int64), boxes, empty, int(size[0]), int(size[1]))
 
@@ -153,13 +156,13 @@ def iter_store_boxes(
 
     check_layer(layer)
     reporter = reporter or Reporter()
-    smooth(np.zeros((1, 4)), k, method)  # reject a bad window or method before reading anything
+    smooth(np.zeros((1, 4)), k, method=method)  # reject a bad window or method before reading anything
     parse_pad(pad)
     with MaskStore.open(store_path) as st:
         ids = select_videos(st, layer, videos)
         for vid in reporter.bar(ids, desc="boxes", unit="video"):
             frames, area, bbox = st.area_bbox(vid, layer)
-            yield video_boxes(vid, frames, area, bbox, st.size(vid), k, method, pad)
+            yield video_boxes(vid, frames, area, bbox, st.size(vid), k=k, method=method, pad=pad)
 
 
 def write_csv(items: Iterable[VideoBoxes], out: str | os.PathLike) -> int:

@@ -104,7 +104,7 @@ def _f_from_counts(
     return np.where(total == 0, 0.0, 2 * precision * recall / np.where(total == 0, 1.0, total))
 
 
-def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = DEFAULT_BOUND_TH) -> float | np.ndarray:
+def boundary_f(pred: np.ndarray, gt: np.ndarray, *, bound_th: float = DEFAULT_BOUND_TH) -> float | np.ndarray:
     """Contour accuracy F of H x W masks, or per frame of N x H x W masks."""
     import cv2
 
@@ -222,7 +222,7 @@ def _object_masks(
 def _per_frame(pred: np.ndarray | None, gt: np.ndarray, bound_th: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame J and F of one predicted object (None: empty) against one reference object."""
     pred = np.zeros_like(gt) if pred is None else pred
-    return jaccard(pred, gt), boundary_f(pred, gt, bound_th)
+    return jaccard(pred, gt), boundary_f(pred, gt, bound_th=bound_th)
 
 
 def _figures(j: np.ndarray, f: np.ndarray) -> dict[str, float]:
@@ -240,7 +240,7 @@ def _figures(j: np.ndarray, f: np.ndarray) -> dict[str, float]:
 
 
 def score_objects(
-    pred: dict[int, np.ndarray], gt: dict[int, np.ndarray], task: str, bound_th: float = DEFAULT_BOUND_TH
+    pred: dict[int, np.ndarray], gt: dict[int, np.ndarray], task: str, *, bound_th: float = DEFAULT_BOUND_TH
 ) -> dict[int, dict]:
     """DAVIS figures of every reference object of one video, keyed by its id.
 
@@ -275,10 +275,10 @@ def score_objects(
 def evaluate_stores(
     pred_path: str | Path,
     ref_path: str | Path,
+    *,
     pred_layer: str = "pseudo",
     ref_layer: str = "corrected",
     videos: Sequence[str] | None = None,
-    *,
     protocol: str = "per-object",
     task: str = "semi-supervised",
     bound_th: float = DEFAULT_BOUND_TH,
@@ -318,7 +318,7 @@ def evaluate_stores(
             guess, missing = _object_masks(_layer(pred, vid, pred_layer, size), ref_frames, size, union)
             action = _action_type(vid, ref, pred)
             rows = []
-            for oid, figures in score_objects(guess, gt, task, bound_th).items():
+            for oid, figures in score_objects(guess, gt, task, bound_th=bound_th).items():
                 row = {"video_id": vid, "object_id": oid, "action_type": action, **figures}
                 per_object[f"{vid}_{oid}"] = row
                 rows.append(row)

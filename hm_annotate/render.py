@@ -62,7 +62,7 @@ def folder_frames(frames_root: str | os.PathLike, video_id: str) -> Callable[[in
     return read
 
 
-def overlay(rgb: np.ndarray, objects: Sequence[RLE], alpha: float = 0.45) -> np.ndarray:
+def overlay(rgb: np.ndarray, objects: Sequence[RLE], *, alpha: float = 0.45) -> np.ndarray:
     """Blend each object's mask in its colour over the frame and outline it."""
     import cv2
 
@@ -96,6 +96,7 @@ def render_frames(
     store_path: str | os.PathLike,
     video_id: str,
     read_frame: Callable[[int], np.ndarray],
+    *,
     layer: str = "curated",
     compare_layers: bool = False,
 ) -> tuple[list[int], Iterator[np.ndarray]]:
@@ -219,7 +220,9 @@ def render_video(
     output_kind(out)
     if fps <= 0:
         raise RenderError(f"--fps must be positive, got {fps}")
-    numbers, frames = render_frames(store_path, video_id, read_frame, layer, compare_layers)
+    numbers, frames = render_frames(
+        store_path, video_id, read_frame, layer=layer, compare_layers=compare_layers
+    )
     if not numbers:
         raise RenderError(f"video {video_id!r} has no frames with masks to render")
     return write_frames(frames, numbers, out=out, fps=fps, reporter=reporter)

@@ -88,7 +88,7 @@ def _neighbour_area(area: np.ndarray, reach: int = 2) -> np.ndarray:
         return np.nanmedian(np.stack(shifts), axis=0)
 
 
-def frame_signals(video_id: str, data: LayerData, components: bool = True) -> pd.DataFrame:
+def frame_signals(video_id: str, data: LayerData, *, components: bool = True) -> pd.DataFrame:
     """The per-frame evidence of one video's layer (columns of :data:`QUEUE_COLUMNS` but priority)."""
     n = len(data)
     area = np.asarray(data.area, np.int64)
@@ -101,7 +101,7 @@ def frame_signals(video_id: str, data: LayerData, components: bool = True) -> pd
     if "touches_border" in data.quality:
         border = np.asarray(data.quality["touches_border"]) > 0
     else:
-        border = touches_border(data.bbox, data.height, data.width, area)
+        border = touches_border(data.bbox, data.height, data.width, area=area)
     runaway = np.asarray(data.quality.get("runaway", np.zeros(n)), np.float64) > 0
     if "components" in data.quality:
         comps = np.asarray(data.quality["components"], np.float64)
@@ -212,7 +212,7 @@ def review_queue(
         ids = select_videos(st, layer, videos)
         for vid in reporter.bar(ids, desc="review", unit="video"):
             data = st.read(vid, layer)
-            sig = frame_signals(vid, data, components)
+            sig = frame_signals(vid, data, components=components)
             if skip_corrected and layer == "pseudo" and st.has(vid, "corrected"):
                 done = st.area_bbox(vid, "corrected")[0]
                 sig = sig[~np.isin(sig["frame"].to_numpy(), done)]

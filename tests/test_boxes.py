@@ -46,9 +46,9 @@ def test_fill_empty_of_a_video_without_any_mask_is_the_whole_frame():
 def test_smooth_median_removes_a_one_frame_spike_and_mean_averages():
     x0 = np.array([10, 11, 12, 40, 14, 15, 16], float)
     boxes = np.stack([x0, x0, x0 + 5, x0 + 5], axis=1)
-    med = smooth(boxes, 3, "median")
+    med = smooth(boxes, 3, method="median")
     assert med[:, 0].tolist() == [10.5, 11, 12, 14, 15, 15, 15.5]
-    mean = smooth(boxes, 3, "mean")
+    mean = smooth(boxes, 3, method="mean")
     assert mean[1, 0] == pytest.approx((10 + 11 + 12) / 3)
     assert mean[0, 0] == pytest.approx(10.5)  # the window shrinks at the ends
     assert smooth(boxes, 1).tolist() == boxes.tolist()
@@ -57,11 +57,11 @@ def test_smooth_median_removes_a_one_frame_spike_and_mean_averages():
 def test_smooth_even_window_and_bad_arguments():
     boxes = np.arange(5, dtype=float)[:, None].repeat(4, axis=1)
     # k=4: one frame before, two after
-    assert smooth(boxes, 4, "mean")[0, 0] == pytest.approx((0 + 1 + 2) / 3)
+    assert smooth(boxes, 4, method="mean")[0, 0] == pytest.approx((0 + 1 + 2) / 3)
     with pytest.raises(HMError, match="at least 1"):
         smooth(boxes, 0)
     with pytest.raises(HMError, match="unknown smoothing method"):
-        smooth(boxes, 3, "mode")
+        smooth(boxes, 3, method="mode")
 
 
 def test_pad_pixels_percent_and_clipping():
@@ -128,5 +128,5 @@ def test_store_boxes_bad_input(store, tmp_path):
 
 def test_touches_border_from_boxes():
     boxes = np.array([[0, 5, 10, 10], [5, 5, 10, 10], [70, 5, 10, 10], [5, 5, 10, 43], [0, 0, 0, 0]])
-    hit = touches_border(boxes, 48, 80, np.array([1, 1, 1, 1, 0]))
+    hit = touches_border(boxes, 48, 80, area=np.array([1, 1, 1, 1, 0]))
     assert hit.tolist() == [True, False, True, True, False]

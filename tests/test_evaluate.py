@@ -92,7 +92,7 @@ def test_boundary_f_matches_slow_reference(seed, bound_th):
     if seed % 2:  # half the cases: a perturbed copy, so F is neither 0 nor 1
         gt = np.roll(pred, int(rng.integers(1, 4)), axis=int(rng.integers(0, 2)))
     radius = bound_pixels(pred.shape, bound_th)
-    assert boundary_f(pred, gt, bound_th) == pytest.approx(reference_f(pred, gt, radius), abs=1e-12)
+    assert boundary_f(pred, gt, bound_th=bound_th) == pytest.approx(reference_f(pred, gt, radius), abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- hand-computed cases

@@ -78,7 +78,7 @@ def command(
     frames minus that of the last quarter.
     """
     result = evaluate_stores(
-        pred, ref, pred_layer, ref_layer, list(videos) or None,
+        pred, ref, pred_layer=pred_layer, ref_layer=ref_layer, videos=list(videos) or None,
         protocol=protocol, task=task, bound_th=bound_th, reporter=Reporter(progress=None, echo=True),
     )
     if as_json:

@@ -57,12 +57,14 @@ def command(
         if images_out:
             raise click.UsageError("--images-out goes with one --video; several write <video>_images.zip")
         done = export_cvat_tasks(
-            store, videos, frames_root, out, not no_images, layer, file_name_pattern, paths
+            store, videos, frames_root, out, with_images=not no_images, layer=layer,
+            file_name_pattern=file_name_pattern, frame_paths=paths,
         )
     else:
         done = [
             export_cvat(
-                store, videos[0], frames_root, out, images_out, not no_images, layer, file_name_pattern, paths
+                store, videos[0], frames_root, out, images_out=images_out, with_images=not no_images,
+                layer=layer, file_name_pattern=file_name_pattern, frame_paths=paths,
             )
         ]
     for res in done:

@@ -1,7 +1,7 @@
 """Exporters and importers, looked up by format name.
 
 Mask-tree formats (one image per frame under ``<video_id>/``) are modules exposing
-``write_tree(store, out_dir, layer, videos, ext, *, reporter) -> int`` (images written) and
+``write_tree(store, out_dir, *, layer, videos, ext, reporter) -> int`` (images written) and
 ``read_tree(src_dir, frames_root, *, reporter) -> Iterator[tuple[str, LayerData]]``. They live
 in ``MASK_TREE_FORMATS``, a ``hm_annotate.registry.Registry`` whose entries are modules; another
 package adds one with an entry point in the group ``hm_annotate.mask_formats``

@@ -91,10 +91,10 @@ def _write_frame_image(src: Path, dst: Path, video_id: str, frame: int) -> None:
 def write_tree(
     store: MaskStore,
     out_dir: str | Path,
+    *,
     layer: str = "curated",
     videos: Sequence[str] | None = None,
     ext: str = "png",
-    *,
     frames_root: str | Path | None = None,
     reporter: Reporter | None = None,
 ) -> int:

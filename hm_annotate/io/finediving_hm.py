@@ -23,10 +23,10 @@ from hm_annotate.store import LayerData, MaskStore
 def write_tree(
     store: MaskStore,
     out_dir: str | Path,
+    *,
     layer: str = "curated",
     videos: Sequence[str] | None = None,
     ext: str = "jpg",
-    *,
     reporter: Reporter | None = None,
 ) -> int:
     """Write every frame's foreground (union of objects) as a 0/255 gray image; returns the count."""

@@ -56,7 +56,7 @@ def _check_ring(ring: object, k: int) -> list[float]:
     return [float(v) for v in ring]
 
 
-def polygons_to_rle(polygons: Sequence[object], height: int, width: int, mode: str = "auto") -> RLE:
+def polygons_to_rle(polygons: Sequence[object], height: int, width: int, *, mode: str = "auto") -> RLE:
     """Rasterise the rings of one object (COCO polygon segmentation) into one RLE of (h, w)."""
     if mode not in POLYGON_MODES:
         raise PolygonError(f"unknown polygon mode {mode!r}; known: {', '.join(POLYGON_MODES)}")

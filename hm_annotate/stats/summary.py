@@ -89,7 +89,9 @@ def _outliers(t: StatsTables, by: str, z: float, top: int) -> dict[str, Any]:
     }
 
 
-def summarise(t: StatsTables, by: str = "action_type", outlier_z: float = OUTLIER_Z, top: int = 20) -> dict:
+def summarise(
+    t: StatsTables, by: str = "action_type", *, outlier_z: float = OUTLIER_Z, top: int = 20
+) -> dict:
     """The statistics report of a layer, grouped by a metadata key (JSON-able)."""
     if by not in GROUPS:
         raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")

@@ -142,7 +142,7 @@ def test_a_missing_frame_image_stops_the_export_before_any_file(tmp_path: Path) 
         cv2.imwrite(str(tmp_path / "frames" / "Solo" / "1" / f"{f:05d}.jpg"), np.zeros((H, W, 3), np.uint8))
     missing = "video Solo/1 frame 6: no frame image"
     with MaskStore.open(store) as st, pytest.raises(MaskTreeError, match=missing):
-        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"],
+        davis.write_tree(st, tmp_path / "out", layer="pseudo", videos=["Solo/1"],
                          frames_root=tmp_path / "frames")
     assert not (tmp_path / "out").exists()
 
@@ -214,7 +214,9 @@ def test_awkward_mask_and_frame_names(tmp_path: Path) -> None:
     [(vid, data)] = list(davis.read_tree(tmp_path / "d", tmp_path / "frames"))
     assert vid == "Solo/1" and data.frames.tolist() == [5, 6, 9]
     with MaskStore.open(store) as st:  # the export finds .bmp frames by the same rule
-        davis.write_tree(st, tmp_path / "out", "pseudo", ["Solo/1"], frames_root=tmp_path / "frames")
+        davis.write_tree(
+            st, tmp_path / "out", layer="pseudo", videos=["Solo/1"], frames_root=tmp_path / "frames"
+        )
     assert sorted(p.name for p in (tmp_path / "out" / "JPEGImages" / "480p" / "Solo" / "1").iterdir()) == [
         "00005.jpg", "00006.jpg", "00009.jpg"
     ]

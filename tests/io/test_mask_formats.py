@@ -27,8 +27,10 @@ def test_entry_point_format_is_found_and_a_broken_one_named(tmp_path, monkeypatc
     (tmp_path / "png_masks.py").write_text(textwrap.dedent("""
         from hm_annotate.io import finediving_hm
 
-        def write_tree(store, out_dir, layer="curated", videos=None, ext="png", *, reporter=None):
-            return finediving_hm.write_tree(store, out_dir, layer, videos, "png", reporter=reporter)
+        def write_tree(store, out_dir, *, layer="curated", videos=None, ext="png", reporter=None):
+            return finediving_hm.write_tree(
+                store, out_dir, layer=layer, videos=videos, ext="png", reporter=reporter
+            )
 
         read_tree = finediving_hm.read_tree
     """))

@@ -142,9 +142,9 @@ def apply_import(
     plan: Mapping[str, list[FrameParts]],
     summary: ImportSummary,
     provenance: dict[str, Any],
+    *,
     dry_run: bool = False,
     changed_only: bool = False,
-    *,
     reporter: Reporter | None = None,
 ) -> ImportSummary:
     """Write planned frames into ``summary.layer`` in one transaction (unless ``dry_run``) and
@@ -238,10 +238,13 @@ def import_parsed(
         raise CocoError(f"{source}: info.contributor is not a name of at most {MAX_ANNOTATOR} characters")
     with MaskStore.open(store_path, "r" if dry_run else "a") as st:
         plan, summary.ignored_annotations = plan_import(
-            data, st, str(source), file_name_pattern, videos, known_frames, polygon_mode, frame_paths
+            data, st, str(source), file_name_pattern=file_name_pattern, videos=videos,
+            known_frames=known_frames, polygon_mode=polygon_mode, frame_paths=frame_paths,
         )
         record = import_provenance(tool, source, parameters, who)
-        return apply_import(st, plan, summary, record, dry_run, changed_only, reporter=reporter)
+        return apply_import(
+            st, plan, summary, record, dry_run=dry_run, changed_only=changed_only, reporter=reporter
+        )
 
 
 def import_coco(

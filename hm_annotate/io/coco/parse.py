@@ -220,13 +220,14 @@ class _Parser:
             return mask
         if not seg or seg == [[]]:
             raise ValueError("no segmentation (a box is not a mask)")
-        return polygons_to_rle(seg, img.height, img.width, self.polygon_mode)
+        return polygons_to_rle(seg, img.height, img.width, mode=self.polygon_mode)
 
 
 def plan_import(
     data: Mapping[str, Any],
     st: MaskStore,
     source: str,
+    *,
     file_name_pattern: str | None = None,
     videos: Sequence[str] | None = None,
     known_frames: Mapping[str, Iterable[int]] | None = None,
