@@ -75,7 +75,7 @@ def _check_paths(out: Path, parts: Sequence[str | Path], force: bool) -> list[Pa
             raise MergeError(f"{p}: a part cannot also be the output")
         seen[key] = p
     if out.exists() and not force:
-        raise MergeError(f"{out} exists; pass --force to merge the parts into it")
+        raise MergeError(f"{out} exists; pass force=True to merge the parts into it")
     return list(seen.values())
 
 

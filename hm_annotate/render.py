@@ -219,7 +219,7 @@ def render_video(
     """Render one video's overlays to ``out`` (.mp4, .gif or a folder); returns frames written."""
     output_kind(out)
     if fps <= 0:
-        raise RenderError(f"--fps must be positive, got {fps}")
+        raise RenderError(f"fps must be positive, got {fps}")
     numbers, frames = render_frames(
         store_path, video_id, read_frame, layer=layer, compare_layers=compare_layers
     )

@@ -206,7 +206,7 @@ def review_queue(
     check_layer(layer)
     reporter = reporter or Reporter()
     if top is not None and top < 1:
-        raise StoreError(f"--top must be at least 1, got {top}")
+        raise StoreError(f"top must be at least 1, got {top}")
     parts = []
     with MaskStore.open(store_path) as st:
         ids = select_videos(st, layer, videos)

@@ -108,7 +108,7 @@ def test_out_must_not_exist_unless_forced(tmp_path):
     out = shard(tmp_path / "out.h5", {"ev/0": (video(0), META), "ev/1": (video(1), META)})
     part = shard(tmp_path / "p.h5", {"ev/1": (video(1), META), "ev/2": (video(2), META)})
     before = contents(out)
-    with pytest.raises(MergeError, match="exists; pass --force"):
+    with pytest.raises(MergeError, match="exists; pass force=True"):
         merge_stores(out, [part])
     summary = merge_stores(out, [part], force=True)
     assert summary["videos"] == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -23,6 +24,8 @@ def command(out: str, parts: tuple[str, ...], force: bool, as_json: bool) -> Non
     A video may appear in several parts only with identical frames, masks and metadata; any
     difference is reported (video, layer, parts, frame) and nothing is written.
     """
+    if not force and Path(out).exists():
+        raise click.UsageError(f"{out} exists; pass --force to merge the parts into it")
     summary = merge_stores(out, parts, force=force, reporter=Reporter(progress=None, echo=True))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
