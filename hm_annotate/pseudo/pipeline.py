@@ -68,7 +68,7 @@ class _VideoLabeller:
         ids = parts.prompts.object_ids(video.id) if parts.prompts else set()
         count = parts.config.objects or int(video.metadata.get("athletes") or 1)
         self.targets = Targets(
-            sorted(ids | set(range(1, count + 1))),
+            ids=sorted(ids | set(range(1, count + 1))),
             loss=parts.config.loss,
             rules=parts.config.targets,
             new_tracker=parts.new_tracker,

@@ -124,26 +124,20 @@ def assign(
     return out
 
 
+@dataclass(eq=False, kw_only=True)
 class Targets:
-    """The athletes of one video (``ids``, in order) and what is known of each."""
+    """The athletes of one video (``ids``, in order) and what is known of each; ``uses_appearance``:
+    keep the colour model the segmenter asks for."""
 
-    def __init__(
-        self,
-        ids: list[int],
-        *,
-        loss: LossRules,
-        rules: TargetRules,
-        new_tracker: Callable[[], Tracker],
-        uses_appearance: bool,
-        timings: Timings,
-    ) -> None:
-        self.ids = ids
-        self.loss = loss
-        self.rules = rules
-        self.new_tracker = new_tracker
-        self.uses_appearance = uses_appearance  # keep the colour model the segmenter asks for
-        self.timings = timings
-        self.all: list[Target] = []
+    ids: list[int]
+    loss: LossRules
+    rules: TargetRules
+    new_tracker: Callable[[], Tracker]
+    uses_appearance: bool
+    timings: Timings
+    all: list[Target] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:

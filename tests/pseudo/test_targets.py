@@ -21,7 +21,7 @@ ESTABLISHED = TargetRules().established
 def targets_for(segmenter: Segmenter, **rules: float) -> Targets:
     """One target (object 1) followed with mask-flow, for ``segmenter``, under ``rules``."""
     return Targets(
-        [1],
+        ids=[1],
         loss=LossRules(),
         rules=TargetRules(**rules),
         new_tracker=lambda: TRACKERS.create("mask-flow"),
