@@ -132,7 +132,7 @@ class _VideoLabeller:
         chosen, priors, reacquired = self.targets.boxes(
             position,
             frame,
-            here,
+            here=here,
             first_prior=(
                 (lambda box: moving_prior(self._motion(position, frame), box, rules=self.targets.rules))
                 if detected
@@ -158,7 +158,10 @@ class _VideoLabeller:
                 [self.targets.model(i) for i in ids],
             )
         masks, runaway = self.targets.keep(
-            position, frame, {i: seg.mask for i, seg in zip(ids, result, strict=True)}, set(here)
+            position,
+            frame,
+            masks={i: seg.mask for i, seg in zip(ids, result, strict=True)},
+            prompted=set(here),
         )
         if runaway:
             self.runaway[position] = True

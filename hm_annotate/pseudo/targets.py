@@ -86,12 +86,13 @@ class Target:
 def assign(
     found: np.ndarray,
     lost: list[Target],
+    *,
     taken: list[np.ndarray],
     position: int,
-    *,
     rules: TargetRules = DEFAULT_RULES,
 ) -> dict[int, np.ndarray]:
-    """Detections for lost targets: the nearest to where each was, then the strongest, left to
+    """Detections (``found``, best first) for ``lost`` targets on the frame at ``position``, away
+    from the boxes ``taken`` by the others: the nearest to where each was, then the strongest, left to
     right. A target seen ``k`` frames ago is looked for within ``1 + k / 2`` diagonals of its
     last box (at most ``max_jump``): an athlete does not cross the frame in a frame or two;
     one lost on this frame (seen on the one before) only by a detection touching that box."""
@@ -154,7 +155,7 @@ class Targets:
         """The colour model of a target, for the segmenter."""
         return next(t.model for t in self.all if t.object_id == object_id)
 
-    def start(self, target: Target, frame: np.ndarray, box: np.ndarray) -> None:
+    def _start(self, target: Target, frame: np.ndarray, box: np.ndarray) -> None:
         """(Re)start a target's tracker on ``box``."""
         if target.tracker is None:
             target.tracker = self.new_tracker()
@@ -178,8 +179,8 @@ class Targets:
         self,
         position: int,
         frame: np.ndarray,
-        here: dict[int, np.ndarray],
         *,
+        here: dict[int, np.ndarray],
         first_prior: Callable[[np.ndarray], np.ndarray | None] | None = None,
         detect: Callable[[], np.ndarray] | None = None,
     ) -> tuple[dict[int, np.ndarray], dict[int, Any], bool]:
@@ -199,7 +200,7 @@ class Targets:
             if t.object_id in here:
                 out[t.object_id] = boxes.clip(here[t.object_id], h, w)
                 priors[t.object_id] = first_prior(out[t.object_id]) if first_prior else None
-                self.start(t, frame, out[t.object_id])
+                self._start(t, frame, out[t.object_id])
                 continue
             if t.tracker is None:
                 continue
@@ -215,7 +216,7 @@ class Targets:
             return out, priors, False
         found = {}
         if detect is not None:
-            found = assign(detect(), lost, list(out.values()), position, rules=self.rules)
+            found = assign(detect(), lost, taken=list(out.values()), position=position, rules=self.rules)
         restarted = False
         for t in lost:
             if t.object_id in found:
@@ -231,13 +232,13 @@ class Targets:
             else:
                 continue
             out[t.object_id], priors[t.object_id] = box, prior
-            self.start(t, frame, box)
+            self._start(t, frame, box)
             t.lost = True  # until a mask is accepted there
             restarted = True
         return out, priors, restarted
 
     def accept(
-        self, target: Target, position: int, frame: np.ndarray, mask: np.ndarray, prompted: bool
+        self, target: Target, mask: np.ndarray, *, frame: np.ndarray, position: int, prompted: bool
     ) -> bool:
         """Keep a healthy mask as the target's reference and say so; a collapsed one, or one whose
         colours are not the athlete's (the tracker slid onto background, or the athlete is gone),
@@ -272,7 +273,7 @@ class Targets:
         return True
 
     def keep(
-        self, position: int, frame: np.ndarray, masks: dict[int, np.ndarray], prompted: set[int]
+        self, position: int, frame: np.ndarray, *, masks: dict[int, np.ndarray], prompted: set[int]
     ) -> tuple[list[np.ndarray], bool]:
         """The mask of each target on this frame from the segmenter's ``masks`` (by object id; the
         targets of ``prompted`` have a prompt here), and whether one ran away: a mask reaching
@@ -293,6 +294,6 @@ class Targets:
             if cut is not None:
                 kept[t.object_id] = cut
                 runaway = True
-            elif self.accept(t, position, frame, mask, t.object_id in prompted):
+            elif self.accept(t, mask, frame=frame, position=position, prompted=t.object_id in prompted):
                 kept[t.object_id] = mask
         return [kept[t.object_id] for t in self.all], runaway

@@ -40,7 +40,7 @@ def test_the_athletes_colour_model_is_kept_only_for_a_segmenter_that_uses_it(tmp
         targets = targets_for(SEGMENTERS.create(segmenter.name, **params))
         [target] = targets
         target.tracker = targets.new_tracker()
-        assert targets.accept(target, 0, frame, gt[0].astype(bool), prompted=True)
+        assert targets.accept(target, gt[0].astype(bool), frame=frame, position=0, prompted=True)
         assert (target.model is not None) == kept and target.colours is not None  # the gate needs colours
 
 
@@ -53,10 +53,10 @@ def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
     huge_near = np.array([0, 40, 300, 240.0])  # the athlete merged with the venue in the difference
     same_far = np.array([150, 60, 172, 112.0])
     found = np.array([huge_near, same_far])
-    assert assign(found, [target(ESTABLISHED)], [], 20)[1].tolist() == same_far.tolist()
-    assert assign(found[:1], [target(ESTABLISHED)], [], 20) == {}
+    assert assign(found, [target(ESTABLISHED)], taken=[], position=20)[1].tolist() == same_far.tolist()
+    assert assign(found[:1], [target(ESTABLISHED)], taken=[], position=20) == {}
     # a target found only just now may have been found in part (a moving arm): it may grow
-    assert assign(found[:1], [target(1)], [], 20)[1].tolist() == huge_near.tolist()
+    assert assign(found[:1], [target(1)], taken=[], position=20)[1].tolist() == huge_near.tolist()
 
 
 def test_a_detection_far_from_an_athlete_seen_a_moment_ago_is_something_else():
@@ -65,10 +65,10 @@ def test_a_detection_far_from_an_athlete_seen_a_moment_ago_is_something_else():
     box = np.array([100, 50, 120, 100.0])
     far = box + 3 * boxes.diagonal(box) * np.array([1, 0, 1, 0])
     t = Target(1, box=box, seen=20)
-    assert assign(far[None], [t], [], 21) == {}
-    assert assign(far[None], [t], [], 19) == {}  # backwards just the same
-    assert assign(far[None], [t], [], 30)[1].tolist() == far.tolist()
-    assert assign((box + 5)[None], [t], [], 21)[1].tolist() == (box + 5).tolist()
+    assert assign(far[None], [t], taken=[], position=21) == {}
+    assert assign(far[None], [t], taken=[], position=19) == {}  # backwards just the same
+    assert assign(far[None], [t], taken=[], position=30)[1].tolist() == far.tolist()
+    assert assign((box + 5)[None], [t], taken=[], position=21)[1].tolist() == (box + 5).tolist()
 
 
 def test_an_athlete_lost_on_this_frame_is_not_handed_a_detection_beside_it():
@@ -78,11 +78,11 @@ def test_an_athlete_lost_on_this_frame_is_not_handed_a_detection_beside_it():
     box = np.array([100, 50, 120, 100.0])
     beside = box + np.array([25, 0, 25, 0])  # well within 1.5 diagonals, but not touching
     t = Target(1, box=box, seen=20)
-    assert assign(beside[None], [t], [], 21) == {}
-    assert assign(beside[None], [t], [], 19) == {}
-    assert assign(beside[None], [t], [], 22)[1].tolist() == beside.tolist()
+    assert assign(beside[None], [t], taken=[], position=21) == {}
+    assert assign(beside[None], [t], taken=[], position=19) == {}
+    assert assign(beside[None], [t], taken=[], position=22)[1].tolist() == beside.tolist()
     touching = box + np.array([15, 5, 15, 5])
-    assert assign(touching[None], [t], [], 21)[1].tolist() == touching.tolist()
+    assert assign(touching[None], [t], taken=[], position=21)[1].tolist() == touching.tolist()
 
 
 def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
@@ -96,11 +96,13 @@ def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
     body = gt[0].astype(bool)
     red = frame.copy()
     red[body] = (230, 20, 20)
-    assert targets.accept(target, 0, frame, body, prompted=False)
-    assert targets.accept(target, 0, red, body, prompted=False)  # not established: colours may change
+    assert targets.accept(target, body, frame=frame, position=0, prompted=False)
+    assert targets.accept(
+        target, body, frame=red, position=0, prompted=False
+    )  # not established: colours may change
     for _ in range(ESTABLISHED):
-        assert targets.accept(target, 0, frame, body, prompted=False)
-    assert not targets.accept(target, 0, red, body, prompted=False) and target.lost
+        assert targets.accept(target, body, frame=frame, position=0, prompted=False)
+    assert not targets.accept(target, body, frame=red, position=0, prompted=False) and target.lost
 
 
 def test_a_detected_box_starts_with_what_moves_in_it_as_prior():
@@ -128,8 +130,8 @@ def test_the_rules_a_pipeline_sets_are_the_ones_applied():
     box = np.array([100, 50, 120, 100.0])
     two_away = box + 2 * boxes.diagonal(box) * np.array([1, 0, 1, 0])
     t = Target(1, box=box, seen=20)
-    assert assign(two_away[None], [t], [], 30)[1].tolist() == two_away.tolist()
-    assert assign(two_away[None], [t], [], 30, rules=TargetRules(max_jump=1.5)) == {}
+    assert assign(two_away[None], [t], taken=[], position=30)[1].tolist() == two_away.tolist()
+    assert assign(two_away[None], [t], taken=[], position=30, rules=TargetRules(max_jump=1.5)) == {}
 
     video, gt = scene(frames=2)
     frame = video.read_frame(video.frame_numbers[0])
@@ -139,8 +141,8 @@ def test_the_rules_a_pipeline_sets_are_the_ones_applied():
     targets = targets_for(GrabCutSegmenter(), established=1)
     [target] = targets
     target.tracker = targets.new_tracker()
-    assert targets.accept(target, 0, frame, body, prompted=False)
-    assert not targets.accept(target, 0, red, body, prompted=False) and target.lost
+    assert targets.accept(target, body, frame=frame, position=0, prompted=False)
+    assert not targets.accept(target, body, frame=red, position=0, prompted=False) and target.lost
 
     video, gt = scene(frames=24)
     motion = VideoFrames(video, Timings(), reach=9).background(12, GrabCutSegmenter().motion_offsets).diff
