@@ -226,7 +226,8 @@ def pipeline(opts, checkpoint: Path, videos, prompts: Path, work: Path, **params
     import numpy as np
 
     from hm_annotate.pseudo.config import Stage, load_pipeline
-    from hm_annotate.pseudo.pipeline import STAGES, Components, run
+    from hm_annotate.pseudo.pipeline import Components, run
+    from hm_annotate.pseudo.timings import STAGES
 
     config = dataclasses.replace(
         load_pipeline("finediving-hm"),
@@ -244,7 +245,7 @@ def pipeline(opts, checkpoint: Path, videos, prompts: Path, work: Path, **params
     frames = [videos[0].read_frame(n) for n in videos[0].frame_numbers[: opts.pipeline_batch]]
     image = parts.segmenter.prepare(frames)[0]
     parts.segmenter.segment(image, np.array([[8.0, 8.0, 40.0, 60.0]]), [None], 0)
-    report = run(videos, out, parts, progress=False)
+    report = run(videos, out, parts)
     if report.failed:
         raise RuntimeError(f"pipeline failed on {report.failed}")
     t = report.timings

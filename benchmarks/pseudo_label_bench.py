@@ -21,9 +21,10 @@ from pathlib import Path
 
 from hm_annotate.datasets import load_videos
 from hm_annotate.pseudo.config import PipelineConfig, Stage, load_pipeline
-from hm_annotate.pseudo.detectors import VideoBackground, background_difference
-from hm_annotate.pseudo.pipeline import STAGES, Components, run
+from hm_annotate.pseudo.frames import VideoBackground, background_difference
+from hm_annotate.pseudo.pipeline import Components, run
 from hm_annotate.pseudo.prompts import write_box_prompts
+from hm_annotate.pseudo.timings import STAGES
 from hm_annotate.synth import generate
 
 # a small SAM: same code path as ViT-B/L/H, a fraction of the compute (random weights)
@@ -153,7 +154,7 @@ def main() -> None:
             for stale in (out, Path(f"{out}.lock")):
                 stale.unlink(missing_ok=True)
             start = time.perf_counter()
-            result = run(videos, out, Components.build(cfg), progress=False)
+            result = run(videos, out, Components.build(cfg))
             assert not result.failed, result.failed
             report(f"{cfg.name} ({cfg.segmenter.name} + {cfg.tracker.name})", result.timings, frames)
             print(

@@ -95,7 +95,7 @@ def run_clip(video, parts: Components, gt: np.ndarray) -> dict[str, float]:
     wrapped = dataclasses.replace(parts, segmenter=recorder)
     timings = Timings()
     start, cpu = time.perf_counter(), time.process_time()
-    data = label_video(video, wrapped, timings)
+    data = label_video(video, wrapped, timings=timings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     h, w = data.height, data.width
     pred = np.stack([rle.decode(rle.union(objs, (h, w))) for objs in data.masks])

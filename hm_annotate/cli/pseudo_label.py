@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import sys
-import warnings
 
 import click
 
 from hm_annotate.cli.options import checked_by, dataset_options, excludes, videos_option
-from hm_annotate.pseudo.shards import ShardError
-
-
-def _frame_size(video) -> tuple[int, int] | None:
-    """Size of a video's frames for checking prompt boxes; None when unreadable (reported later)."""
-    from hm_annotate.errors import HMError
-
-    try:
-        return video.read_frame(video.frame_numbers[0]).shape[:2]
-    except (HMError, OSError):
-        return None
 
 
 @click.command("pseudo-label")
@@ -89,13 +77,12 @@ def command(
     so an interrupted run continues with --resume. Exits 1 if any video failed (the others are
     still labelled).
     """
-    from tqdm import tqdm
-
     from hm_annotate.datasets import DatasetWarning, load_videos
     from hm_annotate.pseudo import config as cfg
+    from hm_annotate.pseudo import prompts as prompt_files
     from hm_annotate.pseudo import shards
     from hm_annotate.pseudo.pipeline import Components, run
-    from hm_annotate.pseudo.prompts import load_prompts
+    from hm_annotate.reporting import Reporter
 
     config = cfg.load_pipeline(pipeline or cfg.default_pipeline(dataset_format))
     config = cfg.with_overrides(
@@ -113,44 +100,34 @@ def command(
     )
     if config.dataset_format is None:
         raise click.UsageError(f"pipeline {config.name!r} names no dataset format: pass --dataset-format")
-    part = shards.parse_shard(shard) if shard else shards.shard_from_env()
-    if part is not None and part[1] > 1 and shard is None and "{shard}" not in out:
-        raise ShardError(
-            f"running as shard {part[0]}/{part[1]} (from the environment): put {{shard}} in --out "
-            "so each shard writes its own store, then combine them with `hm-annotate merge`"
-        )
-    if part is not None:
-        out = out.replace("{shard}", str(part[0]))
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DatasetWarning)
+    part, out = shards.resolve(shard, out)
+    reporter = Reporter(progress=None if not quiet else False, echo=True)
+    with reporter.capture(DatasetWarning):
         videos = load_videos(config.dataset_format, data_root, config.split, videos=list(video_ids) or None)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
     chosen = shards.select(videos, part) if part is not None else videos
-    prompt_set = load_prompts(config.prompts) if config.prompts else None
-    if prompt_set is not None:
-        everything = videos
-        if video_ids or config.split != "all":  # prompts may name any video of the dataset
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DatasetWarning)
-                everything = load_videos(config.dataset_format, data_root, "all")
-        prompt_set.check(chosen, [v.id for v in everything], _frame_size)
+    prompt_set = None
+    if config.prompts:
+        whole = not video_ids and config.split == "all"  # then ``videos`` is the whole dataset
+        prompt_set = prompt_files.check_for(
+            config.prompts,
+            chosen,
+            dataset_format=config.dataset_format,
+            data_root=data_root,
+            dataset=videos if whole else None,
+        )
     where = f" (shard {part[0]}/{part[1]})" if part is not None else ""
     click.echo(
         f"pipeline {config.name}: {config.segmenter.name} + {config.tracker.name}, "
         f"{len(chosen)} videos{where} -> {out}",
         err=True,
     )
-    parts = Components.build(config, prompt_set)
     report = run(
         chosen,
         out,
-        parts,
+        Components.build(config, prompt_set),
         resume=resume,
         overwrite=overwrite,
-        progress=not quiet,
-        on_failure=lambda vid, msg: tqdm.write(f"skipped: {msg}", file=sys.stderr),
+        reporter=reporter,
     )
     click.echo(
         f"labelled {len(report.labelled)} videos, kept {len(report.skipped)} already done, "

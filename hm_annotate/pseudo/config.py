@@ -1,7 +1,8 @@
 """Pipeline YAML files: what ``pseudo-label`` runs, checked against ``schemas/pipeline.schema.json``.
 
 A pipeline names a segmenter, a tracker and a detector with their parameters, plus batch size,
-seed and the rules for declaring a target lost. The shipped ones live in ``pipelines/``
+seed, the rules for declaring a target lost (``loss``) and those for finding it again and starting
+it from a detection (``targets``). The shipped ones live in ``pipelines/``
 (``finediving-hm``, ``mtl-aqa-hm``, ``aqa7-hm``, ``synthetic-demo``) and can be named instead of
 given as a path. Command-line options override the file; parameters in the file belong to the
 plug-in named there, so choosing another one on the command line starts from its defaults.
@@ -46,6 +47,18 @@ class LossRules:
 
 
 @dataclass(frozen=True)
+class TargetRules:
+    """How a target is matched to detections and started from one (see ``targets``); the defaults
+    are the values tuned on the synthetic divers and the shared real footage together."""
+
+    moving: float = 25.0  # difference from the camera-compensated background (0-255) that is motion
+    min_moving: float = 0.05  # share of a detected box that must move for its motion to be a prior
+    max_jump: float = 4.0  # box diagonals beyond which a detection is not the lost athlete
+    max_size_change: float = 3.0  # box area ratio beyond which a detection is not the lost athlete
+    established: int = 5  # accepted masks after which a target's size and colours are known
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything one pseudo-label run needs besides the videos and the output store."""
 
@@ -63,6 +76,7 @@ class PipelineConfig:
     device: str = "auto"
     seed: int = 0
     loss: LossRules = LossRules()
+    targets: TargetRules = TargetRules()
     source: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,6 +122,7 @@ def parse_pipeline(doc: Any, where: str) -> PipelineConfig:
         device=doc.get("device", "auto"),
         seed=doc.get("seed", 0),
         loss=LossRules(**(doc.get("loss") or {})),
+        targets=TargetRules(**(doc.get("targets") or {})),
         source=where,
     )
 

@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from hm_annotate.pseudo import boxes
-from hm_annotate.pseudo.detectors import Background, Detector, MotionDetector
+from hm_annotate.pseudo.detectors import Detector, MotionDetector
+from hm_annotate.pseudo.frames import Background
 from hm_annotate.pseudo.pose_models import PriorModels, body_crop, person_mask
 
 MOVED = 25.0  # difference from the camera-compensated background (0-255) that counts as motion

@@ -22,6 +22,7 @@ import numpy as np
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes
+from hm_annotate.reporting import Reporter
 
 
 class PromptError(HMError):
@@ -192,6 +193,36 @@ def load_prompts(path: str | Path) -> Prompts:
     if not items:
         raise PromptError(f"{path}: the prompts file holds no prompt")
     return Prompts(items, str(path), hashlib.sha256(raw).hexdigest())
+
+
+def _frame_size(video: Video) -> tuple[int, int] | None:
+    """Size of a video's frames for checking prompt boxes; None when unreadable (reported later)."""
+    try:
+        return video.read_frame(video.frame_numbers[0]).shape[:2]
+    except (HMError, OSError):
+        return None
+
+
+def check_for(
+    path: str | Path,
+    videos: Sequence[Video],
+    *,
+    dataset_format: str,
+    data_root: str | Path,
+    dataset: Sequence[Video] | None = None,
+) -> Prompts:
+    """The prompts of file ``path``, checked (``Prompts.check``) against the ``videos`` about to be
+    labelled and against every video of the dataset, in any split: prompts may name videos of
+    other shards and splits. ``dataset``: every video of the dataset when the caller has them
+    already, else they are loaded here (their warnings were the caller's to report)."""
+    prompts = load_prompts(path)
+    if dataset is None:
+        from hm_annotate.datasets import DatasetWarning, load_videos
+
+        with Reporter().capture(DatasetWarning):
+            dataset = load_videos(dataset_format, data_root, "all")
+    prompts.check(videos, [v.id for v in dataset], _frame_size)
+    return prompts
 
 
 def write_box_prompts(

@@ -56,6 +56,13 @@ class RunawayGuard:
         self._gray: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._box: np.ndarray | None = None
+        self._current: tuple[np.ndarray, np.ndarray] | None = None  # the last frame seen, in grey
+
+    def _grey(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` in grey, converted once for ``check`` and the ``remember`` that follows it."""
+        if self._current is None or self._current[0] is not frame:
+            self._current = frame, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return self._current[1]
 
     def reset(self) -> None:
         """Forget the reference (a prompt or a detection starts the athlete afresh)."""
@@ -66,7 +73,7 @@ class RunawayGuard:
         box = boxes.of_mask(mask)
         if box is None:
             return
-        self._gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        self._gray = self._grey(frame)
         self._mask, self._box = mask.astype(np.uint8), box
 
     def allowed(self, frame: np.ndarray) -> np.ndarray | None:
@@ -78,7 +85,7 @@ class RunawayGuard:
         x, y, bw, bh = boxes.to_xywh(boxes.expand(self._box, self.context), h, w)
         rows, cols = slice(y, y + bh), slice(x, x + bw)
         prev, mask = self._gray[rows, cols], self._mask[rows, cols]
-        cur = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[rows, cols]
+        cur = self._grey(frame)[rows, cols]
         pts = cv2.goodFeaturesToTrack(prev, 200, 0.01, 3, mask=mask)
         if pts is None or len(pts) < MIN_POINTS:
             return None

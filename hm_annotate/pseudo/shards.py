@@ -48,3 +48,18 @@ def select(items: Sequence[T], shard: tuple[int, int], key=lambda v: v.id) -> li
     k, n = shard
     ordered = sorted(items, key=key)
     return ordered[k::n]
+
+
+def resolve(
+    spec: str | None, out: str, *, environ: Mapping[str, str] | None = None
+) -> tuple[tuple[int, int] | None, str]:
+    """The shard to run, from ``spec`` (``"K/N"``) or else the launcher's environment, and the
+    output path with ``{shard}`` replaced by K. A shard taken from the environment must have
+    ``{shard}`` in ``out``: every worker would write the same store otherwise."""
+    part = parse_shard(spec) if spec else shard_from_env(environ)
+    if part is not None and part[1] > 1 and spec is None and "{shard}" not in out:
+        raise ShardError(
+            f"running as shard {part[0]}/{part[1]} (from the environment): put {{shard}} in --out "
+            "so each shard writes its own store, then combine them with `hm-annotate merge`"
+        )
+    return part, out if part is None else out.replace("{shard}", str(part[0]))

@@ -6,6 +6,7 @@ import yaml
 from hm_annotate.pseudo.config import (
     ConfigError,
     Stage,
+    TargetRules,
     default_pipeline,
     load_pipeline,
     shipped_pipelines,
@@ -55,3 +56,28 @@ def test_command_line_overrides():
     assert with_overrides(base, tracker="csrt").tracker == base.tracker  # same name keeps its params
     with pytest.raises(ConfigError, match="apply to --segmenter sam, not 'grabcut'"):
         with_overrides(base, segmenter="grabcut", sam_model="vit_b")
+
+
+def test_the_targets_section_sets_the_matching_rules_and_refuses_unknown_ones(tmp_path):
+    """``targets:`` is optional (the tuned defaults: motion 25, 5% moving, 4 diagonals, 3x size,
+    5 masks), checked like the rest of the file, and a misspelt rule is named, not ignored."""
+    assert load_pipeline("synthetic-demo").targets == TargetRules()
+    assert TargetRules() == TargetRules(
+        moving=25.0, min_moving=0.05, max_jump=4.0, max_size_change=3.0, established=5
+    )
+    doc = {"name": "x", "segmenter": {"name": "grabcut"}, "tracker": {"name": "kcf"}}
+    p = tmp_path / "p.yaml"
+    p.write_text(yaml.safe_dump({**doc, "targets": {"max_jump": 2.5, "established": 3}}))
+    cfg = load_pipeline(p)
+    assert cfg.targets == TargetRules(max_jump=2.5, established=3)
+    assert cfg.as_dict()["targets"]["max_jump"] == 2.5
+    p.write_text(yaml.safe_dump({**doc, "targets": {"max_jumps": 2.5}}))
+    with pytest.raises(
+        ConfigError, match=r"p.yaml: targets: Additional properties .*'max_jumps' was unexpected"
+    ):
+        load_pipeline(p)
+    p.write_text(yaml.safe_dump({**doc, "targets": {"max_size_change": 0.5}}))
+    with pytest.raises(
+        ConfigError, match=r"p.yaml: targets/max_size_change: 0.5 is less than the minimum of 1"
+    ):
+        load_pipeline(p)

@@ -5,8 +5,9 @@ import pytest
 
 from hm_annotate import rle
 from hm_annotate.pseudo import boxes
-from hm_annotate.pseudo.config import PipelineConfig, Stage
+from hm_annotate.pseudo.config import PipelineConfig, Stage, TargetRules
 from hm_annotate.pseudo.pipeline import Components, PipelineError, Timings, VideoFailed, label_video, run
+from hm_annotate.reporting import Reporter
 from hm_annotate.store import MaskStore
 from tests.pseudo.scenes import first_box, scene
 from tests.pseudo.tiny_sam import TINY_CONFIG, save_tiny_sam
@@ -40,7 +41,7 @@ def test_prompted_video(tmp_path, tracker, goal):
     video, gt = scene(frames=20)
     p = parts(tmp_path, [("v/1", 100, first_box(gt[0]), 1)], tracker=tracker)
     timings = Timings()
-    data = label_video(video, p, timings)
+    data = label_video(video, p, timings=timings)
     assert data.frames.tolist() == list(video.frame_numbers)
     assert (data.height, data.width) == gt.shape[1:]
     assert all(len(objs) == 1 for objs in data.masks) and data.object_ids[0] == [1]
@@ -106,27 +107,13 @@ def test_tiny_sam_through_the_pipeline(tmp_path, torch_one_thread):
     assert rec["parameters"]["segmenter"]["device"] == "cpu"
 
 
-def test_the_athletes_colour_model_is_kept_only_for_a_segmenter_that_uses_it(tmp_path, torch_one_thread):
-    from hm_annotate.pseudo.pipeline import _VideoLabeller
-
-    ckpt = save_tiny_sam(tmp_path / "tiny.pth")
-    sam = Stage("sam", {"model": "tiny", "checkpoint": str(ckpt), "model_config": TINY_CONFIG})
-    video, gt = scene(frames=2)
-    frame = video.read_frame(video.frame_numbers[0])
-    for segmenter, kept in ((sam, False), (Stage("grabcut"), True)):
-        labeller = _VideoLabeller(video, parts(segmenter=segmenter, device="cpu"), Timings())
-        [target] = labeller.targets
-        target.tracker = labeller.parts.new_tracker()
-        assert labeller._accept(target, 0, frame, gt[0].astype(bool), prompted=True)
-        assert (target.model is not None) == kept and target.colours is not None  # the gate needs colours
-
-
 def test_run_commits_each_video_and_reports_failures(tmp_path):
     videos = [scene(f"v/{k}", frames=8, seed=k, bad_frame=103 if k == 1 else None)[0] for k in range(3)]
     out = tmp_path / "masks.h5"
-    failures = []
+    reporter = Reporter()
     p = parts(detector=Stage("motion"))
-    report = run(videos, out, p, progress=False, on_failure=lambda vid, msg: failures.append(vid))
+    report = run(videos, out, p, reporter=reporter)
+    failures = [vid for vid, _ in reporter.failures]
     assert report.labelled == ["v/0", "v/2"] and [f[0] for f in report.failed] == ["v/1"] == failures
     with MaskStore.open(out) as st:
         assert st.videos() == ["v/0", "v/2"]
@@ -137,14 +124,14 @@ def test_run_commits_each_video_and_reports_failures(tmp_path):
     with pytest.raises(
         PipelineError, match="already has pseudo masks for 2 of these videos.*--resume.*--overwrite"
     ):
-        run(videos, out, p, progress=False)
+        run(videos, out, p)
     with pytest.raises(PipelineError, match="choose one"):
-        run(videos, out, p, progress=False, resume=True, overwrite=True)
-    again = run(videos, out, p, progress=False, resume=True)
+        run(videos, out, p, resume=True, overwrite=True)
+    again = run(videos, out, p, resume=True)
     assert again.skipped == ["v/0", "v/2"] and again.labelled == []
     with MaskStore.open(out) as st:
         assert st.read("v/2", "pseudo").provenance[0]["time"] == first
-    redo = run(videos[2:], out, p, progress=False, overwrite=True)
+    redo = run(videos[2:], out, p, overwrite=True)
     assert redo.labelled == ["v/2"]
 
 
@@ -156,75 +143,6 @@ def test_masks_stop_when_the_athlete_is_gone(tmp_path):
     data = label_video(video, parts(tmp_path, [("v/1", 100, first_box(gt[0]), 1)]))
     assert np.mean([rle.iou(data.union(i), rle.encode(gt[i])) for i in range(14)]) > 0.85
     assert data.quality["empty"][16:].all()
-
-
-def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
-    from collections import deque
-
-    from hm_annotate.pseudo.pipeline import ESTABLISHED, _Target, _VideoLabeller
-
-    def target(accepted: int) -> _Target:
-        t = _Target(1, box=np.array([100, 50, 120, 100.0]), areas=deque([1000] * accepted, maxlen=10))
-        t.lost = True
-        return t
-
-    huge_near = np.array([0, 40, 300, 240.0])  # the athlete merged with the venue in the difference
-    same_far = np.array([150, 60, 172, 112.0])
-    found = np.array([huge_near, same_far])
-    assert _VideoLabeller._assign(found, [target(ESTABLISHED)], [], 20)[1].tolist() == same_far.tolist()
-    assert _VideoLabeller._assign(found[:1], [target(ESTABLISHED)], [], 20) == {}
-    # a target found only just now may have been found in part (a moving arm): it may grow
-    assert _VideoLabeller._assign(found[:1], [target(1)], [], 20)[1].tolist() == huge_near.tolist()
-
-
-def test_a_detection_far_from_an_athlete_seen_a_moment_ago_is_something_else():
-    """A logo or a walker three box diagonals away is not the athlete lost one frame ago; after
-    ten frames lost the athlete may well be there."""
-    from hm_annotate.pseudo.pipeline import _Target, _VideoLabeller
-
-    box = np.array([100, 50, 120, 100.0])
-    far = box + 3 * boxes.diagonal(box) * np.array([1, 0, 1, 0])
-    t = _Target(1, box=box, seen=20)
-    assert _VideoLabeller._assign(far[None], [t], [], 21) == {}
-    assert _VideoLabeller._assign(far[None], [t], [], 19) == {}  # backwards just the same
-    assert _VideoLabeller._assign(far[None], [t], [], 30)[1].tolist() == far.tolist()
-    assert _VideoLabeller._assign((box + 5)[None], [t], [], 21)[1].tolist() == (box + 5).tolist()
-
-
-def test_an_athlete_lost_on_this_frame_is_not_handed_a_detection_beside_it():
-    """The tracker lost the diver at entry and a caption just beside her moves: one frame after
-    she was seen she is still about where she was, so only a detection touching her box can be
-    her; a frame later the usual search radius holds again."""
-    from hm_annotate.pseudo.pipeline import _Target, _VideoLabeller
-
-    box = np.array([100, 50, 120, 100.0])
-    beside = box + np.array([25, 0, 25, 0])  # well within 1.5 diagonals, but not touching
-    t = _Target(1, box=box, seen=20)
-    assert _VideoLabeller._assign(beside[None], [t], [], 21) == {}
-    assert _VideoLabeller._assign(beside[None], [t], [], 19) == {}
-    assert _VideoLabeller._assign(beside[None], [t], [], 22)[1].tolist() == beside.tolist()
-    touching = box + np.array([15, 5, 15, 5])
-    assert _VideoLabeller._assign(touching[None], [t], [], 21)[1].tolist() == touching.tolist()
-
-
-def test_the_colour_gate_guards_only_an_athlete_followed_for_a_while():
-    """A target found just now may have been found in part (an arm): a mask of other colours
-    replaces it; once followed for ESTABLISHED frames, such a mask is refused as not the athlete."""
-    from hm_annotate.pseudo.pipeline import ESTABLISHED, _VideoLabeller
-
-    video, gt = scene(frames=2)
-    labeller = _VideoLabeller(video, parts(), Timings())
-    [target] = labeller.targets
-    target.tracker = labeller.parts.new_tracker()
-    frame = video.read_frame(video.frame_numbers[0])
-    body = gt[0].astype(bool)
-    red = frame.copy()
-    red[body] = (230, 20, 20)
-    assert labeller._accept(target, 0, frame, body, prompted=False)
-    assert labeller._accept(target, 0, red, body, prompted=False)  # not established: colours may change
-    for _ in range(ESTABLISHED):
-        assert labeller._accept(target, 0, frame, body, prompted=False)
-    assert not labeller._accept(target, 0, red, body, prompted=False) and target.lost
 
 
 def test_frames_before_the_first_prompt_are_labelled_backwards_from_it(tmp_path):
@@ -245,25 +163,6 @@ def test_without_prompts_the_scan_anchors_on_the_athlete_and_labels_both_ways():
     assert j_mean(data, gt) > 0.8 and data.provenance[0]["parameters"]["scan_step"] == 3
     first_frame_start = label_video(video, parts(detector=Stage("motion"), scan_step=0))
     assert "anchor" not in first_frame_start.provenance[0]
-
-
-def test_a_detected_box_starts_with_what_moves_in_it_as_prior():
-    """The venue inside a box drawn around motion must not teach the segmenter the athlete's
-    colours: the moving pixels are the first prior; a box where nothing moves has none."""
-    from hm_annotate.pseudo.pipeline import _VideoLabeller
-
-    video, gt = scene(frames=24)
-    labeller = _VideoLabeller(video, parts(), Timings())
-    frame = labeller.read(12)
-    box = boxes.expand(np.array(first_box(gt[12])), 0.5)
-    moving = labeller._moving(12, frame, box)
-    inside = np.zeros(gt[12].shape, bool)
-    x, y, w, h = boxes.to_xywh(box, *gt[12].shape)
-    inside[y : y + h, x : x + w] = True
-    assert moving is not None and not (moving & ~inside).any()
-    assert (moving & gt[12].astype(bool)).sum() > 0.6 * moving.sum()
-    assert (moving & gt[12].astype(bool)).sum() > 0.5 * gt[12].sum()
-    assert labeller._moving(12, frame, np.array([0, 0, 20, 20.0])) is None  # a corner of still venue
 
 
 @pytest.mark.parametrize("kind", ["grabcut-prompts", "grabcut-detector", "tiny-sam"])
@@ -287,7 +186,7 @@ def test_overlapped_run_gives_the_masks_of_the_serial_one(tmp_path, kind, torch_
     for prefetch in (0, 2):
         out = tmp_path / f"{kind}-{prefetch}.h5"
         p = parts(tmp_path, rows if kind != "grabcut-detector" else (), prefetch=prefetch, **options)
-        report = run(videos, out, p, progress=False)
+        report = run(videos, out, p)
         assert report.labelled == ["v/0", "v/2"] and [f[0] for f in report.failed] == ["v/1"]
         assert report.timings.frames == 26
         stores.append(out)
@@ -298,3 +197,15 @@ def test_overlapped_run_gives_the_masks_of_the_serial_one(tmp_path, kind, torch_
             np.testing.assert_array_equal(x.scores, y.scores)
             for flag in x.quality:
                 np.testing.assert_array_equal(x.quality[flag], y.quality[flag])
+
+
+def test_the_pipelines_target_rules_reach_the_labeller_and_the_provenance():
+    from hm_annotate.pseudo.pipeline import _VideoLabeller
+
+    video, _ = scene(frames=3)
+    rules = TargetRules(max_jump=2.0, established=3)
+    assert _VideoLabeller(video, parts(targets=rules), Timings()).targets.rules is rules
+    data = label_video(video, parts(detector=Stage("motion"), targets=rules))
+    assert data.provenance[0]["parameters"]["targets"] == {
+        "moving": 25.0, "min_moving": 0.05, "max_jump": 2.0, "max_size_change": 3.0, "established": 3,
+    }  # fmt: skip

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
+from hm_annotate.datasets import load_videos
 from hm_annotate.datasets.base import Video
-from hm_annotate.pseudo.prompts import PromptError, load_prompts
+from hm_annotate.pseudo.prompts import PromptError, check_for, load_prompts
+from tests.pseudo.scenes import scene
 
 
 def video(vid: str = "ev/1", frames=range(100, 110), h: int = 40, w: int = 60) -> Video:
@@ -113,8 +116,10 @@ def test_first_frame_prompts_from_a_store_read_back(tmp_path):
     left[0] = right[0] = 0  # nothing on the first frame: the box comes from the second
     store = write_store(
         tmp_path / "gt.h5",
-        {"a/0": {"corrected": layer([10, 11, 12, 13], left, right)},
-         "b/0": {"corrected": layer([5, 6], np.zeros_like(left[:2]))}},
+        {
+            "a/0": {"corrected": layer([10, 11, 12, 13], left, right)},
+            "b/0": {"corrected": layer([5, 6], np.zeros_like(left[:2]))},
+        },
     )
     out = tmp_path / "prompts.csv"
     assert write_box_prompts(store, out) == 2
@@ -142,3 +147,25 @@ def test_box_prompts_on_every_frame_follow_the_masks(tmp_path):
     for n, i in ((11, 1), (13, 3)):
         ys, xs = np.nonzero(left[i])
         assert prompts[n][1].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_check_for_takes_prompts_for_any_video_of_the_dataset_and_checks_the_chosen_ones(tmp_path):
+    """Prompts may name videos outside the part being labelled (another shard, another split),
+    never videos the dataset lacks; the boxes of the chosen videos must lie on their frames."""
+    root = tmp_path / "data"
+    for k in range(2):
+        video, _ = scene(f"clip{k}", frames=3, seed=k)
+        (root / f"clip{k}").mkdir(parents=True)
+        for n in video.frame_numbers:
+            cv2.imwrite(str(root / f"clip{k}" / f"{n:05d}.png"), video.read_frame(n)[..., ::-1])
+    chosen = load_videos("videos", root, "all", videos=["clip0"])
+    p = tmp_path / "p.csv"
+    p.write_text("clip0,100,1,2,30,40\nclip1,101,1,2,30,40\n")
+    prompts = check_for(p, chosen, dataset_format="videos", data_root=root)
+    assert prompts.videos() == ["clip0", "clip1"] and prompts.source == str(p)
+    p.write_text("clip0,100,1,2,30,40\nclip9,100,1,2,30,40\n")
+    with pytest.raises(PromptError, match=r"p.csv:2: video 'clip9' is not in the dataset"):
+        check_for(p, chosen, dataset_format="videos", data_root=root)
+    p.write_text("clip0,100,900,2,930,40\n")
+    with pytest.raises(PromptError, match=r"p.csv:1: box .* of video 'clip0' frame 100 lies outside"):
+        check_for(p, chosen, dataset_format="videos", data_root=root, dataset=chosen)

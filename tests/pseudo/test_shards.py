@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hm_annotate.pseudo.shards import ShardError, parse_shard, select, shard_from_env
+from hm_annotate.pseudo.shards import ShardError, parse_shard, resolve, select, shard_from_env
 
 
 def test_parse():
@@ -28,3 +28,12 @@ def test_shards_partition_the_videos_whatever_their_order():
     assert sorted(got) == sorted(ids) and len(got) == len(set(got))
     assert [len(p) for p in parts] == [6, 5, 5, 5]
     assert [v.id for v in select(list(reversed(items)), (1, 4))] == [v.id for v in parts[1]]
+
+
+def test_resolve_takes_the_option_else_the_environment_and_names_each_shards_store():
+    assert resolve(None, "pm.h5", environ={}) == (None, "pm.h5")
+    assert resolve("1/4", "pm-{shard}.h5", environ={"RANK": "0", "WORLD_SIZE": "2"}) == ((1, 4), "pm-1.h5")
+    assert resolve(None, "pm-{shard}.h5", environ={"RANK": "2", "WORLD_SIZE": "3"}) == ((2, 3), "pm-2.h5")
+    assert resolve("0/2", "pm.h5", environ={}) == ((0, 2), "pm.h5")  # asked for by name: the caller's store
+    with pytest.raises(ShardError, match=r"shard 2/3 \(from the environment\): put \{shard\} in"):
+        resolve(None, "pm.h5", environ={"RANK": "2", "WORLD_SIZE": "3"})

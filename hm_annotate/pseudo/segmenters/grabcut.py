@@ -236,35 +236,44 @@ class GrabCutSegmenter(Segmenter):
         into the venue, GrabCut fits the prior's soft outline to the athlete's colours.
         """
         h, w = rgb.shape[:2]
-        out = np.zeros((h, w), bool)
         box = boxes.clip(np.asarray(box, np.float64), h, w)
         mask = probability > 0.5
-        if box[2] - box[0] < 2 or box[3] - box[1] < 2 or not mask.any():
-            return Segmentation(out, float("nan"))
+        if _too_small(box) or not mask.any():
+            return Segmentation(np.zeros((h, w), bool), float("nan"))
         reach = boxes.of_mask(mask)
         reach = np.concatenate([np.minimum(reach[:2], box[:2]), np.maximum(reach[2:], box[2:])])
-        cx, cy, cw, ch = boxes.to_xywh(boxes.pad(reach, self.context), h, w)
-        crop = np.ascontiguousarray(rgb[cy : cy + ch, cx : cx + cw, ::-1])
-        local = box - np.array([cx, cy, cx, cy])
-        local_prob = probability[cy : cy + ch, cx : cx + cw]
-        local_mask = mask[cy : cy + ch, cx : cx + cw]
-        core = local_prob >= sure
-        gc = np.full((ch, cw), cv2.GC_BGD, np.uint8)
-        gc[self._near(local_mask, local)] = cv2.GC_PR_BGD
+        window = _Window(rgb, box, reach, self.context)
+        local_mask = window.cut(mask)
+        core = window.cut(probability) >= sure
+        gc = np.full(local_mask.shape, cv2.GC_BGD, np.uint8)
+        gc[self._near(local_mask, window.box)] = cv2.GC_PR_BGD
         gc[local_mask] = cv2.GC_PR_FGD
         gc[core] = cv2.GC_FGD
         decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
         if not core.any() or (gc != cv2.GC_BGD).all():  # GrabCut needs both kinds of samples
-            out[cy : cy + ch, cx : cx + cw] = local_mask
-            return Segmentation(out, float("nan"))
+            return Segmentation(window.paste(local_mask), float("nan"))
+        fg, bgd, fgd = self._grabcut(window.bgr, gc, seed)
+        return self._finish(window, decided, fg, bgd, fgd)
+
+    def _grabcut(
+        self, bgr: np.ndarray, labels: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """GrabCut from ``labels`` (changed in place) with a fixed seed: the foreground and the
+        background and foreground colour models it fitted."""
         bgd = np.zeros((1, 65), np.float64)
         fgd = np.zeros((1, 65), np.float64)
         cv2.setRNGSeed(seed)
-        cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-        score = self._score(crop, decided, fg, bgd, fgd) if decided.any() else float("nan")
-        out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
-        return Segmentation(out, score)
+        cv2.grabCut(bgr, labels, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
+        return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD), bgd, fgd
+
+    def _finish(
+        self, window: _Window, decided: np.ndarray, fg: np.ndarray, bgd: np.ndarray, fgd: np.ndarray
+    ) -> Segmentation:
+        """The cleaned foreground at full size, scored where GrabCut had to decide."""
+        score = (
+            self._score(window.bgr, decided, fg, bgd, fgd) if decided.any() and fgd.any() else float("nan")
+        )
+        return Segmentation(window.paste(self._clean(fg, window.box)), score)
 
     def _one(
         self,
@@ -276,19 +285,16 @@ class GrabCutSegmenter(Segmenter):
         model: np.ndarray | None,
     ) -> Segmentation:
         h, w = rgb.shape[:2]
-        out = np.zeros((h, w), bool)
         box = boxes.clip(box, h, w)
-        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
-            return Segmentation(out, float("nan"))
-        cx, cy, cw, ch = boxes.to_xywh(boxes.pad(box, self.context), h, w)
-        rgb_crop = rgb[cy : cy + ch, cx : cx + cw]
-        crop = np.ascontiguousarray(rgb_crop[..., ::-1])
-        local = box - np.array([cx, cy, cx, cy])
-        local_prior = None if prior is None else prior[cy : cy + ch, cx : cx + cw]
+        if _too_small(box):
+            return Segmentation(np.zeros((h, w), bool), float("nan"))
+        window = _Window(rgb, box, box, self.context)
+        local, (ch, cw) = window.box, window.bgr.shape[:2]
+        local_prior = None if prior is None else window.cut(prior)
         if local_prior is not None and not local_prior.any():
             local_prior = None
-        local_motion = None if motion is None else motion[cy : cy + ch, cx : cx + cw]
-        index = colours.cells(rgb_crop)
+        local_motion = None if motion is None else window.cut(motion)
+        index = colours.cells(window.cut(rgb))
         # the background's colours: the crop away from where the athlete is or may be
         if local_prior is not None:
             away = ~self._near(local_prior, local)
@@ -313,19 +319,42 @@ class GrabCutSegmenter(Segmenter):
             decided = (gc == cv2.GC_PR_FGD) | (gc == cv2.GC_PR_BGD)
             is_bg = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
             if is_bg.all() or not is_bg.any():  # GrabCut needs both kinds of samples
-                return Segmentation(out, float("nan"))
+                return Segmentation(np.zeros((h, w), bool), float("nan"))
             if decided.any():
-                bgd[:] = 0
-                fgd[:] = 0
-                cv2.setRNGSeed(seed)
-                cv2.grabCut(crop, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
-            fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+                fg, bgd, fgd = self._grabcut(window.bgr, gc, seed)
+            else:
+                fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
             if not fg.any():
                 break
             model = colours.histogram(index[fg])
-        score = self._score(crop, decided, fg, bgd, fgd) if decided.any() and fgd.any() else float("nan")
-        out[cy : cy + ch, cx : cx + cw] = self._clean(fg, local)
-        return Segmentation(out, score)
+        return self._finish(window, decided, fg, bgd, fgd)
+
+
+class _Window:
+    """The crop GrabCut works in: ``region`` grown by ``context`` (clipped to the frame), the
+    frame's pixels there in BGR (GrabCut's order), and ``box`` in crop coordinates."""
+
+    def __init__(self, rgb: np.ndarray, box: np.ndarray, region: np.ndarray, context: float) -> None:
+        self.shape = rgb.shape[:2]
+        x, y, w, h = boxes.to_xywh(boxes.pad(region, context), *self.shape)
+        self.rows, self.cols = slice(y, y + h), slice(x, x + w)
+        self.bgr = np.ascontiguousarray(rgb[self.rows, self.cols, ::-1])
+        self.box = box - np.array([x, y, x, y])
+
+    def cut(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (frame-sized) within the crop."""
+        return image[self.rows, self.cols]
+
+    def paste(self, mask: np.ndarray) -> np.ndarray:
+        """A crop-sized mask at full frame size (nothing outside the crop)."""
+        out = np.zeros(self.shape, bool)
+        out[self.rows, self.cols] = mask
+        return out
+
+
+def _too_small(box: np.ndarray) -> bool:
+    """A clipped box too thin for GrabCut to learn anything from."""
+    return box[2] - box[0] < 2 or box[3] - box[1] < 2
 
 
 def _disk(radius: int) -> np.ndarray:

@@ -89,7 +89,7 @@ class PoseSegmenter(Segmenter, PriorModels):
         if self._fallback is not None:
             self.motion_offsets = self._fallback.motion_offsets
             self.uses_appearance = self._fallback.uses_appearance
-        self._last: tuple[Any, np.ndarray, list[Person | None]] | None = None
+        self._last: tuple[Any, np.ndarray, list[tuple[Person, np.ndarray] | None]] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -111,10 +111,11 @@ class PoseSegmenter(Segmenter, PriorModels):
         states = self._fallback.prepare(frames) if self._fallback else [None] * len(frames)
         return list(zip(frames, states))
 
-    def _people(self, image: Any, boxes: np.ndarray) -> list[Person | None]:
-        """``find`` for each box, kept for the frame's ``segment`` call after ``needs_motion``."""
-        if self._last is None or self._last[0] is not image or not np.array_equal(self._last[1], boxes):
-            self._last = image, boxes.copy(), [self.find(image[0], box) for box in boxes]
+    def _people(self, image: Any, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
+        """``find`` for each box with the person's mask, kept for the frame's ``segment`` call
+        after ``needs_motion`` (the pipeline hands both the same image and boxes)."""
+        if self._last is None or self._last[0] is not image or self._last[1] is not boxes:
+            self._last = image, boxes, [self._find(image[0], box) for box in boxes]
         return self._last[2]
 
     def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
@@ -124,7 +125,12 @@ class PoseSegmenter(Segmenter, PriorModels):
         return any(p is None for p in self._people(image, boxes))
 
     def find(self, frame: np.ndarray, box: np.ndarray) -> Person | None:
-        """The landmark model's view of the person in ``box``; None when the detector sees nobody.
+        """The landmark model's view of the person in ``box``; None when the detector sees nobody."""
+        found = self._find(frame, box)
+        return None if found is None else found[0]
+
+    def _find(self, frame: np.ndarray, box: np.ndarray) -> tuple[Person, np.ndarray] | None:
+        """``find``, with the person's mask (made once, to judge the person and to answer).
 
         The box's crop is turned by each of ``TURNS`` in order until the pose detector finds a
         person on it (it finds faces, and gives the body's exact tilt: the landmark model's own
@@ -140,8 +146,9 @@ class PoseSegmenter(Segmenter, PriorModels):
             # the person the box is on: several can share a crop (a synchronised pair, a crowd)
             hip, top, _ = min(found, key=lambda b: float(np.hypot(*(b[0] - centre))))
             person = self._refined(frame, body_crop(hip, top))
-            if self._fits(person_mask(person, *frame.shape[:2], self.threshold), box):
-                return person
+            mask = person_mask(person, *frame.shape[:2], self.threshold)
+            if self._fits(mask, box):
+                return person, mask
         return None
 
     def _fits(self, mask: np.ndarray, box: np.ndarray) -> bool:
@@ -190,8 +197,8 @@ class PoseSegmenter(Segmenter, PriorModels):
         h, w = frame.shape[:2]
         out: list[Segmentation | None] = []
         unseen: list[int] = []
-        for i, person in enumerate(self._people(image, boxes)):
-            mask = None if person is None else person_mask(person, h, w, self.threshold)
+        for i, found in enumerate(self._people(image, boxes)):
+            person, mask = (None, None) if found is None else found
             if mask is not None and self._fallback is not None and not self._agrees(mask, priors[i]):
                 person = None
             if person is None and self._fallback is not None:
