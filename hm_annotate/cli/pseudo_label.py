@@ -81,7 +81,7 @@ def command(
     from hm_annotate.pseudo import config as cfg
     from hm_annotate.pseudo import prompts as prompt_files
     from hm_annotate.pseudo import shards
-    from hm_annotate.pseudo.pipeline import Components, run
+    from hm_annotate.pseudo.pipeline import Components, PipelineError, run
     from hm_annotate.reporting import Reporter
 
     config = cfg.load_pipeline(pipeline or cfg.default_pipeline(dataset_format))
@@ -121,14 +121,11 @@ def command(
         f"{len(chosen)} videos{where} -> {out}",
         err=True,
     )
-    report = run(
-        chosen,
-        out,
-        Components.build(config, prompt_set),
-        resume=resume,
-        overwrite=overwrite,
-        reporter=reporter,
-    )
+    try:
+        parts = Components.build(config, prompt_set)
+        report = run(chosen, out, parts, resume=resume, overwrite=overwrite, reporter=reporter)
+    except PipelineError as exc:  # the store already has some of these videos: an option mistake
+        raise click.UsageError(f"{exc} (--resume / --overwrite)") from None
     click.echo(
         f"labelled {len(report.labelled)} videos, kept {len(report.skipped)} already done, "
         f"{len(report.failed)} failed; {report.timings.summary()}",

@@ -175,7 +175,7 @@ def with_overrides(
     """The config with command-line choices applied (None keeps the file's value)."""
     seg = _choose(config.segmenter, segmenter)
     if (sam_model or sam_checkpoint) and seg.name != "sam":
-        raise ConfigError(f"--sam-model and --sam-checkpoint apply to --segmenter sam, not {seg.name!r}")
+        raise ConfigError(f"sam_model and sam_checkpoint apply to segmenter 'sam', not {seg.name!r}")
     if sam_model or sam_checkpoint:
         params = dict(seg.params)
         if sam_model:

@@ -48,7 +48,7 @@ LAYER = "pseudo"
 
 
 class PipelineError(HMError):
-    """A run that cannot start as asked (e.g. masks already in the store without --resume)."""
+    """A run that cannot start as asked (e.g. masks already in the store without resume)."""
 
 
 def video_seed(seed: int, video_id: str) -> int:
@@ -311,7 +311,7 @@ def run(
     """
     reporter = reporter if reporter is not None else Reporter()
     if resume and overwrite:
-        raise PipelineError("--resume keeps finished videos and --overwrite redoes them: choose one")
+        raise PipelineError("resume keeps finished videos and overwrite redoes them: choose one")
     report = RunReport()
     started = time.perf_counter()
     threads = cv2.getNumThreads()
@@ -322,7 +322,7 @@ def run(
             if done and not (resume or overwrite):
                 raise PipelineError(
                     f"{out} already has pseudo masks for {len(done)} of these videos (first: {done[0]}); "
-                    "pass --resume to finish the others or --overwrite to redo them"
+                    "resume finishes the others, overwrite redoes them"
                 )
             todo = [v for v in videos if not (resume and v.id in set(done))]
             report.skipped = [v.id for v in videos if resume and v.id in set(done)]

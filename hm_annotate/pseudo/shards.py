@@ -59,7 +59,7 @@ def resolve(
     part = parse_shard(spec) if spec else shard_from_env(environ)
     if part is not None and part[1] > 1 and spec is None and "{shard}" not in out:
         raise ShardError(
-            f"running as shard {part[0]}/{part[1]} (from the environment): put {{shard}} in --out "
+            f"running as shard {part[0]}/{part[1]} (from the environment): put {{shard}} in out "
             "so each shard writes its own store, then combine them with `hm-annotate merge`"
         )
     return part, out if part is None else out.replace("{shard}", str(part[0]))

@@ -94,7 +94,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
         done_before = {v: st.read(v, "pseudo").provenance[0]["time"] for v in st.videos()}
     assert 1 <= len(done_before) < 3
     again = subprocess.run([*MAIN, *common], capture_output=True, text=True)
-    assert again.returncode == 1 and "--resume" in again.stderr
+    assert again.returncode == 2 and "--resume" in again.stderr  # an option mistake
     resumed = subprocess.run([*MAIN, *common, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"kept {len(done_before)} already done" in resumed.stderr

@@ -54,7 +54,7 @@ def test_command_line_overrides():
     assert other.segmenter == Stage("grabcut") and other.tracker == Stage("kcf")
     assert other.detector is None and other.prompts == "p.csv"
     assert with_overrides(base, tracker="csrt").tracker == base.tracker  # same name keeps its params
-    with pytest.raises(ConfigError, match="apply to --segmenter sam, not 'grabcut'"):
+    with pytest.raises(ConfigError, match="apply to segmenter 'sam', not 'grabcut'"):
         with_overrides(base, segmenter="grabcut", sam_model="vit_b")
 
 

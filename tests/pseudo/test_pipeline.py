@@ -122,7 +122,7 @@ def test_run_commits_each_video_and_reports_failures(tmp_path):
         assert len(data.frames) == 8 and "iou_prev" in data.quality
         first = data.provenance[0]["time"]
     with pytest.raises(
-        PipelineError, match="already has pseudo masks for 2 of these videos.*--resume.*--overwrite"
+        PipelineError, match="already has pseudo masks for 2 of these videos.*resume finishes.*overwrite"
     ):
         run(videos, out, p)
     with pytest.raises(PipelineError, match="choose one"):

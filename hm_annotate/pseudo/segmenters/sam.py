@@ -82,7 +82,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise HMError("--device cuda was asked for but no CUDA GPU is visible to torch")
+        raise HMError("device 'cuda' was asked for but no CUDA GPU is visible to torch")
     if device not in ("cpu", "cuda"):
         raise HMError(f"unknown device {device!r} (use auto, cpu or cuda)")
     if device == "cuda":
@@ -107,14 +107,14 @@ def locate_checkpoint(model: str, checkpoint: str | Path | None) -> tuple[Path, 
         return path, None
     if model not in weights.SAM_CHECKPOINTS:
         raise SamCheckpointError(
-            f"SAM model {model!r} has no official checkpoint; pass --sam-checkpoint PATH"
+            f"SAM model {model!r} has no official checkpoint; give its checkpoint path"
         )
     name, url, _size, sha = weights.SAM_CHECKPOINTS[model]
     found = weights.find_checkpoint(model)
     if found is None:
         raise SamCheckpointError(
             f"no SAM {model} checkpoint: {name} is not in {weights.default_cache_dir()}; "
-            f"run `hm-annotate weights download {model}` or download {url} and pass --sam-checkpoint PATH"
+            f"run `hm-annotate weights download {model}`, or download {url} and give its path"
         )
     return found, sha
 
@@ -210,7 +210,7 @@ def load_sam(model: str, path: Path, model_config: Mapping[str, Any] | None):
     found = architecture_of(state)
     if found != ARCHITECTURES[model]:
         guess = next((m for m, arch in ARCHITECTURES.items() if arch == found), None)
-        hint = f"; it is a {guess} checkpoint, pass --sam-model {guess}" if guess else ""
+        hint = f"; it is a {guess} checkpoint: use model {guess!r}" if guess else ""
         raise SamCheckpointError(
             f"{path} has a ViT encoder of width {found[0]} and depth {found[1]}, not SAM {model}'s "
             f"{ARCHITECTURES[model][0]} x {ARCHITECTURES[model][1]}{hint}"
