@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--layer", default="corrected")
     ap.add_argument("--every-frame", action="store_true", help="a box on every masked frame")
     args = ap.parse_args()
-    rows = write_box_prompts(args.store, args.out, args.layer, every_frame=args.every_frame)
+    rows = write_box_prompts(args.store, args.out, layer=args.layer, every_frame=args.every_frame)
     print(f"wrote {rows} prompt boxes to {args.out}")
 
 

@@ -103,7 +103,9 @@ def command(
     part, out = shards.resolve(shard, out)
     reporter = Reporter(progress=None if not quiet else False, echo=True)
     with reporter.capture(DatasetWarning):
-        videos = load_videos(config.dataset_format, data_root, config.split, videos=list(video_ids) or None)
+        videos = load_videos(
+            config.dataset_format, data_root, split=config.split, videos=list(video_ids) or None
+        )
     chosen = shards.select(videos, part) if part is not None else videos
     prompt_set = None
     if config.prompts:

@@ -60,6 +60,7 @@ def get_adapter(name: str) -> Adapter:
 def load_videos(
     name: str,
     data_root: str | Path,
+    *,
     split: str = "all",
     strict: bool = False,
     videos: Sequence[str] | None = None,

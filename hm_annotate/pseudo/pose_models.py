@@ -79,7 +79,7 @@ class Crop:
         return x0, y0, x1, y1
 
 
-def crop_of_box(box: np.ndarray, enlarge: float, angle: float = 0.0) -> Crop:
+def crop_of_box(box: np.ndarray, enlarge: float, *, angle: float = 0.0) -> Crop:
     """The square crop around a box, its longer side times ``enlarge``."""
     x0, y0, x1, y1 = (float(v) for v in box[:4])
     side = max(x1 - x0, y1 - y0, 8.0) * enlarge
@@ -147,7 +147,7 @@ def crop_person(person: Person, height: int, width: int) -> tuple[np.ndarray, tu
     return prob, (x0, y0, x1, y1)
 
 
-def person_mask(person: Person, height: int, width: int, threshold: float = 0.5) -> np.ndarray:
+def person_mask(person: Person, height: int, width: int, *, threshold: float = 0.5) -> np.ndarray:
     """H x W bool: the frame pixels the landmark model gives to the person."""
     prob, (x0, y0, x1, y1) = crop_person(person, height, width)
     out = np.zeros((height, width), bool)

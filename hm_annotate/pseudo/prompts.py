@@ -220,13 +220,13 @@ def check_for(
         from hm_annotate.datasets import DatasetWarning, load_videos
 
         with Reporter().capture(DatasetWarning):
-            dataset = load_videos(dataset_format, data_root, "all")
+            dataset = load_videos(dataset_format, data_root, split="all")
     prompts.check(videos, [v.id for v in dataset], _frame_size)
     return prompts
 
 
 def write_box_prompts(
-    store_path: str | Path, out: str | Path, layer: str = "corrected", every_frame: bool = False
+    store_path: str | Path, out: str | Path, *, layer: str = "corrected", every_frame: bool = False
 ) -> int:
     """Write a prompts CSV with each object's box on its video's first frame with masks in a store
     layer (or on every such frame), and return how many boxes were written.

@@ -37,7 +37,7 @@ def frame_flags(unions: Sequence[RLE], height: int, width: int) -> dict[str, np.
     }
 
 
-def flagged(quality: dict[str, np.ndarray], min_iou: float = 0.5, max_jump: float = 0.5) -> np.ndarray:
+def flagged(quality: dict[str, np.ndarray], min_iou: float = 0.5, *, max_jump: float = 0.5) -> np.ndarray:
     """Frames worth a look: empty, or a big change from the previous frame (bool per frame)."""
     iou_prev = np.nan_to_num(quality["iou_prev"], nan=1.0)
     return (quality["empty"] > 0) | (iou_prev < min_iou) | (quality["area_jump"] > max_jump)

@@ -43,7 +43,7 @@ def shard_from_env(environ: Mapping[str, str] | None = None) -> tuple[int, int] 
     return None
 
 
-def select(items: Sequence[T], shard: tuple[int, int], key=lambda v: v.id) -> list[T]:
+def select(items: Sequence[T], shard: tuple[int, int], *, key=lambda v: v.id) -> list[T]:
     """The items of shard (K, N), in id order."""
     k, n = shard
     ordered = sorted(items, key=key)

@@ -158,7 +158,7 @@ def test_check_for_takes_prompts_for_any_video_of_the_dataset_and_checks_the_cho
         (root / f"clip{k}").mkdir(parents=True)
         for n in video.frame_numbers:
             cv2.imwrite(str(root / f"clip{k}" / f"{n:05d}.png"), video.read_frame(n)[..., ::-1])
-    chosen = load_videos("videos", root, "all", videos=["clip0"])
+    chosen = load_videos("videos", root, split="all", videos=["clip0"])
     p = tmp_path / "p.csv"
     p.write_text("clip0,100,1,2,30,40\nclip1,101,1,2,30,40\n")
     prompts = check_for(p, chosen, dataset_format="videos", data_root=root)

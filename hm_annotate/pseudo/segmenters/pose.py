@@ -140,7 +140,7 @@ class PoseSegmenter(Segmenter, PriorModels):
         detector = self.models[0]
         centre = center(box)
         for angle in TURNS:
-            found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle))
+            found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle=angle))
             if not found:
                 continue
             # the person the box is on: several can share a crop (a synchronised pair, a crowd)
@@ -163,7 +163,7 @@ class PoseSegmenter(Segmenter, PriorModels):
 
     def guess(self, frame: np.ndarray, box: np.ndarray) -> Person:
         """Without a detection: the landmark model on the box's crop at each turn, the most present."""
-        views = [self._refined(frame, crop_of_box(box, self.enlarge, angle)) for angle in TURNS]
+        views = [self._refined(frame, crop_of_box(box, self.enlarge, angle=angle)) for angle in TURNS]
         return max(views, key=lambda p: p.presence)
 
     def _refined(self, frame: np.ndarray, crop: Crop) -> Person:
@@ -214,7 +214,7 @@ class PoseSegmenter(Segmenter, PriorModels):
                 continue
             if person is None:
                 person = self.guess(frame, boxes[i])
-                mask = person_mask(person, h, w, self.threshold)
+                mask = person_mask(person, h, w, threshold=self.threshold)
             out.append(Segmentation(mask, person.presence))
         if unseen:
             looks = [appearance[i] for i in unseen] if appearance is not None else None
