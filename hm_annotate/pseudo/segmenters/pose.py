@@ -146,7 +146,7 @@ class PoseSegmenter(Segmenter, PriorModels):
             # the person the box is on: several can share a crop (a synchronised pair, a crowd)
             hip, top, _ = min(found, key=lambda b: float(np.hypot(*(b[0] - centre))))
             person = self._refined(frame, body_crop(hip, top))
-            mask = person_mask(person, *frame.shape[:2], self.threshold)
+            mask = person_mask(person, *frame.shape[:2], threshold=self.threshold)
             if self._fits(mask, box):
                 return person, mask
         return None
