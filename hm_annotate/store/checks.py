@@ -10,7 +10,7 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.safe_paths import UnsafePathError, check_video_id
-from hm_annotate.store.codec import group_name, member
+from hm_annotate.store.codec import group_name, member, open_member
 
 _LAYER_DATASETS = {
     "frames": ("i", 1),
@@ -48,23 +48,34 @@ FRAME_DATASETS = ("frames", "offsets", "counts_offsets", "counts")
 def _dataset(g: h5py.Group, name: str) -> h5py.h5d.DatasetID | None:
     """A group's dataset by its low-level id (a tenth of ``group[name]``'s cost), or None when
     absent, unreachable or not a dataset."""
-    try:
-        d = h5py.h5o.open(g.id, name.encode())
-    except (KeyError, RuntimeError, OSError, ValueError):
-        return None
+    d = open_member(g.id, name)
     return d if isinstance(d, h5py.h5d.DatasetID) else None
 
 
 Datasets = dict[str, h5py.h5d.DatasetID]
 
 
+def _int_attr(g: h5py.Group, name: str) -> int | None:
+    """A scalar integer attribute through the low-level API (a third of ``g.attrs``' cost), or
+    None when absent or not one integer (an array, a bool, a float, a string)."""
+    try:
+        a = h5py.h5a.open(g.id, name.encode())
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return None
+    if a.shape != () or a.dtype.kind not in "iu":
+        return None
+    out = np.empty((), a.dtype)
+    a.read(out)
+    return int(out)
+
+
 def _size_and_datasets(g: h5py.Group, keys) -> tuple[list[str], tuple[int, int], Datasets]:
     """A layer group's size attributes and the datasets ``keys``, checked for dtype and dims;
     with the size and the opened datasets."""
     out = []
-    size = (g.attrs.get("height"), g.attrs.get("width"))
+    size = (_int_attr(g, "height"), _int_attr(g, "width"))
     for key, value in zip(("height", "width"), size):
-        if not isinstance(value, (int, np.integer)):
+        if value is None:
             out.append(f"attribute {key!r} is missing or not an integer")
     if not out:
         try:
