@@ -21,17 +21,16 @@ import numpy as np
 
 from hm_annotate import rle
 from hm_annotate.rle import RLE
-from hm_annotate.safe_paths import relative_path_problem
 from hm_annotate.store.checks import (
     frame_index_problems,
     frame_of,
+    id_of_name,
     index_problems,
     structure_problems,
     video_problems,
 )
 from hm_annotate.store.codec import (
     deflate_chunk,
-    group_name,
     open_h5,
     open_member,
     read_all,
@@ -118,10 +117,10 @@ class StoreReader:
         self._files.append(f)
         videos = f["videos"]
         for name in videos:
-            video_id = unquote(name)
-            if relative_path_problem(video_id) or group_name(video_id) != name or not _is_group(videos, name):
+            video_id = id_of_name(name)
+            if video_id is None or not _is_group(videos, name):
                 self._check_group(f, name)  # raises, with the reason the full check gives
-            self._index[video_id] = (f, name)
+            self._index[unquote(name) if video_id is None else video_id] = (f, name)
             self._unchecked[(f, name)] = None
             # this file's copy of the video replaces what was opened
             self._layers.pop(video_id, None)
