@@ -79,7 +79,7 @@ class StoreReader:
         self._index: dict[str, tuple[h5py.File, str]] = {}
         # video id -> its checked stored layers; and every (file, group name) not yet checked
         self._layers: dict[str, tuple[h5py.Group, list[str]]] = {}
-        self._unchecked: dict[tuple[h5py.File, str], None] = {}
+        self._unchecked: dict[tuple[h5py.File, str], str] = {}
         # (video id, layer) -> its checked group, and its opened datasets and index arrays
         self._groups: dict[tuple[str, str], h5py.Group] = {}
         self._stored: dict[tuple[str, str], _StoredLayer] = {}
@@ -120,8 +120,9 @@ class StoreReader:
             video_id = id_of_name(name)
             if video_id is None or not _is_group(videos, name):
                 self._check_group(f, name)  # raises, with the reason the full check gives
-            self._index[unquote(name) if video_id is None else video_id] = (f, name)
-            self._unchecked[(f, name)] = None
+            video_id = unquote(name) if video_id is None else video_id
+            self._index[video_id] = (f, name)
+            self._unchecked[(f, name)] = video_id
             # this file's copy of the video replaces what was opened
             self._layers.pop(video_id, None)
             for layer in LAYERS:
@@ -140,8 +141,10 @@ class StoreReader:
 
     def _check_all(self) -> None:
         """Check every group of every file not checked yet, in file order (as an eager open did)."""
-        for f, name in list(self._unchecked):
-            self._check_group(f, name)
+        for (f, name), video_id in list(self._unchecked.items()):
+            checked = self._check_group(f, name)
+            if self._index[video_id] == (f, name):
+                self._layers[video_id] = checked
             del self._unchecked[(f, name)]
 
     def _close_files(self) -> None:
