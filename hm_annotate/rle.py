@@ -64,9 +64,8 @@ def _as_coco(rle: RLE) -> dict:
 def decode(rle: RLE) -> np.ndarray:
     """Decode one RLE to an H x W uint8 mask of 0/1 (Fortran-ordered, as pycocotools gives it).
 
-    The runs are parsed and checked here (``_runs``) and expanded with one ``np.repeat``: a
-    twentieth of pycocotools' decode on a typical mask, which costs more in its numpy glue than
-    in its C; a malformed string raises RLEError instead of being trusted."""
+    The runs are checked (``_runs``) and expanded by one ``np.repeat``: half the time of
+    pycocotools' decode, whose numpy glue costs more than its C; a malformed string raises."""
     h, w = check_size(rle["size"])
     runs = _runs(np.frombuffer(rle["counts"].encode("ascii"), np.uint8), (h, w))
     return np.repeat((np.arange(len(runs)) & 1).astype(np.uint8), runs).reshape(w, h).T

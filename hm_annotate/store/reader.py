@@ -1,8 +1,10 @@
 """The read half of a store handle: the index of its files (main file, then journal parts, the
 latest copy of a video winning), and reads of layers, single frames, decoded masks and per-frame
-arrays. Each layer's group is checked once and its datasets and index arrays opened once per
-handle, so a random single-frame read costs one slice of the counts; a write or a fold that
-replaces a video's file drops what was kept of it.
+arrays. Opening reads only the group names (and object types) of each file; a video's group is
+checked when first touched, and every group before the videos are listed. Each layer's group is
+checked once and its datasets and index arrays opened once per handle, so a random single-frame
+read costs one slice of the counts; a write or a fold that replaces a video's file drops what was
+kept of it.
 """
 
 from __future__ import annotations
