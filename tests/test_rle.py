@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,47 @@ def test_pair_iou_matches_pycocotools_iou_and_handles_empties():
     want = [rle.iou(x, y) for x, y in zip(unions[:-1], unions[1:])]
     assert rle.consecutive_iou(unions) == pytest.approx(want)
     assert rle.consecutive_iou(unions, rle.area(unions)) == pytest.approx(want)
+
+
+def test_decode_and_few_entry_checks_agree_with_pycocotools_and_the_batch_check():
+    from pycocotools import mask as coco
+
+    from tests.hostile import OVERFLOW_COUNTS
+
+    rng = np.random.default_rng(5)
+    masks = np.concatenate(
+        [
+            ellipse_masks(3, 37, 53),
+            (rng.random((2, 37, 53)) > 0.5).astype(np.uint8),
+            np.ones((1, 37, 53), np.uint8),
+        ]
+    )
+    masks[3, 0, 0] = 1
+    for r in rle.encode_batch(masks):
+        out = rle.decode(r)
+        reference = coco.decode({"size": r["size"], "counts": r["counts"].encode()})
+        assert out.dtype == np.uint8 and out.flags.f_contiguous
+        np.testing.assert_array_equal(out, reference)
+    assert rle.decode(rle.empty((0, 5))).shape == (0, 5)
+    # random and hostile strings: accepted (with the same runs) or refused (with the same message)
+    # alike by the one-entry check and the batch check
+    good = [r["counts"] for r in rle.encode_batch(masks)]
+    strings = [OVERFLOW_COUNTS, "", "P", "0", "1", "zz", "o" * 13 + "0", *good]
+    lengths = rng.integers(1, 9, 400)
+    strings += ["".join(chr(48 + int(v)) for v in rng.integers(0, 64, int(n))) for n in lengths]
+    strings += [g[: int(k)] + g[int(k) + 1 :] for g in good for k in rng.integers(0, len(g), 20)]
+    accepted = 0
+    for text in strings:
+        c = np.frombuffer(text.encode(), np.uint8)
+        for size in ((37, 53), (1, 3)):
+            try:
+                expected = rle._packed_runs(c, np.array([0, len(c)]), size)[0]
+            except rle.RLEError as exc:
+                with pytest.raises(rle.RLEError, match=re.escape(str(exc))):
+                    rle.check_packed(c, np.array([0, len(c)]), size)
+                assert rle._short_runs(c, size[0] * size[1]) is None
+                continue
+            accepted += 1
+            np.testing.assert_array_equal(rle._short_runs(c, size[0] * size[1]), expected)
+            rle.check_packed(np.concatenate([c, c]), np.array([0, len(c), 2 * len(c)]), size)
+    assert accepted > len(good)

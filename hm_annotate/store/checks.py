@@ -4,13 +4,15 @@ its group, dtypes, shapes and index arrays are checked against ``schemas/mask-st
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import unquote
 
 import h5py
 import numpy as np
 
 from hm_annotate import rle
-from hm_annotate.safe_paths import UnsafePathError, check_video_id
-from hm_annotate.store.codec import group_name, member
+from hm_annotate.safe_paths import MAX_ID_LENGTH, UnsafePathError, check_video_id, relative_path_problem
+from hm_annotate.store.codec import group_name, member, open_member
 
 _LAYER_DATASETS = {
     "frames": ("i", 1),
@@ -41,6 +43,25 @@ def video_problems(name: str, g: object) -> list[str]:
     return []
 
 
+# a group name of unreserved characters and quoted '/' only: what ``group_name`` makes of an
+# ordinary id, and what ``unquote`` and ``quote`` map to each other by replacing '%2F'
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+(?:%2F[A-Za-z0-9_.~-]+)*")
+
+
+def id_of_name(name: str) -> str | None:
+    """The video id a group name stands for, or None when the name is not the quoted form of a
+    safe id (the group's ``video_problems`` then say why). Done for every video when a store
+    opens, so the common plain name is read without ``unquote`` and ``quote``, a fifth of their
+    cost: such a name has no empty component and no character a safe id refuses."""
+    if _PLAIN_NAME.fullmatch(name):
+        video_id = name.replace("%2F", "/")
+        if len(video_id) > MAX_ID_LENGTH or ("." in name and {".", ".."} & set(video_id.split("/"))):
+            return None
+        return video_id
+    video_id = unquote(name)
+    return None if relative_path_problem(video_id) or group_name(video_id) != name else video_id
+
+
 # what a single-frame read uses of a layer (the other datasets are checked by the reads using them)
 FRAME_DATASETS = ("frames", "offsets", "counts_offsets", "counts")
 
@@ -48,23 +69,50 @@ FRAME_DATASETS = ("frames", "offsets", "counts_offsets", "counts")
 def _dataset(g: h5py.Group, name: str) -> h5py.h5d.DatasetID | None:
     """A group's dataset by its low-level id (a tenth of ``group[name]``'s cost), or None when
     absent, unreachable or not a dataset."""
-    try:
-        d = h5py.h5o.open(g.id, name.encode())
-    except (KeyError, RuntimeError, OSError, ValueError):
-        return None
+    d = open_member(g.id, name)
     return d if isinstance(d, h5py.h5d.DatasetID) else None
 
 
 Datasets = dict[str, h5py.h5d.DatasetID]
 
 
+def _int_attr(g: h5py.Group, name: str) -> int | None:
+    """A scalar integer attribute, or None when absent or not one integer (an array, a bool, a
+    float, a string). A plain integer is read through the low-level API, a third of
+    ``g.attrs``' cost; any other type as ``g.attrs`` reads it."""
+    try:
+        a = h5py.h5a.open(g.id, name.encode())
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return None
+    t = a.get_type()
+    if t.get_class() == h5py.h5t.INTEGER and a.shape == ():
+        signed = t.get_sign() == h5py.h5t.SGN_2
+        out = np.empty((), np.int64 if signed else np.uint64)
+        a.read(out, mtype=h5py.h5t.NATIVE_INT64 if signed else h5py.h5t.NATIVE_UINT64)
+        return int(out)
+    value = g.attrs.get(name)
+    return int(value) if isinstance(value, (int, np.integer)) else None
+
+
+def _kind(d: h5py.h5d.DatasetID) -> tuple[str, int]:
+    """The numpy kind and item size of a dataset's type: from the HDF5 type class for plain
+    integers and floats (half the cost of building ``d.dtype``), else from ``d.dtype``."""
+    t = d.get_type()
+    cls = t.get_class()
+    if cls == h5py.h5t.INTEGER:
+        return ("i" if t.get_sign() == h5py.h5t.SGN_2 else "u"), t.get_size()
+    if cls == h5py.h5t.FLOAT:
+        return "f", t.get_size()
+    return d.dtype.kind, d.dtype.itemsize
+
+
 def _size_and_datasets(g: h5py.Group, keys) -> tuple[list[str], tuple[int, int], Datasets]:
     """A layer group's size attributes and the datasets ``keys``, checked for dtype and dims;
     with the size and the opened datasets."""
     out = []
-    size = (g.attrs.get("height"), g.attrs.get("width"))
+    size = (_int_attr(g, "height"), _int_attr(g, "width"))
     for key, value in zip(("height", "width"), size):
-        if not isinstance(value, (int, np.integer)):
+        if value is None:
             out.append(f"attribute {key!r} is missing or not an integer")
     if not out:
         try:
@@ -77,7 +125,7 @@ def _size_and_datasets(g: h5py.Group, keys) -> tuple[list[str], tuple[int, int],
         d = _dataset(g, key)
         if d is None:
             out.append(f"missing dataset {key!r}")
-        elif d.dtype.kind != kind or d.rank != ndim or (key == "counts" and d.dtype.itemsize != 1):
+        elif _kind(d)[0] != kind or d.rank != ndim or (key == "counts" and _kind(d)[1] != 1):
             out.append(f"dataset {key!r} has dtype {d.dtype} and {d.rank} dims")
         else:
             ds[key] = d

@@ -1,8 +1,10 @@
 """The read half of a store handle: the index of its files (main file, then journal parts, the
 latest copy of a video winning), and reads of layers, single frames, decoded masks and per-frame
-arrays. Each layer's group is checked once and its datasets and index arrays opened once per
-handle, so a random single-frame read costs one slice of the counts; a write or a fold that
-replaces a video's file drops what was kept of it.
+arrays. Opening reads only the group names (and object types) of each file; a video's group is
+checked when first touched, and every group before the videos are listed. Each layer's group is
+checked once and its datasets and index arrays opened once per handle, so a random single-frame
+read costs one slice of the counts; a write or a fold that replaces a video's file drops what was
+kept of it.
 """
 
 from __future__ import annotations
@@ -24,14 +26,15 @@ from hm_annotate.rle import RLE
 from hm_annotate.store.checks import (
     frame_index_problems,
     frame_of,
+    id_of_name,
     index_problems,
     structure_problems,
     video_problems,
 )
 from hm_annotate.store.codec import (
     deflate_chunk,
-    member,
     open_h5,
+    open_member,
     read_all,
     read_array,
     read_layer,
@@ -58,6 +61,14 @@ class _StoredLayer:
     size: tuple[int, int]
 
 
+def _is_group(parent: h5py.Group, name: str) -> bool:
+    """Whether ``name`` leads to a group (links followed), from its object header alone."""
+    try:
+        return h5py.h5g.get_objinfo(parent.id, name.encode()).type == h5py.h5g.GROUP
+    except (KeyError, RuntimeError, OSError, ValueError):
+        return False
+
+
 class StoreReader:
     """What every store handle reads; ``MaskStore`` adds opening, locking and writing."""
 
@@ -66,8 +77,11 @@ class StoreReader:
         require_regular(self.path)
         self.journal = self.path.with_name(self.path.name + ".journal")
         self._files: list[h5py.File] = []
-        # video id -> {"meta": (file, group), layer: (file, group)} (latest source wins)
-        self._index: dict[str, dict[str, tuple[h5py.File, str]]] = {}
+        # video id -> (file, group name) of its latest copy; its group is checked on first touch
+        self._index: dict[str, tuple[h5py.File, str]] = {}
+        # video id -> its checked stored layers; and every (file, group name) not yet checked
+        self._layers: dict[str, tuple[h5py.Group, list[str]]] = {}
+        self._unchecked: dict[tuple[h5py.File, str], str] = {}
         # (video id, layer) -> its checked group, and its opened datasets and index arrays
         self._groups: dict[tuple[str, str], h5py.Group] = {}
         self._stored: dict[tuple[str, str], _StoredLayer] = {}
@@ -94,49 +108,81 @@ class StoreReader:
     def _index_file(self, src: Path) -> None:
         """Add a store file's videos to the index; later files win, video by video.
 
-        A video whose group or id is unsafe (an id such as ``../x`` would let an export write
-        outside its folder) makes the whole file unreadable, with the reason; ``validate`` lists
-        every such finding.
+        Only the names and object types are read here, so opening a store opens no video group:
+        a name that is not a quoted safe video id (an id such as ``../x`` would let an export write
+        outside its folder) or that leads to no group (a dataset, a dangling or looping link)
+        makes the whole file unreadable at once, with the reason. Each group's ``video_id``
+        attribute is checked when its video is first touched, and every group of every file before
+        the store's videos are listed (``videos``); ``validate`` lists every such finding.
         """
         f = open_h5(src)
         self._files.append(f)
         videos = f["videos"]
         for name in videos:
-            g = member(videos, name)
-            problems = video_problems(name, g)
-            if problems:
-                raise StoreError(f"{src}: {problems[0]}")
-            entry = {"meta": (f, name)}
-            entry.update({layer: (f, name) for layer in g if layer in LAYERS})
-            video_id = unquote(name)  # its video_id attribute, as video_problems checked
-            self._index[video_id] = entry
-            for layer in LAYERS:  # this file's copy of the video replaces what was opened
+            video_id = id_of_name(name)
+            if video_id is None or not _is_group(videos, name):
+                self._check_group(f, name)  # raises, with the reason the full check gives
+            video_id = unquote(name) if video_id is None else video_id
+            self._index[video_id] = (f, name)
+            self._unchecked[(f, name)] = video_id
+            # this file's copy of the video replaces what was opened
+            self._layers.pop(video_id, None)
+            for layer in LAYERS:
                 self._groups.pop((video_id, layer), None)
                 self._stored.pop((video_id, layer), None)
+
+    @staticmethod
+    def _check_group(f: h5py.File, name: str) -> tuple[h5py.Group, list[str]]:
+        """A video group and its stored layers, after ``video_problems`` found nothing wrong."""
+        gid = open_member(f.id, f"videos/{name}")
+        g = h5py.Group(gid) if isinstance(gid, h5py.h5g.GroupID) else None
+        problems = video_problems(name, g)
+        if problems:
+            raise StoreError(f"{f.filename}: {problems[0]}")
+        return g, [layer for layer in LAYERS if gid.links.exists(layer.encode())]
+
+    def _check_all(self) -> None:
+        """Check every group of every file not checked yet, in file order (as an eager open did)."""
+        for (f, name), video_id in list(self._unchecked.items()):
+            checked = self._check_group(f, name)
+            if self._index[video_id] == (f, name):
+                self._layers[video_id] = checked
+            del self._unchecked[(f, name)]
 
     def _close_files(self) -> None:
         self._groups.clear()
         self._stored.clear()
+        self._layers.clear()
+        self._unchecked.clear()
         for f in self._files:
             f.close()
         self._files = []
 
     def videos(self) -> list[str]:
-        """All video ids, sorted."""
+        """All video ids, sorted (every video group checked first)."""
+        self._check_all()
         return sorted(self._index)
 
     def __contains__(self, video_id: str) -> bool:
         return video_id in self._index
 
-    def _entry(self, video_id: str) -> dict[str, tuple[h5py.File, str]]:
+    def _entry(self, video_id: str) -> tuple[h5py.File, str]:
         try:
             return self._index[video_id]
         except KeyError:
             raise StoreError(f"{self.path}: no video {video_id!r}") from None
 
+    def _video(self, video_id: str) -> tuple[h5py.Group, list[str]]:
+        """A video's group and stored layers, checked on first touch."""
+        if video_id not in self._layers:
+            f, name = self._entry(video_id)
+            self._layers[video_id] = self._check_group(f, name)
+            self._unchecked.pop((f, name), None)
+        return self._layers[video_id]
+
     def layers(self, video_id: str) -> list[str]:
         """Stored layers of a video (``pseudo`` and/or ``corrected``)."""
-        return [k for k in LAYERS if k in self._entry(video_id)]
+        return list(self._video(video_id)[1])
 
     def has(self, video_id: str, layer: str) -> bool:
         """Whether a video has masks in a layer (``curated``: in either stored layer)."""
@@ -144,28 +190,28 @@ class StoreReader:
             return False
         if layer == "curated":
             return bool(self.layers(video_id))
-        return layer in self._index[video_id]
+        return layer in self._video(video_id)[1]
 
     def metadata(self, video_id: str) -> dict[str, Any]:
         """The video's metadata (action type, score, split, ...)."""
-        f, name = self._entry(video_id)["meta"]
+        g = self._video(video_id)[0]
         try:
-            meta = json.loads(f["videos"][name].attrs["metadata"])
+            meta = json.loads(g.attrs["metadata"])
         except (KeyError, TypeError, ValueError, RecursionError):
             meta = None
         if not isinstance(meta, dict):
             raise StoreError(
-                f"{f.filename}: video {video_id}: attribute 'metadata' is missing or not a JSON object"
+                f"{g.file.filename}: video {video_id}: attribute 'metadata' is missing or not a JSON object"
             )
         return meta
 
     def _member(self, video_id: str, layer: str) -> tuple[str, object]:
         """The file name and the (unchecked) group of a stored layer."""
-        entry = self._entry(video_id)
-        if layer not in entry:
+        video, layers = self._video(video_id)
+        if layer not in layers:
             raise StoreError(f"{self.path}: video {video_id!r} has no {layer!r} layer")
-        f, name = entry[layer]
-        return f.filename, member(f, f"videos/{name}/{layer}")
+        gid = open_member(video.id, layer)
+        return video.file.filename, h5py.Group(gid) if isinstance(gid, h5py.h5g.GroupID) else gid
 
     def _group(self, video_id: str, layer: str) -> h5py.Group:
         """A stored layer's group, its structure checked once per handle (dtypes, shapes, size)."""
