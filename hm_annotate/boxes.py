@@ -159,7 +159,7 @@ def iter_store_boxes(
     smooth(np.zeros((1, 4)), k, method=method)  # reject a bad window or method before reading anything
     parse_pad(pad)
     with MaskStore.open(store_path) as st:
-        ids = select_videos(st, layer, videos)
+        ids = select_videos(st, layer, videos=videos)
         for vid in reporter.bar(ids, desc="boxes", unit="video"):
             frames, area, bbox = st.area_bbox(vid, layer)
             yield video_boxes(vid, frames, area, bbox, st.size(vid), k=k, method=method, pad=pad)

@@ -209,7 +209,7 @@ def review_queue(
         raise StoreError(f"top must be at least 1, got {top}")
     parts = []
     with MaskStore.open(store_path) as st:
-        ids = select_videos(st, layer, videos)
+        ids = select_videos(st, layer, videos=videos)
         for vid in reporter.bar(ids, desc="review", unit="video"):
             data = st.read(vid, layer)
             sig = frame_signals(vid, data, components=components)

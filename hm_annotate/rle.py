@@ -331,7 +331,7 @@ def _iou_from(
 
 
 def pair_iou(
-    a: Sequence[RLE], b: Sequence[RLE], area_a: np.ndarray | None = None, area_b: np.ndarray | None = None
+    a: Sequence[RLE], b: Sequence[RLE], *, area_a: np.ndarray | None = None, area_b: np.ndarray | None = None
 ) -> np.ndarray:
     """IoU of ``a[i]`` with ``b[i]`` for every i; two empty masks count as a perfect match (1.0).
 

@@ -222,7 +222,7 @@ def _agreement(pseudo: LayerData, corrected: LayerData) -> tuple[np.ndarray, np.
     ious = pair_iou(
         [up[i] for i in ip],
         [uc[i] for i in ic],
-        np.asarray(pseudo.area)[ip],
-        np.asarray(corrected.area)[ic],
+        area_a=np.asarray(pseudo.area)[ip],
+        area_b=np.asarray(corrected.area)[ic],
     )
     return common, ious

@@ -202,7 +202,7 @@ def deflate_chunk(d: h5py.h5d.DatasetID) -> int | None:
     return int(plist.get_chunk()[0]) if plist.get_filter(0)[0] == h5py.h5z.FILTER_DEFLATE else None
 
 
-def read_range(d: h5py.h5d.DatasetID, start: int, stop: int, chunk: int | None = None) -> np.ndarray:
+def read_range(d: h5py.h5d.DatasetID, start: int, stop: int, *, chunk: int | None = None) -> np.ndarray:
     """Elements ``start:stop`` of a 1-D dataset. With ``chunk`` (``deflate_chunk``) the chunks are
     read raw and inflated here, a fifth of the cost of HDF5's filter pipeline on a chunk's first
     read (what a random single-frame read pays); a chunk that cannot be taken so is read by HDF5."""

@@ -145,6 +145,7 @@ class MaskStore(StoreReader):
         video_id: str,
         layer: str,
         data: LayerData,
+        *,
         metadata: dict[str, Any] | None = None,
         merge: bool = False,
     ) -> None:
@@ -247,7 +248,7 @@ def writer(path: str | os.PathLike) -> contextlib.AbstractContextManager[MaskSto
     return MaskStore.open(path, "a") if Path(path).exists() else new_store(path)
 
 
-def select_videos(st: MaskStore, layer: str, videos: Sequence[str] | None = None) -> list[str]:
+def select_videos(st: MaskStore, layer: str, *, videos: Sequence[str] | None = None) -> list[str]:
     """The named videos (each must exist and have ``layer``), or every video having ``layer``."""
     check_layer(layer)
     if videos:

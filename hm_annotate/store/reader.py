@@ -304,7 +304,7 @@ class StoreReader:
             raise StoreError(f"{self.path}: video {video_id!r} has no frame {frame_number} in {layer!r}")
         a, b = s.offsets[i], s.offsets[i + 1]
         first, bounds = s.coff[a], s.coff[a : b + 1] - s.coff[a]
-        blob = read_range(s.counts, int(first), int(s.coff[b]), s.chunk)
+        blob = read_range(s.counts, int(first), int(s.coff[b]), chunk=s.chunk)
         with self._runs_of(s, int(a)):
             rle.check_packed(blob, bounds, s.size)
         text = blob.tobytes()
