@@ -4,7 +4,7 @@ A real dataset copy often has a few broken entries (a missing frame folder, a fo
 fewer frames than annotated). One bad video should not stop a listing of thousands, so by
 default each one becomes a ``DatasetWarning`` naming it and the listing goes on; ``strict``
 turns the first one into a ``DatasetError``. Library code never prints: callers that want
-the warnings as lines (the CLI) record them with ``warnings.catch_warnings``.
+the warnings as lines (the CLI) route them with ``Reporter.capture(DatasetWarning)``.
 """
 
 from __future__ import annotations
