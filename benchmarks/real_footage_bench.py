@@ -32,6 +32,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.datasets import load_videos
 from hm_annotate.evaluate import score_objects
+from hm_annotate.frame_names import frame_number
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.config import load_pipeline
 from hm_annotate.pseudo.pipeline import Components, Timings, label_video, video_seed
@@ -66,7 +67,7 @@ class BoxRecorder(Segmenter):
 def read_truth(root: Path, clip: str, numbers: Sequence[int]) -> np.ndarray:
     """F x H x W bool ground truth of a clip, on the video's frame numbers."""
     names = sorted((root / "masks" / clip).glob("*.png"))
-    by_number = {int("".join(c for c in p.stem if c.isdigit())): p for p in names}
+    by_number = {frame_number(p.name): p for p in names}
     return np.stack([cv2.imread(str(by_number[n]), cv2.IMREAD_GRAYSCALE) > 127 for n in numbers])
 
 

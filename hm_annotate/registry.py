@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -71,23 +71,28 @@ class Registry(Generic[T]):
         known = ", ".join(self.names())
         raise self.error(f"unknown {self.kind} {name!r} (known: {known})")
 
+    @staticmethod
+    def _unaccepted(factory: Callable[..., Any], params: Iterable[str]) -> list[str] | None:
+        """The ``params`` a factory does not take, sorted; None when it has no signature to read
+        (a builtin: the call decides)."""
+        try:
+            sig = inspect.signature(factory)
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+            return []
+        return sorted(set(params) - set(sig.parameters))
+
     def accepts(self, name: str, param: str) -> bool:
         """Whether plugin ``name`` takes a keyword parameter ``param`` (e.g. ``device``)."""
-        sig = inspect.signature(self.factory(name))
-        return param in sig.parameters or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()
-        )
+        return not self._unaccepted(self.factory(name), [param])
 
     def create(self, name: str, *args: Any, **params: Any) -> T:
         """Build plugin ``name`` with ``args`` and ``params``, naming any parameter it does not accept."""
         factory = self.factory(name)
-        try:
+        unknown = self._unaccepted(factory, params)
+        if unknown:
             sig = inspect.signature(factory)
-        except (TypeError, ValueError):  # a builtin without a signature: let the call decide
-            return factory(*args, **params)
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-        unknown = sorted(set(params) - set(sig.parameters))
-        if unknown and not takes_any:
             accepted = ", ".join(p for p in sig.parameters if p != "self") or "none"
             names = ", ".join(map(repr, unknown))
             raise self.error(f"{self.kind} {name!r} has no parameter {names} (accepted: {accepted})")

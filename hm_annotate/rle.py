@@ -120,10 +120,10 @@ def _numbers(c: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _packed_runs(
     counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Run lengths of RLEs stored back to back, each proven to cover exactly H*W pixels.
 
-    Returns the runs, the position j of each run within its mask and the mask each belongs to.
+    Returns the runs and the position j of each run within its mask.
     Every step is bounded before the next: characters in range, every string ends on a whole
     number of at most 12 characters (so values fit 60 bits), every delta within +-H*W (so the
     running sums fit int64), then every run non-negative and each mask's runs summing to H*W.
@@ -189,7 +189,7 @@ def _packed_runs(
     wrong = np.flatnonzero(covered != hw)
     if len(wrong):
         raise RLEError(f"runs cover {int(covered[wrong[0]])} pixels, expected {h}*{w}={hw}", int(wrong[0]))
-    return runs, j, mask_of
+    return runs, j
 
 
 # entries at most that check_packed proves one by one (``_short_runs``), not as one batch
@@ -259,7 +259,7 @@ def decode_packed(counts: np.ndarray, offsets: np.ndarray, size: Sequence[int]) 
     n = len(offsets) - 1
     if n <= 0:
         return np.zeros((0, h, w), np.uint8)
-    runs, j, _ = _packed_runs(counts, offsets, (h, w))
+    runs, j = _packed_runs(counts, offsets, (h, w))
     flat = np.repeat((j & 1).astype(np.uint8), runs)
     columns = flat.reshape(n, w, h)
     return np.stack([cv2.transpose(m) for m in columns])

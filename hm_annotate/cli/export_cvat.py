@@ -7,6 +7,7 @@ import json
 import click
 
 from hm_annotate.cli.options import dataset_options, dataset_videos, file_name_pattern_option, layer_option
+from hm_annotate.io.coco import dataset_frame_paths
 from hm_annotate.io.cvat import CVAT_LABELS, export_cvat, export_cvat_tasks
 
 
@@ -49,7 +50,7 @@ def command(
     paths = None
     if dataset_format or data_root:
         records = dataset_videos(dataset_format, data_root, list(videos))
-        paths = {v.id: v.frame_paths for v in records if v.frame_paths} or None
+        paths = dataset_frame_paths(records)
         frames_root = frames_root or records[0].frames_root
     if frames_root is None:
         raise click.UsageError("give --frames-root, or --dataset-format and --data-root")

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from hm_annotate.cli.options import dataset_options
-from hm_annotate.datasets import SPLITS, DatasetWarning, Video, load_videos
-from hm_annotate.reporting import Reporter
+from hm_annotate.cli.options import dataset_options, dataset_videos
+from hm_annotate.datasets import SPLITS, Video
 
 # the JSON fields every row has (null when the dataset does not say), before any other metadata
 _FIELDS = ("id", "split", "action_type", "score", "difficulty", "num_frames", "first_frame", "last_frame",
@@ -78,8 +77,7 @@ def command(dataset_format: str, data_root: str, split: str, strict: bool, as_js
     one warning line each on stderr and left out, unless --strict.
     """
     options = {"metadata_csv": metadata_csv} if metadata_csv is not None else {}
-    with Reporter(echo=True).capture(DatasetWarning):
-        videos = load_videos(dataset_format, data_root, split=split, strict=strict, **options)
+    videos = dataset_videos(dataset_format, data_root, split=split, strict=strict, **options)
     rows = [video_row(v) for v in videos]
     if as_json:  # one object per line: valid JSON that still reads (and greps) line by line
         click.echo("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]" if rows else "[]")

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import click
 
 from hm_annotate.errors import HMError
-from hm_annotate.store import LAYERS, VIEWS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,10 +60,11 @@ def dataset_options(
 
 
 def dataset_videos(
-    dataset_format: str | None, data_root: str | None, videos: Sequence[str] | None = None
+    dataset_format: str | None, data_root: str | None, videos: Sequence[str] | None = None, **options: Any
 ) -> list | None:
     """The dataset's Video records when both options are given; neither: None; one alone: a usage
-    error. Videos the adapter skips as bad become one ``warning:`` line each on stderr."""
+    error. Videos the adapter skips as bad become one ``warning:`` line each on stderr. ``options``
+    go to ``load_videos`` (``split``, ``strict``, adapter options)."""
     if (dataset_format is None) != (data_root is None):
         raise click.UsageError("--dataset-format and --data-root go together")
     if dataset_format is None:
@@ -73,7 +73,7 @@ def dataset_videos(
     from hm_annotate.reporting import Reporter
 
     with Reporter(echo=True).capture(DatasetWarning):
-        return load_videos(dataset_format, data_root, videos=videos)
+        return load_videos(dataset_format, data_root, videos=videos, **options)
 
 
 def dataset_frame_paths(dataset_format: str | None, data_root: str | None) -> dict | None:
@@ -89,6 +89,7 @@ def dataset_frame_paths(dataset_format: str | None, data_root: str | None) -> di
 
 def layer_option(default: str, *, write: bool = False) -> Callable[[F], F]:
     """``--layer``: a stored layer to write (``write``), else any layer or view to read."""
+    from hm_annotate.store import LAYERS, VIEWS  # here: commands without --layer need no h5py
     if write:
         return click.option("--layer", type=click.Choice(LAYERS), default=default, show_default=True,
                             help="Layer to write.")  # fmt: skip

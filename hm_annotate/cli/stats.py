@@ -6,13 +6,14 @@ import json
 
 import click
 
-from hm_annotate.cli.options import dataset_options, dataset_videos, layer_option
+from hm_annotate.cli.options import checked_by, dataset_options, dataset_videos, layer_option
 
 
 @click.command("stats")
 @click.argument("store", type=click.Path(dir_okay=False))
 @layer_option("curated")
 @click.option("--by", default="action_type", show_default=True,
+              callback=checked_by("hm_annotate.stats.summary:check_group"),
               help="Group by action_type, event, split or athletes (individual/synchronised).")
 @dataset_options(note="Frame counts and metadata come from it.")
 @click.option("--format", "fmt", default="table", show_default=True,
@@ -39,14 +40,9 @@ def command(
     area outliers. Areas and boxes come from the store's arrays; no mask is decoded.
     """
     from hm_annotate.reporting import Reporter
-    from hm_annotate.stats import GROUPS, collect_tables, summarise
+    from hm_annotate.stats import collect_tables, summarise
     from hm_annotate.stats.tables import format_report
-    from hm_annotate.store import check_layer
 
-    check_layer(layer)
-    if by not in GROUPS:
-        raise click.BadParameter(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}",
-                                 param_hint="'--by'")  # fmt: skip
     videos = dataset_videos(dataset_format, data_root)
     reporter = Reporter(progress=None, echo=True)
     tables = collect_tables(store, layer, videos_info=videos, temporal=temporal, reporter=reporter)

@@ -27,26 +27,16 @@ class MaskTreeError(HMError):
     """A mask image tree that does not match its frames or its format."""
 
 
-def frame_number(path: Path, video_id: str) -> int:
-    """The frame number in an image's file name (``hm_annotate.frame_names``: its last digits)."""
-    number = frame_names.frame_number(path.name)
-    if number is None:
-        raise MaskTreeError(f"{path}: video {video_id}: no frame number in the file name")
-    return number
-
-
-def images(folder: Path) -> list[Path]:
-    """Image files of one folder, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image(p.name))
-
-
 def numbered(folder: Path, video_id: str, suffixes: tuple[str, ...] = IMAGE_EXTENSIONS) -> dict[int, Path]:
-    """A folder's images by frame number; two images with one number are an error naming both."""
+    """A folder's images by frame number (``hm_annotate.frame_names``: the last digits of the name);
+    two images with one number are an error naming both."""
     out: dict[int, Path] = {}
-    for p in images(folder):
+    for p in sorted(p for p in folder.iterdir() if p.is_file() and is_image(p.name)):
         if p.suffix.lower() not in suffixes:
             raise MaskTreeError(f"{p}: video {video_id}: expected {'/'.join(suffixes)} mask images")
-        frame = frame_number(p, video_id)
+        frame = frame_names.frame_number(p.name)
+        if frame is None:
+            raise MaskTreeError(f"{p}: video {video_id}: no frame number in the file name")
         if frame in out:
             raise MaskTreeError(f"{p}: video {video_id} frame {frame}: {out[frame].name} has the same number")
         out[frame] = p

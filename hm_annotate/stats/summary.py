@@ -89,12 +89,17 @@ def _outliers(t: StatsTables, by: str, z: float, top: int) -> dict[str, Any]:
     }
 
 
+def check_group(by: str) -> None:
+    """Refuse a grouping key the report does not know."""
+    if by not in GROUPS:
+        raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
+
+
 def summarise(
     t: StatsTables, by: str = "action_type", *, outlier_z: float = OUTLIER_Z, top: int = 20
 ) -> dict:
     """The statistics report of a layer, grouped by a metadata key (JSON-able)."""
-    if by not in GROUPS:
-        raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
+    check_group(by)
     v, f = t.videos, t.frames
     size = f.merge(v[["video_id", "height", "width"]], on="video_id", how="left")
     nonempty = size[size["area"] > 0]
@@ -160,7 +165,6 @@ def compute_stats(
     reporter: Reporter | None = None,
 ) -> dict:
     """Statistics of one layer of a store, grouped by ``by`` (see :func:`summarise`)."""
-    if by not in GROUPS:
-        raise HMError(f"cannot group by {by!r}; use one of {', '.join(GROUPS)}")
+    check_group(by)
     tables = collect_tables(store_path, layer, videos_info=videos_info, temporal=temporal, reporter=reporter)
     return summarise(tables, by)

@@ -11,10 +11,8 @@ from hm_annotate.store.codec import (
     FORMAT,
     MAX_ATTRIBUTE_BYTES,
     SCHEMA_VERSION,
-    compact_provenance,
     group_name,
 )
-from hm_annotate.store.journal import remove_stale_temps
 from hm_annotate.store.layer import (
     LAYERS,
     VIEWS,
@@ -42,12 +40,10 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "check_layer",
-    "compact_provenance",
     "curated_view",
     "group_name",
     "new_store",
     "overlay",
-    "remove_stale_temps",
     "select_videos",
     "summarise",
     "unions",

@@ -258,9 +258,10 @@ def select_videos(st: MaskStore, layer: str, *, videos: Sequence[str] | None = N
             if not st.has(v, layer):
                 raise StoreError(f"{st.path}: video {v!r} has no {layer!r} layer")
         return list(videos)
-    if not st.videos():
+    every = st.videos()
+    if not every:
         raise StoreError(f"{st.path}: the store holds no videos")
-    ids = [v for v in st.videos() if st.has(v, layer)]
+    ids = [v for v in every if st.has(v, layer)]
     if not ids:
         raise StoreError(f"{st.path}: no video has a {layer!r} layer")
     return ids

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import h5py
@@ -42,7 +42,7 @@ from hm_annotate.store.codec import (
     require_regular,
 )
 from hm_annotate.store.journal import journal_parts
-from hm_annotate.store.layer import LAYERS, LayerData, StoreError, check_layer, empty_counts, overlay
+from hm_annotate.store.layer import LAYERS, LayerData, StoreError, check_layer, curated_view, empty_counts
 
 
 @dataclass
@@ -278,10 +278,8 @@ class StoreReader:
         """A video's layer: ``pseudo``, ``corrected``, or ``curated`` (corrected over pseudo)."""
         check_layer(layer)
         if layer == "curated":
-            stored = self._stored_layers(video_id)
-            if len(stored) == 2:
-                return overlay(self.read(video_id, "pseudo"), self.read(video_id, "corrected"))
-            return self.read(video_id, stored[0])
+            stored = {k: self.read(video_id, k) for k in self._stored_layers(video_id)}
+            return cast(LayerData, curated_view(stored, layer))  # not None: _stored_layers raised
         self._group(video_id, layer)
         s = self._layer(video_id, layer)
         blob = read_all(s.counts)

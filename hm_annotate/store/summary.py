@@ -14,7 +14,8 @@ from hm_annotate.store.maskstore import MaskStore
 def summarise(store: MaskStore) -> dict[str, Any]:
     """Counts per layer (videos, frames, masks, empty frames) and bytes, without decoding masks."""
     layers = {k: {"videos": 0, "frames": 0, "masks": 0, "empty_frames": 0} for k in VIEWS}
-    for vid in store.videos():
+    videos = store.videos()
+    for vid in videos:
         counts = {k: store.object_counts(vid, k) for k in store.layers(vid)}
         if counts:
             frames = np.unique(np.concatenate([f for f, _ in counts.values()]))
@@ -34,6 +35,6 @@ def summarise(store: MaskStore) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "bytes": store.stored_bytes(),
         "journal_parts": store.journal_parts(),
-        "videos": len(store.videos()),
+        "videos": len(videos),
         "layers": layers,
     }

@@ -79,7 +79,6 @@ class PoseSegmenter(Segmenter, PriorModels):
         self.min_inside = min_inside
         self.min_fill = min_fill
         self.threads = threads
-        self.fallback_name = fallback
         self.fallback_params = dict(fallback_params or {})
         self._fallback = SEGMENTERS.create(fallback, **self.fallback_params) if fallback else None
         if seed_fallback is not None and not hasattr(self._fallback, "seeded"):
