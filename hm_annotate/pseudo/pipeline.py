@@ -20,6 +20,7 @@ masks as one uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import time
 from collections import deque
@@ -129,12 +130,13 @@ class _VideoLabeller:
         cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
         here = self.prompts.get(self.video.frame_numbers[position], {})
         detected = self.anchor is not None and position == self.anchor.position
+        motion_cue = functools.cache(lambda: self._motion(position, frame))  # made at most once a frame
         chosen, priors, reacquired = self.targets.boxes(
             position,
             frame,
             here=here,
             first_prior=(
-                (lambda box: moving_prior(self._motion(position, frame), box, rules=self.targets.rules))
+                (lambda box: moving_prior(motion_cue(), box, rules=self.targets.rules))
                 if detected
                 else None
             ),
@@ -147,7 +149,7 @@ class _VideoLabeller:
         stacked = np.stack([chosen[i] for i in ids])
         with self.timings.stage("segmenter"):
             wants = self.parts.segmenter.needs_motion(image, stacked)
-        motion = self._motion(position, frame) if wants else None
+        motion = motion_cue() if wants else None
         with self.timings.stage("segmenter"):
             result = self.parts.segmenter.segment(
                 image,
