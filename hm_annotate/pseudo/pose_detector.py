@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from hm_annotate.pseudo import boxes
-from hm_annotate.pseudo.detectors import Detector, MotionDetector
+from hm_annotate.pseudo.detectors import DETECTORS, Detector, MotionDetector
 from hm_annotate.pseudo.frames import Background
 from hm_annotate.pseudo.pose_models import PriorModels, body_crop, person_mask
 
@@ -58,8 +58,6 @@ class PosePersonDetector(Detector, PriorModels):
         fallback: str | None = "motion",
         fallback_params: dict[str, Any] | None = None,
     ) -> None:
-        from hm_annotate.pseudo.detectors import DETECTORS
-
         self.min_score = min_score
         self.min_presence = min_presence
         self.max_people = max_people
