@@ -13,6 +13,7 @@ import numpy as np
 from hm_annotate import rle
 from hm_annotate.store.checks import index_problems, structure_problems, video_problems
 from hm_annotate.store.codec import member, open_h5, read_array
+from hm_annotate.store.journal import journal_parts
 from hm_annotate.store.layer import LAYERS, StoreError
 
 
@@ -25,7 +26,7 @@ def validate(path: str | os.PathLike) -> list[str]:
 
     path = Path(path)
     journal = path.with_name(path.name + ".journal")
-    files = [path] + (sorted(journal.glob("[0-9]*.h5")) if journal.is_dir() else [])
+    files = [path] + journal_parts(journal)
     check_attrs = attribute_validator()
     findings: list[str] = []
     for src in files:

@@ -53,3 +53,26 @@ def test_unsafe_video_ids_are_refused_on_write_reported_by_validate_and_refused_
     assert any("video id" in m for m in validate(path))
     with pytest.raises(StoreError, match="video id"):
         MaskStore.open(path)
+
+
+def test_validate_reads_the_journal_parts_readers_read(tmp_path):
+    """A killed writer leaves committed parts in ``<store>.journal``; validate checks each part
+    that readers fold in, and names the part at fault."""
+    path = tmp_path / "m.h5"
+    make_store(path, {"a/0": 3})
+    kept = tmp_path / "kept"
+    with MaskStore.open(path, "a") as st:
+        st.put("b/1", "pseudo", layer_from_masks(ellipse_masks(3)))
+        kept.mkdir()
+        for part in st.journal.iterdir():  # what a SIGKILL here would leave on disk
+            if not part.name.startswith("."):
+                (kept / part.name).write_bytes(part.read_bytes())
+    journal = path.with_name(path.name + ".journal")
+    journal.mkdir()
+    (part,) = kept.iterdir()
+    (journal / part.name).write_bytes(part.read_bytes())
+    assert validate(path) == []
+    with h5py.File(journal / part.name, "r+") as f:
+        f["videos"]["b%2F1"]["pseudo"]["area"][0] = 1
+    (finding,) = validate(path)
+    assert finding.startswith(f"{journal / part.name}: ") and "frame 0: stored area 1" in finding
