@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes as box_ops
 from hm_annotate.pseudo.pose_models import LANDMARK_SIDE, Person, crop_person
 from hm_annotate.pseudo.segmenters.pose import PoseSegmenter
@@ -87,9 +88,9 @@ class PriorPrompter:
         unknown = sorted(set(pose) - set(POSE_DEFAULTS))
         if unknown:
             known = sorted(["min_iou", "points", *POSE_DEFAULTS])
-            raise ValueError(f"sam: unknown prior parameters {unknown} (known: {known})")
+            raise HMError(f"sam: unknown prior parameters {unknown} (known: {known})")
         if not 0 <= min_iou <= 1:
-            raise ValueError(f"sam: prior min_iou must be within 0-1, got {min_iou}")
+            raise HMError(f"sam: prior min_iou must be within 0-1, got {min_iou}")
         self.min_iou = min_iou
         self.points = points
         self.pose_params = {**POSE_DEFAULTS, **pose}

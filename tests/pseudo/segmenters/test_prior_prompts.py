@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hm_annotate.errors import HMError
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.segmenters import SEGMENTERS
 from hm_annotate.pseudo.segmenters.prior_prompts import PriorPrompter, Prompt, batches
@@ -95,7 +96,7 @@ def test_batches_group_prompts_by_their_number_of_points():
 
 
 def test_bad_prior_parameters_are_named():
-    with pytest.raises(ValueError, match=r"unknown prior parameters \['min_ioo'\]"):
+    with pytest.raises(HMError, match=r"unknown prior parameters \['min_ioo'\]"):
         PriorPrompter(min_ioo=0.4)
-    with pytest.raises(ValueError, match="min_iou must be within 0-1"):
+    with pytest.raises(HMError, match="min_iou must be within 0-1"):
         PriorPrompter(min_iou=1.5)
