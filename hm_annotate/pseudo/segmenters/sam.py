@@ -17,6 +17,12 @@ Checkpoints are the official ones (``vit_h``, ``vit_l``, ``vit_b``, built with
 path is given. ``model_config`` builds another SAM architecture from segment_anything's modeling
 classes (fine-tuned or distilled variants, and the tiny models the tests use) and loads its
 checkpoint into it.
+
+With ``prior`` (a mapping of ``prior_prompts.PriorPrompter``'s parameters; ``{}`` for its
+defaults) the human prior checks each box first: where the tracker is unsure (no carried mask,
+or a tracked box that disagrees with the person's box) SAM is prompted with body landmark points,
+and on the person's box when the boxes disagree; the rule is in ``prior_prompts``, and the
+prompts of the last frame are kept in ``last_prompts``. Without it, boxes alone as before.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
+from hm_annotate.pseudo.segmenters.prior_prompts import PriorPrompter, Prompt, batches
 from hm_annotate.pseudo.segmenters.sam_fast import accelerate, torch_dtype
 from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
@@ -229,6 +236,7 @@ class _Encoded:
     input_size: tuple[int, int]
     original_size: tuple[int, int]
     ready: Any = None  # CUDA event: the encoder's stream has made ``features``
+    frame: np.ndarray | None = None  # the RGB frame, kept only for the human prior
 
 
 class SamSegmenter(Segmenter):
@@ -246,8 +254,13 @@ class SamSegmenter(Segmenter):
         fast: bool = True,
         precision: str = "auto",
         compile: bool = False,
+        prior: Mapping[str, Any] | None = None,
     ) -> None:
         path, sha = locate_checkpoint(model, checkpoint)  # before the heavy imports: fail fast
+        self._prior = PriorPrompter(**prior) if prior is not None else None
+        if self._prior is not None:
+            self._prior.load()  # fail fast where the pose runtime is missing
+        self.last_prompts: list[Prompt] = []  # with the prior: the prompts of the last ``segment``
         import torch
         from segment_anything.utils.transforms import ResizeLongestSide
 
@@ -289,6 +302,7 @@ class SamSegmenter(Segmenter):
             "fast": self.fast,
             "precision": str(self.dtype).removeprefix("torch."),
             "compile": self.compile,
+            "prior": self._prior.describe() if self._prior is not None else None,
         }
 
     def _autocast(self):
@@ -325,7 +339,11 @@ class SamSegmenter(Segmenter):
                 ready = torch.cuda.Event()
                 ready.record(self._encoder_stream)
         input_size = tuple(resized.shape[1:3])
-        return [_Encoded(features[i : i + 1], input_size, original, ready) for i in range(len(frames))]
+        keep = self._prior is not None
+        return [
+            _Encoded(features[i : i + 1], input_size, original, ready, frames[i] if keep else None)
+            for i in range(len(frames))
+        ]
 
     def _on(self, stream: Any) -> Any:
         """Work on ``stream`` (a CUDA stream; None on the CPU)."""
@@ -340,18 +358,34 @@ class SamSegmenter(Segmenter):
         motion: np.ndarray | None = None,
         appearance: Sequence[np.ndarray | None] | None = None,
     ) -> list[Segmentation]:
-        torch = self._torch
-        sam = self._sam
-        prompts = self._transform.apply_boxes(
-            np.asarray(boxes_, np.float64).reshape(-1, 4), image.original_size
-        )
+        boxes = np.asarray(boxes_, np.float64).reshape(-1, 4)
         stream = self._decoder_stream
         if stream is not None:  # wait for the encoder, and keep its memory until the decoder is done
             stream.wait_event(image.ready)
             image.features.record_stream(stream)
-        with self._on(stream), torch.inference_mode(), self._autocast():
+        if self._prior is None:
+            return self._decode(image, boxes, None)
+        self.last_prompts = self._prior.prompts(image.frame, boxes, priors)
+        out: dict[int, Segmentation] = {}
+        for ids, group, points in batches(self.last_prompts):
+            out.update(zip(ids, self._decode(image, group, points), strict=True))
+        return [out[i] for i in range(len(boxes))]
+
+    def _decode(self, image: _Encoded, boxes: np.ndarray, points: np.ndarray | None) -> list[Segmentation]:
+        """SAM's masks for k boxes (k x 4 frame pixels), each with n positive points (k x n x 2)
+        or none."""
+        torch = self._torch
+        sam = self._sam
+        prompts = self._transform.apply_boxes(boxes, image.original_size)
+        device = self.device
+        with self._on(self._decoder_stream), torch.inference_mode(), self._autocast():
+            clicks = None
+            if points is not None:
+                coords = self._transform.apply_coords(points, image.original_size)
+                coords = torch.as_tensor(coords, dtype=torch.float, device=device)
+                clicks = coords, torch.ones(coords.shape[:2], dtype=torch.int, device=device)
             sparse, dense = sam.prompt_encoder(
-                points=None, boxes=torch.as_tensor(prompts, dtype=torch.float, device=self.device), masks=None
+                points=clicks, boxes=torch.as_tensor(prompts, dtype=torch.float, device=device), masks=None
             )
             low_res, predicted_iou = sam.mask_decoder(
                 image_embeddings=image.features,

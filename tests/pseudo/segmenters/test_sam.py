@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from hm_annotate.pseudo import boxes
+from hm_annotate.pseudo.segmenters import SEGMENTERS
+from hm_annotate.pseudo.segmenters.prior_prompts import PriorPrompter
 from hm_annotate.pseudo.segmenters.sam import (
     SamCheckpointError,
     SamSegmenter,
@@ -13,7 +16,8 @@ from hm_annotate.pseudo.segmenters.sam import (
     read_state_dict,
 )
 from hm_annotate.weights import sha256_file
-from tests.pseudo.tiny_sam import TINY_CONFIG, save_tiny_sam
+from tests.pseudo.footage import carphone
+from tests.pseudo.tiny_sam import TINY_CONFIG, one_torch_thread, save_tiny_sam, tiny_pipeline_yaml
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,29 @@ def _one_thread(torch_one_thread):
 def frames(n: int, h: int = 72, w: int = 96) -> list[np.ndarray]:
     rng = np.random.default_rng(3)
     return [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def decode_by_hand(seg, image, box: np.ndarray, points: np.ndarray | None = None):
+    """segment_anything's prompt encoder and mask decoder on one box (1 x 4) and its positive
+    points (1 x n x 2) in frame pixels: the three masks and their predicted IoUs."""
+    sam = seg._sam
+    size = image.original_size
+    with torch.inference_mode():
+        prompt = torch.as_tensor(seg._transform.apply_boxes(box.astype(float), size), dtype=torch.float)
+        clicks = None
+        if points is not None:
+            coords = torch.as_tensor(seg._transform.apply_coords(points, size), dtype=torch.float)
+            clicks = coords, torch.ones(coords.shape[:2], dtype=torch.int)
+        sparse, dense = sam.prompt_encoder(points=clicks, boxes=prompt, masks=None)
+        low, iou = sam.mask_decoder(
+            image_embeddings=image.features,
+            image_pe=sam.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=True,
+        )
+        masks = sam.postprocess_masks(low, image.input_size, size) > 0
+    return masks, iou
 
 
 def test_tiny_checkpoint_loads_and_segments(tiny):
@@ -62,18 +89,7 @@ def test_multimask_picks_highest_predicted_iou(tiny):
     )
     [image] = seg.prepare(frames(1))
     box = np.array([[10, 10, 50, 60]])
-    sam = seg._sam
-    with torch.inference_mode():
-        prompt = torch.as_tensor(seg._transform.apply_boxes(box.astype(float), (72, 96)), dtype=torch.float)
-        sparse, dense = sam.prompt_encoder(points=None, boxes=prompt, masks=None)
-        low, iou = sam.mask_decoder(
-            image_embeddings=image.features,
-            image_pe=sam.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=True,
-        )
-        masks = sam.postprocess_masks(low, image.input_size, image.original_size) > 0
+    masks, iou = decode_by_hand(seg, image, box)
     best = int(iou[0].argmax())
     [out] = seg.segment(image, box, [None], seed=0)
     assert out.score == pytest.approx(float(iou[0, best]))
@@ -132,3 +148,122 @@ def test_each_process_of_a_per_gpu_launcher_takes_its_own_gpu():
     assert local_gpu({"LOCAL_RANK": "3", "RANK": "11"}, 8) == 3
     assert local_gpu({"SLURM_LOCALID": "9"}, 8) == 1  # more processes than GPUs: they share
     assert local_gpu({"LOCAL_RANK": "0"}, 0) is None
+
+
+# --- the human prior (prior_prompts) on real frames: carphone's man, a tiny SAM ---
+
+CAR_BOX = np.array([30.0, 14.0, 176.0, 144.0])  # the man, as a prompt box on carphone
+OFF_THE_MAN = np.array([0.0, 40.0, 90.0, 144.0])  # the car's side window and his shoulder
+NOBODY = np.array([0.0, 0.0, 60.0, 50.0])  # the car's rear window: no person there
+
+
+@pytest.fixture(scope="module")
+def car(tiny):
+    """A SAM without and one with the prior, carphone frame 0 through each, the man's mask."""
+    pytest.importorskip("ai_edge_litert")
+    with one_torch_thread():
+        kw = {"model": "tiny", "checkpoint": str(tiny), "model_config": TINY_CONFIG, "device": "cpu"}
+        plain, prior = SamSegmenter(**kw), SamSegmenter(prior={}, **kw)
+        frame = carphone(1)[0]
+        [a], [b] = plain.prepare([frame]), prior.prepare([frame])
+    pose = SEGMENTERS.create("pose", fallback=None)
+    man = pose.segment(pose.prepare([frame])[0], CAR_BOX[None], [None], 0)[0].mask
+    return plain, a, prior, b, frame, man
+
+
+def test_with_the_prior_off_or_agreeing_boxes_sam_gets_the_tracked_boxes_alone(car):
+    """Prior off: the masks of box prompts (as before the prior existed); prior on, a box that
+    agrees with the man's (a carried mask) or one where the prior sees nobody: the same bytes."""
+    plain, a, prior, b, _, man = car
+    both = np.stack([CAR_BOX, NOBODY])
+    off = plain.segment(a, both, [man, man], 0)
+    on = prior.segment(b, both, [man, man], 0)
+    assert [p.reason for p in prior.last_prompts] == ["tracked", "unseen"]
+    assert all(np.array_equal(p.box, q) and len(p.points) == 0 for p, q in zip(prior.last_prompts, both))
+    for i, (x, y) in enumerate(zip(off, on)):
+        masks, iou = decode_by_hand(plain, a, both[i : i + 1])
+        assert np.array_equal(x.mask, masks[0, int(iou[0].argmax())].numpy())
+        assert np.array_equal(x.mask, y.mask) and x.score == y.score
+    assert plain.describe()["prior"] is None and prior.describe()["prior"]["min_iou"] == 0.5
+
+
+def test_a_box_moved_off_the_man_reaches_sam_as_his_box_and_body_points(car):
+    plain, a, prior, b, frame, man = car
+    [out] = prior.segment(b, OFF_THE_MAN[None], [man], 0)
+    [sent] = prior.last_prompts
+    want = PriorPrompter().prompt(frame, OFF_THE_MAN, man)
+    assert sent.reason == want.reason == "drift"
+    assert np.array_equal(sent.box, want.box) and np.array_equal(sent.points, want.points)
+    assert boxes.iou(sent.box, boxes.of_mask(man)) > 0.9 and len(sent.points) >= 3
+    masks, iou = decode_by_hand(plain, a, sent.box[None], sent.points[None])
+    assert np.array_equal(out.mask, masks[0, int(iou[0].argmax())].numpy())
+    assert out.score == pytest.approx(float(iou[0].max()))
+    [moved] = plain.segment(a, OFF_THE_MAN[None], [man], 0)
+    assert not np.array_equal(out.mask, moved.mask)  # without the prior SAM saw the moved box
+
+
+def test_boxes_sharing_a_frame_get_the_masks_they_get_alone(car):
+    """An agreeing box, a moved one, a fresh one and an empty spot in one decoder call: each
+    mask and score as when the box is segmented alone."""
+    _, _, prior, b, _, man = car
+    four = np.stack([CAR_BOX, OFF_THE_MAN, CAR_BOX, NOBODY])
+    carried = [man, man, None, man]
+    together = prior.segment(b, four, carried, 0)
+    assert [p.reason for p in prior.last_prompts] == ["tracked", "drift", "fresh", "unseen"]
+    for box, c, got in zip(four, carried, together, strict=True):
+        [alone] = prior.segment(b, box[None], [c], 0)
+        assert np.array_equal(got.mask, alone.mask) and got.score == pytest.approx(alone.score, abs=1e-6)
+
+
+def test_a_pipeline_file_with_the_prior_runs_end_to_end(tmp_path, tiny):
+    """``segmenter.params.prior`` in a pipeline YAML: the CLI labels four carphone frames with a
+    tiny SAM; the prompted first frame (no carried mask) gets the man's points, so its mask
+    differs from the run without the prior, and the provenance records the prior's settings."""
+    pytest.importorskip("ai_edge_litert")
+    import cv2
+    import yaml
+
+    from hm_annotate.cli import main
+    from hm_annotate.store import MaskStore
+
+    folder = tmp_path / "data" / "car"
+    folder.mkdir(parents=True)
+    for n, frame in enumerate(carphone(4)):
+        cv2.imwrite(str(folder / f"{n:05d}.png"), frame[..., ::-1])
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("video_id,frame,x0,y0,x1,y1\ncar,0,30,14,176,144\n")
+    stored = {}
+    for name, prior in (("off", None), ("on", {"min_iou": 0.5})):
+        pipeline = tiny_pipeline_yaml(tmp_path / f"{name}.yaml", tiny)
+        doc = yaml.safe_load(pipeline.read_text())
+        if prior is not None:
+            doc["segmenter"]["params"]["prior"] = prior
+        pipeline.write_text(yaml.safe_dump(doc))
+        out = tmp_path / f"{name}.h5"
+        argv = ["pseudo-label", "--dataset-format", "videos", "--data-root", str(tmp_path / "data")]
+        argv += ["--out", str(out), "--pipeline", str(pipeline), "--prompts", str(prompts), "--quiet"]
+        with one_torch_thread(), pytest.raises(SystemExit) as done:
+            main(argv)
+            raise SystemExit(0)  # main returns on success, exits on failure
+        assert done.value.code == 0
+        with MaskStore.open(out) as st:
+            stored[name] = st.read("car", "pseudo")
+    on, off = stored["on"], stored["off"]
+    assert len(on.frames) == 4 and np.isfinite(on.scores).all()
+    assert on.masks[0] != off.masks[0]
+    seg = on.provenance[0]["parameters"]["segmenter"]
+    assert seg["prior"]["min_iou"] == 0.5 and seg["prior"]["enlarge"] == 2.0
+    assert off.provenance[0]["parameters"]["segmenter"]["prior"] is None
+
+
+def test_an_unknown_prior_key_in_a_pipeline_file_is_refused(tmp_path, tiny):
+    import yaml
+
+    from hm_annotate.pseudo.config import ConfigError, load_pipeline
+
+    pipeline = tiny_pipeline_yaml(tmp_path / "bad.yaml", tiny)
+    doc = yaml.safe_load(pipeline.read_text())
+    doc["segmenter"]["params"]["prior"] = {"min_ioo": 0.5}
+    pipeline.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"segmenter/params/prior.*min_ioo"):
+        load_pipeline(pipeline)
