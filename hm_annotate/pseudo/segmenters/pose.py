@@ -47,6 +47,29 @@ from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
 TURNS = (0.0, 90.0, 180.0, 270.0)
 
 
+def _shared(masks: Sequence[np.ndarray | None], centres: Sequence[np.ndarray]) -> list[bool]:
+    """Which boxes' person masks belong to another athlete's box too (masks by box, None where
+    nobody was found; ``centres``: the boxes' centres). A mask that holds most of another box's
+    mask and, beside it, at least half as much again is both athletes (the landmark model
+    segments whoever stands in its crop); otherwise the two are one person, who is the athlete
+    of the box nearer that person's middle. The mask that is both, or not the box's person, is
+    refused."""
+    out = [False] * len(masks)
+    for i, mine in enumerate(masks):
+        for j, other in enumerate(masks):
+            if i == j or mine is None or other is None:
+                continue
+            area, common = int(other.sum()), int((mine & other).sum())
+            if 2 * common <= area:
+                continue  # i does not hold most of j
+            if 2 * (int(mine.sum()) - common) > area:
+                out[i] = True  # j's athlete and someone else
+                continue
+            middle = np.argwhere(mine).mean(axis=0)[::-1]  # one person in both: whose box is it?
+            out[i] |= bool(np.hypot(*(middle - centres[i])) > np.hypot(*(middle - centres[j])))
+    return out
+
+
 class PoseSegmenter(Segmenter, PriorModels):
     """Person masks from the pose landmark model on the box's crop, a fallback where it sees nobody."""
 
@@ -111,10 +134,22 @@ class PoseSegmenter(Segmenter, PriorModels):
         return list(zip(frames, states))
 
     def _people(self, image: Any, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
-        """``find`` for each box with the person's mask, kept for the frame's ``segment`` call
-        after ``needs_motion`` (the pipeline hands both the same image and boxes)."""
+        """``find`` for each box with the person's mask, one person per athlete, kept for the
+        frame's ``segment`` call after ``needs_motion`` (the pipeline hands both the same image
+        and boxes).
+
+        Athletes side by side (synchronised divers) share crops: a body nearer another box's
+        centre is that athlete's, not this one's, and a person mask shared with another box
+        (``_shared``) is answered by the fallback instead, so the box does not widen over the
+        neighbour and the two tracks do not end up on one body."""
         if self._last is None or self._last[0] is not image or self._last[1] is not boxes:
-            self._last = image, boxes, [self._find(image[0], box) for box in boxes]
+            centres = [center(box) for box in boxes]
+            found = [
+                self._find(image[0], box, [c for j, c in enumerate(centres) if j != i])
+                for i, box in enumerate(boxes)
+            ]
+            refused = _shared([None if f is None else f[1] for f in found], centres)
+            self._last = image, boxes, [None if r else f for f, r in zip(found, refused)]
         return self._last[2]
 
     def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
@@ -128,18 +163,24 @@ class PoseSegmenter(Segmenter, PriorModels):
         found = self._find(frame, box)
         return None if found is None else found[0]
 
-    def _find(self, frame: np.ndarray, box: np.ndarray) -> tuple[Person, np.ndarray] | None:
+    def _find(
+        self, frame: np.ndarray, box: np.ndarray, others: Sequence[np.ndarray] = ()
+    ) -> tuple[Person, np.ndarray] | None:
         """``find``, with the person's mask (made once, to judge the person and to answer).
 
         The box's crop is turned by each of ``TURNS`` in order until the pose detector finds a
         person on it (it finds faces, and gives the body's exact tilt: the landmark model's own
         presence is no judge, it sees a person in a plain block); the landmark model then looks
         at the body crop that detection defines, refined ``refine`` times from its own body points.
+        A body nearer one of ``others`` (the centres of the other athletes' boxes) is theirs.
         """
         detector = self.models[0]
         centre = center(box)
         for angle in TURNS:
-            found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle=angle))
+            found = [
+                b for b in detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle=angle))
+                if all(np.hypot(*(b[0] - centre)) <= np.hypot(*(b[0] - c)) for c in others)
+            ]  # fmt: skip
             if not found:
                 continue
             # the person the box is on: several can share a crop (a synchronised pair, a crowd)
