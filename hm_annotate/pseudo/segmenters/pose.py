@@ -11,7 +11,10 @@ ones (median 0.57 on the synthetic divers, 90th percentile 0.85): where it is no
 colour model, tuned on the synthetic divers, does better there. The landmark model then looks
 at the crop that frames that body upright, once more at the crop its own body points frame (as
 MediaPipe follows a person), and its person probability above ``threshold`` is the mask. The
-score is the landmark model's presence (0-1).
+score is the landmark model's presence (0-1). Athletes side by side (synchronised divers) are
+one person each: a body nearer another athlete's box is theirs, and a person mask shared with
+another box (it holds that athlete too, or it is that box's person) goes to the fallback, so a
+box does not widen over its neighbour and two tracks do not end up on one body.
 
 Where the detector finds nobody at any turn (a figure too small or too unlike the people the
 model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
