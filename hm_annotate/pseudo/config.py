@@ -54,7 +54,8 @@ class TargetRules:
     moving: float = 25.0  # difference from the camera-compensated background (0-255) that is motion
     min_moving: float = 0.05  # share of a detected box that must move for its motion to be a prior
     max_jump: float = 4.0  # box diagonals beyond which a detection is not the lost athlete
-    max_size_change: float = 3.0  # box area ratio beyond which a detection is not the lost athlete
+    max_size_change: float = 3.0  # box area ratio (to the recent masks' median box) beyond which a
+    # detection is not the lost athlete
     established: int = 5  # accepted masks after which a target's size and colours are known
 
 

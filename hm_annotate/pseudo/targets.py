@@ -76,6 +76,7 @@ class Target:
     box: np.ndarray | None = None  # box of the last accepted mask
     mask: np.ndarray | None = None  # last accepted mask
     areas: deque = field(default_factory=lambda: deque(maxlen=10))
+    sizes: deque = field(default_factory=lambda: deque(maxlen=10))  # box areas of the accepted masks
     colours: np.ndarray | None = None  # appearance of the athlete, from prompts and accepted masks
     model: np.ndarray | None = None  # fine colour histogram of the athlete, for the segmenter
     seen: int | None = None  # position of the last accepted mask
@@ -101,8 +102,10 @@ def assign(
     for target in [t for t in lost if t.box is not None]:
         # an athlete followed for a while does not change size several times over while lost:
         # such a detection is something else (or the athlete merged with the venue in the
-        # difference); a target found only just now may have been found in part
-        size = max(boxes.area(target.box), 1.0)
+        # difference); a target found only just now may have been found in part. The size is
+        # the median box of the recent masks: the last ones before a loss are often partial
+        # (the mask shrank as the tracker slid off), and would refuse the athlete found whole
+        size = max(statistics.median(target.sizes) if target.sizes else boxes.area(target.box), 1.0)
         established = len(target.areas) >= rules.established
         since = abs(position - target.seen) if target.seen is not None else float("inf")
         low, high = 1 / rules.max_size_change, rules.max_size_change
@@ -143,7 +146,10 @@ class Targets:
 
     def reset(self) -> None:
         """Start every target afresh (a new labelling pass)."""
-        self.all = [Target(i, areas=deque(maxlen=self.loss.history)) for i in self.ids]
+        self.all = [
+            Target(i, areas=deque(maxlen=self.loss.history), sizes=deque(maxlen=self.loss.history))
+            for i in self.ids
+        ]
 
     def __iter__(self) -> Iterator[Target]:
         return iter(self.all)
@@ -224,6 +230,7 @@ class Targets:
                 if len(t.areas) < self.rules.established:  # what was found before was not followed for long
                     t.colours, t.model = None, None
                     t.areas.clear()
+                    t.sizes.clear()
             elif t.object_id in guesses:
                 out[t.object_id], priors[t.object_id] = guesses[t.object_id]
                 continue
@@ -266,6 +273,7 @@ class Targets:
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.seen = position
         target.areas.append(area)
+        target.sizes.append(boxes.area(target.box))
         target.lost = False
         with self.timings.stage("tracking"):
             target.tracker.correct(frame, mask)

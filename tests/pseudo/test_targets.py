@@ -149,3 +149,30 @@ def test_the_rules_a_pipeline_sets_are_the_ones_applied():
     around = boxes.expand(np.array(first_box(gt[12])), 0.5)
     assert moving_prior(motion, around) is not None
     assert moving_prior(motion, around, rules=TargetRules(moving=255.0)) is None
+
+
+def test_a_lost_athlete_is_sized_by_its_recent_masks_not_by_the_last_partial_one():
+    """Before a loss the masks often shrink (the tracker slides off a somersaulting diver): the
+    athlete found whole again is the size it had over the recent frames, so a detection of that
+    size is theirs, while one several times that size is still something else."""
+    video, gt = scene(frames=12)
+    targets = targets_for(GrabCutSegmenter())
+    [target] = targets
+    target.tracker = targets.new_tracker()
+    for i in range(ESTABLISHED + 2):
+        frame = video.read_frame(video.frame_numbers[i])
+        assert targets.accept(target, gt[i].astype(bool), frame=frame, position=i, prompted=i == 0)
+    whole = np.array(first_box(gt[ESTABLISHED + 2]), np.float64)
+    last = ESTABLISHED + 2
+    partial = np.zeros_like(gt[last], bool)  # the last mask: a third of the body's box
+    x0, y0, x1, y1 = (int(v) for v in whole)
+    partial[y0 : y0 + (y1 - y0) // 3, x0:x1] = gt[last][y0 : y0 + (y1 - y0) // 3, x0:x1].astype(bool)
+    frame = video.read_frame(video.frame_numbers[last])
+    assert targets.accept(target, partial, frame=frame, position=last, prompted=True)
+    assert (
+        boxes.area(whole) / boxes.area(target.box) > TargetRules().max_size_change
+    )  # refused by the last box
+    target.lost = True
+    assert assign(whole[None], [target], taken=[], position=last + 2)[1].tolist() == whole.tolist()
+    venue = boxes.expand(whole, 1.5)  # four times the athlete's box: the athlete merged with the venue
+    assert assign(venue[None], [target], taken=[], position=last + 2) == {}

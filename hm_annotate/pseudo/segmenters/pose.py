@@ -11,7 +11,10 @@ ones (median 0.57 on the synthetic divers, 90th percentile 0.85): where it is no
 colour model, tuned on the synthetic divers, does better there. The landmark model then looks
 at the crop that frames that body upright, once more at the crop its own body points frame (as
 MediaPipe follows a person), and its person probability above ``threshold`` is the mask. The
-score is the landmark model's presence (0-1).
+score is the landmark model's presence (0-1). Athletes side by side (synchronised divers) are
+one person each: a body nearer another athlete's box is theirs, and a person mask shared with
+another box (it holds that athlete too, or it is that box's person) goes to the fallback, so a
+box does not widen over its neighbour and two tracks do not end up on one body.
 
 Where the detector finds nobody at any turn (a figure too small or too unlike the people the
 model learned from, such as the synthetic divers), the ``fallback`` segmenter (GrabCut by
@@ -45,6 +48,29 @@ from hm_annotate.pseudo.pose_models import (
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
 
 TURNS = (0.0, 90.0, 180.0, 270.0)
+
+
+def _shared(masks: Sequence[np.ndarray | None], centres: Sequence[np.ndarray]) -> list[bool]:
+    """Which boxes' person masks belong to another athlete's box too (masks by box, None where
+    nobody was found; ``centres``: the boxes' centres). A mask that holds most of another box's
+    mask and, beside it, at least half as much again is both athletes (the landmark model
+    segments whoever stands in its crop); otherwise the two are one person, who is the athlete
+    of the box nearer that person's middle. The mask that is both, or not the box's person, is
+    refused."""
+    out = [False] * len(masks)
+    for i, mine in enumerate(masks):
+        for j, other in enumerate(masks):
+            if i == j or mine is None or other is None:
+                continue
+            area, common = int(other.sum()), int((mine & other).sum())
+            if 2 * common <= area:
+                continue  # i does not hold most of j
+            if 2 * (int(mine.sum()) - common) > area:
+                out[i] = True  # j's athlete and someone else
+                continue
+            middle = np.argwhere(mine).mean(axis=0)[::-1]  # one person in both: whose box is it?
+            out[i] |= bool(np.hypot(*(middle - centres[i])) > np.hypot(*(middle - centres[j])))
+    return out
 
 
 class PoseSegmenter(Segmenter, PriorModels):
@@ -111,10 +137,22 @@ class PoseSegmenter(Segmenter, PriorModels):
         return list(zip(frames, states))
 
     def _people(self, image: Any, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
-        """``find`` for each box with the person's mask, kept for the frame's ``segment`` call
-        after ``needs_motion`` (the pipeline hands both the same image and boxes)."""
+        """``find`` for each box with the person's mask, one person per athlete, kept for the
+        frame's ``segment`` call after ``needs_motion`` (the pipeline hands both the same image
+        and boxes).
+
+        Athletes side by side (synchronised divers) share crops: a body nearer another box's
+        centre is that athlete's, not this one's, and a person mask shared with another box
+        (``_shared``) is answered by the fallback instead, so the box does not widen over the
+        neighbour and the two tracks do not end up on one body."""
         if self._last is None or self._last[0] is not image or self._last[1] is not boxes:
-            self._last = image, boxes, [self._find(image[0], box) for box in boxes]
+            centres = [center(box) for box in boxes]
+            found = [
+                self._find(image[0], box, [c for j, c in enumerate(centres) if j != i])
+                for i, box in enumerate(boxes)
+            ]
+            refused = _shared([None if f is None else f[1] for f in found], centres)
+            self._last = image, boxes, [None if r else f for f, r in zip(found, refused)]
         return self._last[2]
 
     def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:
@@ -128,18 +166,24 @@ class PoseSegmenter(Segmenter, PriorModels):
         found = self._find(frame, box)
         return None if found is None else found[0]
 
-    def _find(self, frame: np.ndarray, box: np.ndarray) -> tuple[Person, np.ndarray] | None:
+    def _find(
+        self, frame: np.ndarray, box: np.ndarray, others: Sequence[np.ndarray] = ()
+    ) -> tuple[Person, np.ndarray] | None:
         """``find``, with the person's mask (made once, to judge the person and to answer).
 
         The box's crop is turned by each of ``TURNS`` in order until the pose detector finds a
         person on it (it finds faces, and gives the body's exact tilt: the landmark model's own
         presence is no judge, it sees a person in a plain block); the landmark model then looks
         at the body crop that detection defines, refined ``refine`` times from its own body points.
+        A body nearer one of ``others`` (the centres of the other athletes' boxes) is theirs.
         """
         detector = self.models[0]
         centre = center(box)
         for angle in TURNS:
-            found = detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle=angle))
+            found = [
+                b for b in detector.bodies_in(frame, crop_of_box(box, self.enlarge, angle=angle))
+                if all(np.hypot(*(b[0] - centre)) <= np.hypot(*(b[0] - c)) for c in others)
+            ]  # fmt: skip
             if not found:
                 continue
             # the person the box is on: several can share a crop (a synchronised pair, a crowd)

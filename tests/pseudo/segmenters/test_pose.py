@@ -8,6 +8,7 @@ import pytest
 from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.pose_models import crop_of_box
 from hm_annotate.pseudo.segmenters import SEGMENTERS
+from hm_annotate.pseudo.segmenters.pose import _shared
 from tests.pseudo.footage import carphone, iou, shared_clip
 
 pytest.importorskip("ai_edge_litert")
@@ -119,3 +120,41 @@ def test_min_agreement_hands_a_body_unlike_the_followed_one_to_the_fallback():
     want = grabcut.segment(frame, CAR_BOX[None], [elsewhere], 0)[0].mask
     assert np.array_equal(got, want)
     assert not np.array_equal(got, alone)
+
+
+def two_men() -> np.ndarray:
+    """Two carphone frames side by side: two real people, as synchronised divers stand."""
+    frame = carphone(1)[0]
+    return np.ascontiguousarray(np.hstack([frame, frame]))
+
+
+def test_a_body_nearer_another_athletes_box_is_theirs():
+    """Athlete A's box has drifted onto the right man, who is athlete B's: alone, A's box takes
+    the right man (he is nearest its centre); beside B's box he is B's, and A's box is answered
+    by the fallback, not by the neighbour's mask."""
+    frame = two_men()
+    seg = SEGMENTERS.create("pose", fallback_params={"motion_step": 0})
+    grabcut = SEGMENTERS.create("grabcut", motion_step=0)
+    a, b = np.array([140.0, 14.0, 352.0, 144.0]), CAR_BOX + [176, 0, 176, 0]
+    alone = segment(seg, frame, a).mask
+    assert alone[:, 176:].sum() > 0.9 * alone.sum()  # the right man, B's athlete
+    [image] = seg.prepare([frame])
+    got_a, got_b = (s.mask for s in seg.segment(image, np.stack([a, b]), [None, None], 0))
+    assert iou(got_b, alone) > 0.8  # B keeps his man
+    assert np.array_equal(got_a, grabcut.segment(frame, a[None], [None], 0)[0].mask)
+
+
+def test_a_person_mask_holding_another_athlete_is_refused():
+    """Real person masks of the two men: a mask holding both men holds most of the right man's
+    mask and lies mostly outside it, so it is both athletes and refused; the right man's own mask
+    is kept; of one man found from two boxes, the box nearer his middle keeps him."""
+    frame = two_men()
+    seg = SEGMENTERS.create("pose", fallback=None)
+    left = segment(seg, frame, CAR_BOX).mask
+    right = segment(seg, frame, CAR_BOX + [176, 0, 176, 0]).mask
+    assert left[:, :176].sum() > 0.9 * left.sum() and right[:, 176:].sum() > 0.9 * right.sum()
+    centres = [np.array([176.0, 79.0]), np.array([279.0, 79.0])]
+    assert _shared([left | right, right], centres) == [True, False]
+    assert _shared([left, right], centres) == [False, False]
+    assert _shared([right, right], centres) == [True, False]  # the right man is the right box's
+    assert _shared([right, None], centres) == [False, False]
