@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,12 +24,21 @@ import numpy as np
 
 from hm_annotate.datasets.base import Video
 from hm_annotate.errors import HMError
+from hm_annotate.pseudo.prefetch import Once
 from hm_annotate.pseudo.timings import Timings
 
 
-def align(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """3 x 3 homography taking ``moving`` onto ``fixed`` (gray images), identity when it cannot tell."""
-    pts = cv2.goodFeaturesToTrack(moving, 400, 0.01, 5)
+def corners(gray: np.ndarray) -> np.ndarray | None:
+    """The corners ``align`` follows from a gray frame (None when it has none)."""
+    return cv2.goodFeaturesToTrack(gray, 400, 0.01, 5)
+
+
+def align(moving: np.ndarray, fixed: np.ndarray, found: np.ndarray | None = None) -> np.ndarray:
+    """3 x 3 homography taking ``moving`` onto ``fixed`` (gray images), identity when it cannot tell.
+
+    ``found``: ``corners(moving)`` when the caller already has them (a frame is the moving one
+    of several pairs)."""
+    pts = corners(moving) if found is None else found
     if pts is not None and len(pts) >= 12:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(moving, fixed, pts, None, winSize=(21, 21), maxLevel=3)
         ok = status.ravel() == 1
@@ -61,33 +71,46 @@ class Background:
 
     diff: np.ndarray
     scale: float
-    frame: np.ndarray  # the frame at ``scale``, float32
-    raw: np.ndarray  # the neighbours at ``scale``, unaligned, uint16, stacked
+    frame: np.ndarray  # the frame at ``scale``
+    raw: tuple[np.ndarray, ...]  # the neighbours at ``scale``, unaligned
 
     @cached_property
     def screen(self) -> np.ndarray:
-        if len(self.raw) == 0:
+        if not self.raw:
             return np.zeros(self.diff.shape, np.float32)
-        return np.abs(self.frame - _median(self.raw)[0]).max(axis=2)
+        return _largest_difference(self.frame, _median(np.stack(self.raw), len(self.raw)))
 
 
-MISSING = 256  # in a uint16 stack of 8-bit pixels: no value here (sorts after every pixel value)
+def _median(stack: np.ndarray, covered: np.ndarray | int) -> np.ndarray:
+    """Per-pixel (lower) median over the first axis of a uint8 stack, of the ``covered`` values
+    present at each pixel (any value where none is).
 
-
-def _median(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel (lower) median over the first axis of a uint16 stack of the values that are not
-    ``MISSING``, and how many there were (``MISSING`` where none).
-
-    The few planes are sorted by a network of element-wise min/max, many times faster than
-    ``np.sort`` along a short strided axis (and on 16-bit integers, not floats)."""
-    covered = (stack[..., 0] != MISSING).sum(axis=0)
-    middle = np.maximum(covered - 1, 0) // 2
+    Missing values must be 255: they sort after (or tie with) every value present, so the
+    median of the values present is the ``(covered - 1) // 2``-th smallest of them all. Only the
+    smallest half of the planes is sorted, by a network of element-wise min/max (many times
+    faster than ``np.sort`` along a short strided axis): pass ``j`` moves the smallest of the
+    planes from ``j`` on down to ``j``."""
     planes = list(stack)
-    for end in range(len(planes) - 1, 0, -1):  # bubble network: the largest left moves to ``end``
-        for i in range(end):
-            a, b = planes[i], planes[i + 1]
-            planes[i], planes[i + 1] = np.minimum(a, b), np.maximum(a, b)
-    return np.choose(middle[..., None], planes), covered
+    last = (len(planes) - 1) // 2  # the deepest plane a median can be
+    for j in range(last + 1):
+        for i in range(len(planes) - 1, j, -1):
+            a, b = planes[i - 1], planes[i]
+            planes[i - 1] = np.minimum(a, b)
+            if j < last:  # the last pass only needs its minimum
+                planes[i] = np.maximum(a, b)
+    median = np.array(planes[last])
+    if np.ndim(covered):
+        middle = (np.maximum(covered, 1) - 1) // 2
+        for m in range(last):
+            np.copyto(median, planes[m], where=(middle == m)[..., None])
+    return median
+
+
+def _largest_difference(frame: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Per pixel, the largest absolute difference between two uint8 colour images over the
+    channels, as float32 (in integers: exact, and cheaper than in float)."""
+    d = cv2.absdiff(frame, other)
+    return np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2]).astype(np.float32)
 
 
 def _reduce(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -106,22 +129,20 @@ def _difference(
 ) -> Background:
     """``Background`` of a reduced frame from reduced neighbours and the homographies taking each
     onto it."""
-    size = (cur.shape[1], cur.shape[0])
-    cur_f = cur.astype(np.float32)
     if not others:
-        zeros = np.zeros(cur.shape[:2], np.float32)
-        return Background(zeros, scale, cur_f, np.zeros((0, *cur.shape), np.uint16))
-    stack = np.empty((len(others), *cur.shape), np.uint16)
-    raw = np.stack(others).astype(np.uint16)
+        return Background(np.zeros(cur.shape[:2], np.float32), scale, cur, ())
+    size = (cur.shape[1], cur.shape[0])
+    stack = np.empty((len(others), *cur.shape), np.uint8)
+    covered = np.zeros(cur.shape[:2], np.uint8)
     ones = np.ones(cur.shape[:2], np.uint8)
     for i, (other, hom) in enumerate(zip(others, homs, strict=True)):
-        stack[i] = cv2.warpPerspective(other, hom, size, flags=cv2.INTER_LINEAR)
+        cv2.warpPerspective(other, hom, size, dst=stack[i], flags=cv2.INTER_LINEAR)
         valid = cv2.warpPerspective(ones, hom, size, flags=cv2.INTER_NEAREST)
-        stack[i][valid == 0] = MISSING
-    background, covered = _median(stack)
-    diff = np.abs(cur_f - background).max(axis=2)
+        stack[i][valid == 0] = 255  # missing (see ``_median``)
+        covered += valid
+    diff = _largest_difference(cur, _median(stack, covered))
     diff[covered == 0] = 0.0
-    return Background(diff, scale, cur_f, raw)
+    return Background(diff, scale, cur, tuple(others))
 
 
 def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -> Background:
@@ -141,25 +162,28 @@ def background_difference(frame: np.ndarray, neighbours: Sequence[np.ndarray]) -
 
 class VideoBackground:
     """``background_difference`` for the frames of one video, by position, doing each piece of
-    work once: a frame is reduced once however many frames it is a neighbour of, and a pair of
-    frames is aligned once (from the earlier frame onto the later; the other way is the inverse),
-    so the result does not depend on the order frames are asked for."""
+    work once: a frame is reduced (and its corners found) once while it is within reach, and a
+    pair of frames is aligned once per video (from the earlier frame onto the later; the other
+    way is the inverse), so the result does not depend on the order frames are asked for.
+    Homographies are 72 bytes, so all are kept: a detector scan and the passes after it share
+    them. Several threads may ask at once (see ``prefetch.Once``)."""
 
     def __init__(self, read: Callable[[int], np.ndarray]) -> None:
         self._read = read
-        self._reduced: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
-        self._homs: dict[tuple[int, int], np.ndarray] = {}
+        self._reduced: Once[int, tuple[np.ndarray, np.ndarray, float]] = Once()
+        self._corners: Once[int, np.ndarray | None] = Once()
+        self._homs: Once[tuple[int, int], np.ndarray] = Once()
 
     def _frame(self, position: int) -> tuple[np.ndarray, np.ndarray, float]:
-        if position not in self._reduced:
-            self._reduced[position] = _reduce(self._read(position))
-        return self._reduced[position]
+        return self._reduced.get(position, lambda: _reduce(self._read(position)))
+
+    def _align(self, a: int, b: int) -> np.ndarray:
+        gray = self._frame(a)[1]
+        return align(gray, self._frame(b)[1], self._corners.get(a, lambda: corners(gray)))
 
     def _onto(self, moving: int, fixed: int) -> np.ndarray:
         a, b = min(moving, fixed), max(moving, fixed)
-        if (a, b) not in self._homs:
-            self._homs[(a, b)] = align(self._frame(a)[1], self._frame(b)[1])
-        hom = self._homs[(a, b)]
+        hom = self._homs.get((a, b), lambda: self._align(a, b))
         return hom if moving == a else np.linalg.inv(hom)
 
     def difference(self, position: int, neighbours: Sequence[int]) -> Background:
@@ -169,11 +193,9 @@ class VideoBackground:
         return _difference(cur, others, [self._onto(p, position) for p in neighbours], scale)
 
     def forget(self, lo: int, hi: int) -> None:
-        """Drop what only frames outside positions ``lo..hi`` need."""
-        for p in [p for p in self._reduced if not lo <= p <= hi]:
-            del self._reduced[p]
-        for pair in [k for k in self._homs if not (lo <= k[0] <= hi or lo <= k[1] <= hi)]:
-            del self._homs[pair]
+        """Drop the reduced frames (and their corners) outside positions ``lo..hi``."""
+        self._reduced.forget(lambda p: lo <= p <= hi)
+        self._corners.forget(lambda p: lo <= p <= hi)
 
 
 class VideoFailed(HMError):
@@ -183,25 +205,28 @@ class VideoFailed(HMError):
 class VideoFrames:
     """The frames of one video by position, decoded once while they may still be needed, and
     their ``background_difference`` against neighbouring frames, made once per frame and offsets
-    however many stages ask for it. The prefetch worker thread reads frames and makes motion
-    cues too, hence the locks. ``reach``: how far (in positions) the stages look around a frame."""
+    however many stages ask for it. Worker threads read frames and make motion cues too
+    (``backgrounds`` spreads them over ``pool``'s threads): everything is made once whoever asks
+    first (``prefetch.Once``). ``reach``: how far (in positions) the stages look around a frame."""
 
-    def __init__(self, video: Video, timings: Timings, reach: int) -> None:
+    def __init__(
+        self, video: Video, timings: Timings, reach: int, pool: ThreadPoolExecutor | None = None
+    ) -> None:
         self.video = video
         self.timings = timings
         self.reach = reach
+        self.pool = pool
         self.size: tuple[int, int] | None = None
-        self.cache: dict[int, np.ndarray] = {}
-        self._backgrounds: dict[tuple[int, tuple[int, ...]], Background] = {}
+        self.decoded: Once[int, np.ndarray] = Once()
+        self._backgrounds: Once[tuple[int, tuple[int, ...]], Background] = Once()
         self._video_background = VideoBackground(self.read)
-        self._frames_lock = threading.Lock()
-        self._background_lock = threading.Lock()
+        self._size_lock = threading.Lock()
 
     def read(self, position: int) -> np.ndarray:
         """The frame at a position in the video, decoded once while it may still be needed."""
-        with self._frames_lock:
-            if position in self.cache:
-                return self.cache[position]
+        return self.decoded.get(position, lambda: self._decode(position))
+
+    def _decode(self, position: int) -> np.ndarray:
         n = self.video.frame_numbers[position]
         with self.timings.stage("decode"):
             try:
@@ -210,7 +235,7 @@ class VideoFrames:
                 raise VideoFailed(f"video {self.video.id}: frame {n}: {exc}") from None
         if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
             raise VideoFailed(f"video {self.video.id}: frame {n} is not an H x W x 3 image")
-        with self._frames_lock:
+        with self._size_lock:
             if self.size is None:
                 self.size = frame.shape[:2]
             elif frame.shape[:2] != self.size:
@@ -218,18 +243,14 @@ class VideoFrames:
                     f"video {self.video.id}: frame {n} is {frame.shape[1]}x{frame.shape[0]}, "
                     f"earlier frames {self.size[1]}x{self.size[0]}"
                 )
-            return self.cache.setdefault(position, frame)
+        return frame
 
     def forget(self, lo: int, hi: int) -> None:
         """Drop decoded frames that positions ``lo..hi`` and their neighbours do not need."""
         reach = self.reach
-        with self._frames_lock:
-            for p in [p for p in self.cache if not lo - reach <= p <= hi + reach]:
-                del self.cache[p]
-        with self._background_lock:
-            self._video_background.forget(lo - reach, hi + reach)
-            for key in [k for k in self._backgrounds if not lo <= k[0] <= hi]:
-                del self._backgrounds[key]
+        self.decoded.forget(lambda p: lo - reach <= p <= hi + reach)
+        self._video_background.forget(lo - reach, hi + reach)
+        self._backgrounds.forget(lambda key: lo <= key[0] <= hi)
 
     def around(self, position: int, offsets: Sequence[int]) -> list[int]:
         """The positions at ``offsets`` from ``position`` that the video has."""
@@ -239,12 +260,21 @@ class VideoFrames:
     def background(self, position: int, offsets: tuple[int, ...]) -> Background:
         """``background_difference`` of a frame against the frames at ``offsets``, made once per frame
         however many stages ask for it (and from frames reduced and aligned once per video)."""
-        key = (position, offsets)
+        return self._backgrounds.get((position, offsets), lambda: self._background(position, offsets))
+
+    def _background(self, position: int, offsets: tuple[int, ...]) -> Background:
         around = self.around(position, offsets)
         for p in [position, *around]:
             self.read(p)  # decoded outside the motion stage's time
-        with self._background_lock:
-            if key not in self._backgrounds:
-                with self.timings.stage("motion"):
-                    self._backgrounds[key] = self._video_background.difference(position, around)
-            return self._backgrounds[key]
+        with self.timings.stage("motion"):
+            return self._video_background.difference(position, around)
+
+    def backgrounds(self, positions: Sequence[int], offsets: tuple[int, ...]) -> None:
+        """Make the ``background`` of several frames, on the threads of ``pool`` when there is one
+        (neighbouring frames are aligned in parallel; each pair still once)."""
+        if self.pool is None:
+            for p in positions:
+                self.background(p, offsets)
+            return
+        for done in [self.pool.submit(self.background, p, offsets) for p in positions]:
+            done.result()

@@ -4,8 +4,8 @@ Per frame, ``targets`` places each athlete's box (a prompt, the tracker, a detec
 target was lost, or the last good box held in place) and keeps or refuses the segmenter's masks;
 the trackers get the accepted masks back to re-anchor. Frames are decoded (``frames``) and pushed
 through the segmenter's image encoder ``batch_size`` at a time, ``prefetch`` batches ahead of the
-loop on a worker thread (with their motion cue), and RLE encoding and store commits run behind
-it on another (``prefetch``); neither changes a mask.
+loop on a worker thread, their motion cues on ``MOTION_THREADS`` more (the detector scan's too),
+and RLE encoding and store commits run behind it on another (``prefetch``); none changes a mask.
 
 Labelling starts at the video's first prompted frame and runs to the end, then afresh from that
 frame back to the first. Without prompts, a detector scan (``anchors``) picks the start: the frame
@@ -25,6 +25,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from hm_annotate.reporting import Reporter
 from hm_annotate.store import LayerData, MaskStore
 
 LAYER = "pseudo"
+MOTION_THREADS = 2  # threads making motion cues ahead of the loop (aligning frames is most of it)
 
 
 class PipelineError(HMError):
@@ -78,7 +80,12 @@ class _VideoLabeller:
         )
         self.seed = video_seed(parts.config.seed, video.id)
         offsets = (parts.detector.offsets if parts.detector else ()) + parts.segmenter.motion_offsets
-        self.frames = VideoFrames(video, timings, max((abs(o) for o in offsets), default=0))
+        self._pool = (
+            ThreadPoolExecutor(MOTION_THREADS, thread_name_prefix="hm-motion")
+            if parts.config.prefetch > 0
+            else None
+        )
+        self.frames = VideoFrames(video, timings, max((abs(o) for o in offsets), default=0), self._pool)
         self._found: dict[int, np.ndarray] = {}  # detections by position, made once
         self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
         self.reacquired: dict[int, bool] = {}
@@ -113,18 +120,34 @@ class _VideoLabeller:
         return self._found[position]
 
     def _scan(self) -> anchors.Anchor | None:
-        """Detections on every ``scan_step``-th frame of the video, and the anchor they point to."""
+        """Detections on every ``scan_step``-th frame of the video, and the anchor they point to;
+        ``batch_size`` frames at a time, their frames and backgrounds made ahead (``_scan_load``)."""
         step = self.parts.config.scan_step
         detector = self.parts.detector
         share = detector.uses_background and detector.offsets == self.parts.segmenter.motion_offsets
+        batch, depth = self.parts.config.batch_size, self.parts.config.prefetch
+        positions = range(0, len(self.video.frame_numbers), step)
+        chunks = [positions[c : c + batch] for c in range(0, len(positions), batch)]
         found = {}
-        for p in range(0, len(self.video.frame_numbers), step):
-            found[p] = self._detect(p, self.frames.read(p))
-            if share:  # the segmenter will want the same difference on this frame
-                bg = self.frames.background(p, detector.offsets)
-                self._diffs[p] = bg.diff, bg.scale
-            self.frames.forget(p + step, p + step)
+        with Ahead(self._scan_load, chunks, depth) as ahead:
+            for i, (chunk, _) in enumerate(ahead):
+                for p in chunk:
+                    found[p] = self._detect(p, self.frames.read(p))
+                    if share:  # the segmenter will want the same difference on this frame
+                        bg = self.frames.background(p, detector.offsets)
+                        self._diffs[p] = bg.diff, bg.scale
+                near = [p for c in chunks[i : i + depth + 1] for p in c]  # this chunk and those ahead
+                self.frames.forget(min(near), max(near))
         return anchors.choose(found, step, len(self.targets))
+
+    def _scan_load(self, positions: range) -> None:
+        """The frames the detector will look at for ``positions`` (and their backgrounds)."""
+        detector = self.parts.detector
+        if detector.uses_background:
+            self.frames.backgrounds(positions, detector.offsets)
+        for p in positions:
+            for q in [p, *self.frames.around(p, detector.offsets)]:
+                self.frames.read(q)
 
     def _frame(self, position: int, frame: np.ndarray, image: Any) -> tuple[list[np.ndarray], float]:
         cv2.setRNGSeed((self.seed + position) & 0x7FFFFFFF)
@@ -193,9 +216,8 @@ class _VideoLabeller:
         with self.timings.stage("encoder"):
             images = self.parts.segmenter.prepare(frames)
         offsets = self.parts.segmenter.motion_offsets
-        for p in positions:
-            if offsets and p not in self._diffs:
-                self.frames.background(p, offsets)
+        if offsets:
+            self.frames.backgrounds([p for p in positions if p not in self._diffs], offsets)
         return frames, images
 
     def _encode(self, masks: np.ndarray) -> list[dict]:
@@ -232,16 +254,18 @@ class _VideoLabeller:
         the first frame."""
         numbers = self.video.frame_numbers
         n = len(numbers)
-        start = self._start_position()
         encoded: list[tuple[range, Any]] = []
         scores: dict[int, float] = {}
         try:
+            start = self._start_position()
             self._pass(range(start, n), encoded, scores, frame_bar)
             if start > 0:
                 self.targets.reset()
                 self._pass(range(start, -1, -1), encoded, scores, frame_bar)
         finally:
             self._behind.close()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
         k = len(self.targets)
         rles: dict[int, list[dict]] = {}
         for positions, pending in encoded:  # the first result for each position (the start is

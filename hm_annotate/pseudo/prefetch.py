@@ -6,18 +6,21 @@ difference, RLE encoding and store commits depend only on the frames or on finis
 ``Ahead`` runs a function over the chunks of a pass on one worker thread, a bounded number of
 chunks ahead of the consumer, and hands the results (or the exception a chunk raised) back in
 order; ``Behind`` runs jobs whose results are only needed later (RLE, store commits) on another.
-Both are plain threads: the heavy parts (OpenCV, NumPy, PyTorch, HDF5) release the GIL.
+Both are plain threads: the heavy parts (OpenCV, NumPy, PyTorch, HDF5) release the GIL. ``Once``
+keeps what several threads may ask for at the same time (decoded frames, homographies) made once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 C = TypeVar("C")
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
 
 
 class Ahead(Generic[C, R]):
@@ -92,3 +95,38 @@ class Behind:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         self._queued.clear()
+
+
+class Once(Generic[K, R]):
+    """Values by key, each made once however many threads ask for it at the same time: the first
+    to ask makes it (on its own thread, holding no lock), the others wait for that result (or its
+    exception). Values must depend on the key alone, so who makes one changes nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[K, Future] = {}
+
+    def get(self, key: K, make: Callable[[], R]) -> R:
+        with self._lock:
+            future = self._made.get(key)
+            mine = future is None
+            if mine:
+                future = self._made[key] = Future()
+        if mine:
+            try:
+                future.set_result(make())
+            except BaseException as exc:  # handed to the threads waiting for this key too
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+    def keys(self) -> list[K]:
+        with self._lock:
+            return list(self._made)
+
+    def forget(self, keep: Callable[[K], bool]) -> None:
+        """Drop the values whose key ``keep`` refuses (one being made is still handed to those
+        waiting for it)."""
+        with self._lock:
+            for key in [k for k in self._made if not keep(k)]:
+                del self._made[key]

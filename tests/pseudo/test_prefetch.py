@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hm_annotate.pseudo.prefetch import Ahead, Behind
+from hm_annotate.pseudo.prefetch import Ahead, Behind, Once
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3])
@@ -62,3 +63,32 @@ def test_behind_runs_jobs_in_order_and_hands_back_results_and_errors(depth):
     assert [f.result() for f in futures[:3]] == [0, 10, 20]
     with pytest.raises(OSError, match="disk full"):
         futures[3].result()
+
+
+def test_once_makes_each_value_once_for_threads_asking_together_and_hands_errors_to_all():
+    once: Once[int, int] = Once()
+    made: list[int] = []
+    gate = threading.Event()
+
+    def make(key: int) -> int:
+        gate.wait(5)
+        made.append(key)
+        if key == 3:
+            raise OSError("unreadable 3")
+        return key * 10
+
+    def ask(key: int):
+        try:
+            return once.get(key, lambda: make(key))
+        except OSError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(ask, k) for k in (1, 1, 1, 2, 3, 3)]
+        time.sleep(0.2)  # every thread is asking before the first value is made
+        gate.set()
+        got = [f.result() for f in futures]
+    assert got == [10, 10, 10, 20, "unreadable 3", "unreadable 3"]
+    assert sorted(made) == [1, 2, 3]
+    once.forget(lambda k: k != 1)
+    assert sorted(once.keys()) == [2, 3] and once.get(1, lambda: 11) == 11 and once.get(2, lambda: 0) == 20
