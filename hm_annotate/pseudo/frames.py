@@ -221,6 +221,9 @@ class VideoFrames:
         self._backgrounds: Once[tuple[int, tuple[int, ...]], Background] = Once()
         self._video_background = VideoBackground(self.read)
         self._size_lock = threading.Lock()
+        # a video file's reader is one decoder with a position (datasets.videos.VideoFileFrames):
+        # the motion threads and the prefetch worker take turns with it
+        self._decode_lock = threading.Lock()
 
     def read(self, position: int) -> np.ndarray:
         """The frame at a position in the video, decoded once while it may still be needed."""
@@ -230,7 +233,8 @@ class VideoFrames:
         n = self.video.frame_numbers[position]
         with self.timings.stage("decode"):
             try:
-                frame = self.video.read_frame(n)
+                with self._decode_lock:
+                    frame = self.video.read_frame(n)
             except (HMError, OSError) as exc:
                 raise VideoFailed(f"video {self.video.id}: frame {n}: {exc}") from None
         if frame is None or frame.ndim != 3 or frame.shape[2] != 3:

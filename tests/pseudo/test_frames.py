@@ -18,6 +18,7 @@ from hm_annotate.pseudo.frames import (
     background_difference,
 )
 from hm_annotate.pseudo.timings import Timings
+from tests.datasets.fixtures import CARPHONE
 from tests.pseudo.footage import carphone
 from tests.pseudo.scenes import scene
 
@@ -186,3 +187,20 @@ def test_video_frames_refuse_a_frame_of_another_size_naming_video_and_frame():
     cache.read(0)
     with pytest.raises(VideoFailed, match=r"video v/1: frame 102 is \d+x\d+, earlier frames \d+x\d+"):
         cache.read(2)
+
+
+def test_video_frames_read_a_video_file_from_several_threads_as_one_after_another(tmp_path):
+    """A video file has one decoder with a position: the motion threads and the prefetch worker
+    must take turns with it (two at once aborted the process in OpenCV)."""
+    from hm_annotate.datasets import load_videos
+
+    (tmp_path / "car.mp4").symlink_to(CARPHONE)
+    (video,) = load_videos("videos", tmp_path)
+    expected = carphone(40)
+    order = [p for k in range(8) for p in range(k, 40, 8)]  # out of order: seeks and decodes through
+    for _ in range(3):
+        cache = VideoFrames(video, Timings(), reach=0)
+        with ThreadPoolExecutor(4) as pool:
+            got = dict(zip(order, pool.map(cache.read, order)))
+        for p in range(40):
+            np.testing.assert_array_equal(got[p], expected[p])
