@@ -41,3 +41,21 @@ def shared_clip(name: str, numbers: list[int]) -> tuple[list[np.ndarray], list[n
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+CAR_BOX = np.array([30.0, 14.0, 176.0, 144.0])  # the man, as a prompt box on carphone
+OFF_THE_MAN = np.array([0.0, 40.0, 90.0, 144.0])  # the car's side window and his shoulder
+
+
+def man_mask(frame: np.ndarray) -> np.ndarray:
+    """The pose segmenter's mask (no fallback) of the man in a carphone frame, from ``CAR_BOX``."""
+    from hm_annotate.pseudo.segmenters import SEGMENTERS
+
+    pose = SEGMENTERS.create("pose", fallback=None)
+    return pose.segment(pose.prepare([frame])[0], CAR_BOX[None], [None], 0)[0].mask
+
+
+def two_men() -> np.ndarray:
+    """Two carphone frames side by side: two real people, as synchronised divers stand."""
+    frame = carphone(1)[0]
+    return np.ascontiguousarray(np.hstack([frame, frame]))

@@ -136,23 +136,27 @@ class PoseSegmenter(Segmenter, PriorModels):
         states = self._fallback.prepare(frames) if self._fallback else [None] * len(frames)
         return list(zip(frames, states))
 
-    def _people(self, image: Any, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
-        """``find`` for each box with the person's mask, one person per athlete, kept for the
-        frame's ``segment`` call after ``needs_motion`` (the pipeline hands both the same image
-        and boxes).
+    def people(self, frame: np.ndarray, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
+        """Each box's person with its mask (``_find``), one person per athlete; None where the
+        detector sees nobody or the person is refused.
 
         Athletes side by side (synchronised divers) share crops: a body nearer another box's
         centre is that athlete's, not this one's, and a person mask shared with another box
-        (``_shared``) is answered by the fallback instead, so the box does not widen over the
-        neighbour and the two tracks do not end up on one body."""
+        (``_shared``) is refused, so the box does not widen over the neighbour and the two tracks
+        do not end up on one body."""
+        centres = [center(box) for box in boxes]
+        found = [
+            self._find(frame, box, [c for j, c in enumerate(centres) if j != i])
+            for i, box in enumerate(boxes)
+        ]
+        refused = _shared([None if f is None else f[1] for f in found], centres)
+        return [None if r else f for f, r in zip(found, refused)]
+
+    def _people(self, image: Any, boxes: np.ndarray) -> list[tuple[Person, np.ndarray] | None]:
+        """``people``, kept for the frame's ``segment`` call after ``needs_motion`` (the pipeline
+        hands both the same image and boxes); the fallback answers the boxes without one."""
         if self._last is None or self._last[0] is not image or self._last[1] is not boxes:
-            centres = [center(box) for box in boxes]
-            found = [
-                self._find(image[0], box, [c for j, c in enumerate(centres) if j != i])
-                for i, box in enumerate(boxes)
-            ]
-            refused = _shared([None if f is None else f[1] for f in found], centres)
-            self._last = image, boxes, [None if r else f for f, r in zip(found, refused)]
+            self._last = image, boxes, self.people(image[0], boxes)
         return self._last[2]
 
     def needs_motion(self, image: Any, boxes: np.ndarray) -> bool:

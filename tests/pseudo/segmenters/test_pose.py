@@ -9,11 +9,9 @@ from hm_annotate.pseudo import boxes
 from hm_annotate.pseudo.pose_models import crop_of_box
 from hm_annotate.pseudo.segmenters import SEGMENTERS
 from hm_annotate.pseudo.segmenters.pose import _shared
-from tests.pseudo.footage import carphone, iou, shared_clip
+from tests.pseudo.footage import CAR_BOX, carphone, iou, shared_clip, two_men
 
 pytest.importorskip("ai_edge_litert")
-
-CAR_BOX = np.array([30.0, 14.0, 176.0, 144.0])  # the man, as a prompt box on carphone
 
 
 def segment(seg, frame: np.ndarray, box: np.ndarray):
@@ -120,12 +118,6 @@ def test_min_agreement_hands_a_body_unlike_the_followed_one_to_the_fallback():
     want = grabcut.segment(frame, CAR_BOX[None], [elsewhere], 0)[0].mask
     assert np.array_equal(got, want)
     assert not np.array_equal(got, alone)
-
-
-def two_men() -> np.ndarray:
-    """Two carphone frames side by side: two real people, as synchronised divers stand."""
-    frame = carphone(1)[0]
-    return np.ascontiguousarray(np.hstack([frame, frame]))
 
 
 def test_a_body_nearer_another_athletes_box_is_theirs():
