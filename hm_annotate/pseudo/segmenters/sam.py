@@ -18,11 +18,8 @@ path is given. ``model_config`` builds another SAM architecture from segment_any
 classes (fine-tuned or distilled variants, and the tiny models the tests use) and loads its
 checkpoint into it.
 
-With ``prior`` (a mapping of ``prior_prompts.PriorPrompter``'s parameters; ``{}`` for its
-defaults) the human prior checks each box first: where the tracker is unsure (no carried mask,
-or a tracked box that disagrees with the person's box) SAM is prompted with body landmark points,
-and on the person's box when the boxes disagree; the rule is in ``prior_prompts``, and the
-prompts of the last frame are kept in ``last_prompts``. Without it, boxes alone as before.
+With ``prior`` (``prior_prompts.PriorPrompter``'s parameters; ``{}`` for its defaults) the human
+prior adds body points, or the person's box, where the tracker is unsure: see ``prior_prompts``.
 """
 
 from __future__ import annotations
@@ -38,7 +35,7 @@ import numpy as np
 
 from hm_annotate.errors import HMError
 from hm_annotate.pseudo.segmenters.base import Segmentation, Segmenter
-from hm_annotate.pseudo.segmenters.prior_prompts import PriorPrompter, Prompt, batches
+from hm_annotate.pseudo.segmenters.prior_prompts import PriorPrompter, Prompt, decode_in_batches
 from hm_annotate.pseudo.segmenters.sam_fast import accelerate, torch_dtype
 from hm_annotate.torch_files import UnreadableTorchFile, load_torch_file
 
@@ -254,6 +251,7 @@ class SamSegmenter(Segmenter):
         fast: bool = True,
         precision: str = "auto",
         compile: bool = False,
+        *,
         prior: Mapping[str, Any] | None = None,
     ) -> None:
         path, sha = locate_checkpoint(model, checkpoint)  # before the heavy imports: fail fast
@@ -365,11 +363,8 @@ class SamSegmenter(Segmenter):
             image.features.record_stream(stream)
         if self._prior is None:
             return self._decode(image, boxes, None)
-        self.last_prompts = self._prior.prompts(image.frame, boxes, priors)
-        out: dict[int, Segmentation] = {}
-        for ids, group, points in batches(self.last_prompts):
-            out.update(zip(ids, self._decode(image, group, points), strict=True))
-        return [out[i] for i in range(len(boxes))]
+        self.last_prompts = self._prior.prompts(image.frame, boxes, carried=priors)
+        return decode_in_batches(self.last_prompts, lambda group, points: self._decode(image, group, points))
 
     def _decode(self, image: _Encoded, boxes: np.ndarray, points: np.ndarray | None) -> list[Segmentation]:
         """SAM's masks for k boxes (k x 4 frame pixels), each with n positive points (k x n x 2)
