@@ -2,7 +2,8 @@
 
 For every ``--step``-th frame of the shared DAVIS clips (``--real``, skipped with a message where
 absent) and of synthetic FineDiving-format datasets (``--synth``, their ``gt_masks.h5``), and for
-each athlete there, three tracked boxes with the true mask carried into the frame:
+each athlete there, three tracked boxes with the true mask carried into the frame (a frame's
+athletes are prompted together, so the prior keeps to one person per athlete):
 
 - ``exact``: the true mask's box (a tracker that is right: the prior should leave it alone);
 - ``slid``: that box slid sideways by 60% of its width, towards the frame's wider side (a
@@ -131,26 +132,29 @@ def main() -> None:
     sources = [real_frames(args.real, args.step)] + [synth_frames(r, args.step) for r in args.synth]
     for source in sources:
         for name, frame, truths in source:
+            if not truths:
+                continue
             encoded = {k: s.prepare([frame])[0] for k, s in sams.items()} if sams else {}
-            for truth in truths:
-                exact = boxes.of_mask(truth)
-                for kind, box in tracked_boxes(truth).items():
-                    start = time.perf_counter()
-                    p = prompter.prompt(frame, box, truth)
-                    seconds["prior"] += time.perf_counter() - start
-                    counts["prior"] += 1
+            for kind in KINDS:  # the frame's athletes together: one person per athlete
+                tracked = np.stack([tracked_boxes(truth)[kind] for truth in truths])
+                start = time.perf_counter()
+                prompts = prompter.prompts(frame, tracked, carried=truths)
+                seconds["prior"] += time.perf_counter() - start
+                counts["prior"] += len(truths)
+                for truth, box, p in zip(truths, tracked, prompts, strict=True):
+                    exact = boxes.of_mask(truth)
                     unseen[name, kind].append(p.reason == "unseen")
                     box_iou[name, kind, "tracked"].append(boxes.iou(box, exact))
                     agree = boxes.iou(box, p.box)  # 1 where unseen: the tracked box stays
                     for t in args.min_iou:
                         box_iou[name, kind, t].append(boxes.iou(p.box if agree < t else box, exact))
                         box_iou[name, kind, f"drift {t}"].append(agree < t)
-                    for way, seg in (sams or {}).items():
-                        start = time.perf_counter()
-                        [out] = seg.segment(encoded[way], box[None], [truth], 0)
-                        seconds[way] += time.perf_counter() - start
-                        counts[way] += 1
-                        j[name, kind, way].append(iou(out.mask, truth))
+                for way, seg in (sams or {}).items():
+                    start = time.perf_counter()
+                    outs = seg.segment(encoded[way], tracked, truths, 0)
+                    seconds[way] += time.perf_counter() - start
+                    counts[way] += len(truths)
+                    j[name, kind, way] += [iou(o.mask, t) for o, t in zip(outs, truths, strict=True)]
 
     if not unseen:
         print("no frames with ground truth were found: nothing measured")

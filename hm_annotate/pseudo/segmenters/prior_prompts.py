@@ -8,9 +8,10 @@ model; one person per athlete) is asked for the person of each box. The rule, fr
 
 - the prior sees nobody, or the person is refused (nearer another athlete's box, or a mask shared
   with another box): the tracked box alone (the prior has nothing to add);
-- no mask was carried into this frame ("fresh": a prompt, a target found again; the pipeline
-  carries a motion prior into a detector's new box, so that one is not fresh): the tracked box,
-  which may be the user's, is kept, with points on the person inside it;
+- no mask was carried into this frame ("fresh": a user's prompt, a lost target found again by
+  the detector; the pipeline carries what moves in the box a detector first places an athlete
+  in, so that one is fresh only where little moves): the tracked box, which may be the user's,
+  is kept, with points on the person inside it;
 - a carried mask and a tracked box whose IoU with the person's box (the box of the landmark
   model's person mask) is below ``min_iou`` ("drift"): SAM gets the person's box and points;
 - otherwise (a carried mask, boxes that agree) the tracked box alone, as without the prior.
@@ -60,7 +61,7 @@ POSE_DEFAULTS: dict[str, Any] = {
 }
 
 # the parameters that are shares or probabilities
-UNIT_RANGE = ("min_iou", "min_score", "threshold", "min_inside", "min_fill", "min_presence")
+UNIT_RANGE = ("min_iou", "min_score", "threshold", "min_inside", "min_presence")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class PriorPrompter:
         for name in UNIT_RANGE:
             if not 0 <= params[name] <= 1:
                 raise HMError(f"sam: prior {name} must be within 0-1, got {params[name]}")
-        for name, least in (("enlarge", 1), ("refine", 0), ("threads", 1)):  # the crop holds the box
+        for name, least in (("enlarge", 1), ("refine", 0), ("threads", 1), ("min_fill", 0)):
             if params[name] < least:
                 raise HMError(f"sam: prior {name} must be at least {least}, got {params[name]}")
         self.min_iou = min_iou
