@@ -43,8 +43,8 @@ BODY_POINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 T = TypeVar("T")
 
 # how the prompt was chosen: the tracked box alone because the boxes agree ("tracked") or the
-# prior saw nobody ("unseen"); points added to the tracked box ("fresh": no carried mask) or on
-# the person's box ("drift": the boxes disagree)
+# prior saw nobody of this athlete's ("unseen"); points added to the tracked box ("fresh": no
+# carried mask) or on the person's box ("drift": a carried mask, the boxes disagree)
 Reason = Literal["tracked", "unseen", "fresh", "drift"]
 
 # the pose segmenter's parameters the prior takes, with SAM's defaults: a wider crop than the
