@@ -85,7 +85,8 @@ class _VideoLabeller:
             if parts.config.prefetch > 0
             else None
         )
-        self.frames = VideoFrames(video, timings, max((abs(o) for o in offsets), default=0), self._pool)
+        reach = max((abs(o) for o in offsets), default=0)
+        self.frames = VideoFrames(video, timings, reach=reach, pool=self._pool)
         self._found: dict[int, np.ndarray] = {}  # detections by position, made once
         self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
         self.reacquired: dict[int, bool] = {}
