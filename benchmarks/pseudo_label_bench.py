@@ -46,6 +46,7 @@ SMALL_SAM = {
     "iou_head_hidden_dim": 64,
 }
 CORE = ("tracking", "detection", "motion", "segmenter")  # the work itself; the rest is overhead
+SAM_CORE = (*CORE, "encoder")  # SAM's image encoder is most of its segmenting
 # the GrabCut pipeline: synthetic-demo as it was before the pose prior became the CPU default
 GRABCUT = Stage("grabcut", {"iterations": 4})
 MASK_FLOW = Stage("mask-flow", {"method": "lk"})
@@ -68,7 +69,10 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
-def report(label: str, timings, frames: int, cpu: float) -> None:
+def report(label: str, timings, frames: int, cpu: float, core: tuple[str, ...] = CORE) -> None:
+    """Stage times, and the overhead: wall time less the ``core`` stages' (clamped at 0). Stages on
+    worker threads overlap the loop, so adding the others up would overstate it; core stages
+    overlapping each other make this figure a lower bound."""
     wall = timings.wall
     accounted = sum(timings.seconds.values())
     print(
@@ -80,10 +84,13 @@ def report(label: str, timings, frames: int, cpu: float) -> None:
     for name in (*STAGES, "other"):
         sec = timings.seconds[name] if name in STAGES else other
         print(f"  {name:<10} {sec:8.2f} {100 * sec / wall:6.1f}% {1000 * sec / frames:9.2f}")
-    overhead = sum(v for k, v in timings.seconds.items() if k not in CORE) + other
+    overhead = max(wall - sum(timings.seconds[k] for k in core), 0.0)
     verdict = "meets" if overhead <= 0.10 * wall else "misses"
     share = 100 * overhead / wall
-    print(f"  everything but segmenter and tracker: {share:.1f}% of wall ({verdict} the 10% goal)")
+    print(
+        f"  overhead = wall - ({' + '.join(core)}), at least 0: {share:.1f}% of wall "
+        f"({verdict} the 10% goal; a lower bound where core stages overlap on worker threads)"
+    )
     if accounted > wall:
         print("  (stages on the prefetch worker threads overlap the loop: shares add up past 100%)")
 
@@ -181,7 +188,7 @@ def main() -> None:
             cpu = cpu_seconds() - cpu
             assert not result.failed, result.failed
             label = f"{cfg.name} ({cfg.segmenter.name} + {cfg.tracker.name}, load {os.getloadavg()[0]:.2f})"
-            report(label, result.timings, frames, cpu)
+            report(label, result.timings, frames, cpu, SAM_CORE if cfg.segmenter.name == "sam" else CORE)
             print(
                 f"  (build and run: {time.perf_counter() - start:.1f} s; store {out.stat().st_size:,} bytes)"
             )

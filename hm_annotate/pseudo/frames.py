@@ -7,8 +7,10 @@ when too few corners); their per-pixel median is the background, and the differe
 what moves. The motion detector finds athletes in it, segmenters use it as a cue, and a box found
 by a detector takes what moves in it as the first prior.
 
-``VideoFrames`` keeps a video's decoded frames and differences while the labelling loop (and the
-prefetch worker thread) may still need them.
+``VideoFrames`` keeps a video's decoded frames and differences while the labelling loop may
+still need them. Other threads ask for them too: the prefetch worker (frames of the batches ahead)
+and the motion threads (their differences); each is made once whoever asks first, and frames are
+decoded one at a time under a lock (a video file's reader is one decoder with a position).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def corners(gray: np.ndarray) -> np.ndarray | None:
     return cv2.goodFeaturesToTrack(gray, 400, 0.01, 5)
 
 
-def align(moving: np.ndarray, fixed: np.ndarray, found: np.ndarray | None = None) -> np.ndarray:
+def align(moving: np.ndarray, fixed: np.ndarray, *, found: np.ndarray | None = None) -> np.ndarray:
     """3 x 3 homography taking ``moving`` onto ``fixed`` (gray images), identity when it cannot tell.
 
     ``found``: ``corners(moving)`` when the caller already has them (a frame is the moving one
@@ -78,12 +80,12 @@ class Background:
     def screen(self) -> np.ndarray:
         if not self.raw:
             return np.zeros(self.diff.shape, np.float32)
-        return _largest_difference(self.frame, _median(np.stack(self.raw), len(self.raw)))
+        return _largest_difference(self.frame, _median(np.stack(self.raw)))
 
 
-def _median(stack: np.ndarray, covered: np.ndarray | int) -> np.ndarray:
+def _median(stack: np.ndarray, covered: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel (lower) median over the first axis of a uint8 stack, of the ``covered`` values
-    present at each pixel (any value where none is).
+    present at each pixel (any value where none is); ``covered`` None: every value is present.
 
     Missing values must be 255: they sort after (or tie with) every value present, so the
     median of the values present is the ``(covered - 1) // 2``-th smallest of them all. Only the
@@ -99,7 +101,7 @@ def _median(stack: np.ndarray, covered: np.ndarray | int) -> np.ndarray:
             if j < last:  # the last pass only needs its minimum
                 planes[i] = np.maximum(a, b)
     median = np.array(planes[last])
-    if np.ndim(covered):
+    if covered is not None:
         middle = (np.maximum(covered, 1) - 1) // 2
         for m in range(last):
             np.copyto(median, planes[m], where=(middle == m)[..., None])
@@ -165,8 +167,10 @@ class VideoBackground:
     work once: a frame is reduced (and its corners found) once while it is within reach, and a
     pair of frames is aligned once per video (from the earlier frame onto the later; the other
     way is the inverse), so the result does not depend on the order frames are asked for.
-    Homographies are 72 bytes, so all are kept: a detector scan and the passes after it share
-    them. Several threads may ask at once (see ``prefetch.Once``)."""
+    All homographies are kept, so a detector scan and the passes after it share them: about 350
+    bytes each with its key (tracemalloc over 2000 in a ``prefetch.Once``: the 3 x 3 float64
+    array is some 200 of them), some 1 KB per frame with 6 neighbours (a pair is shared), 10 MB
+    for 10,000 frames. Several threads may ask at once (see ``prefetch.Once``)."""
 
     def __init__(self, read: Callable[[int], np.ndarray]) -> None:
         self._read = read
@@ -179,7 +183,7 @@ class VideoBackground:
 
     def _align(self, a: int, b: int) -> np.ndarray:
         gray = self._frame(a)[1]
-        return align(gray, self._frame(b)[1], self._corners.get(a, lambda: corners(gray)))
+        return align(gray, self._frame(b)[1], found=self._corners.get(a, lambda: corners(gray)))
 
     def _onto(self, moving: int, fixed: int) -> np.ndarray:
         a, b = min(moving, fixed), max(moving, fixed)
@@ -210,7 +214,7 @@ class VideoFrames:
     first (``prefetch.Once``). ``reach``: how far (in positions) the stages look around a frame."""
 
     def __init__(
-        self, video: Video, timings: Timings, reach: int, pool: ThreadPoolExecutor | None = None
+        self, video: Video, timings: Timings, *, reach: int, pool: ThreadPoolExecutor | None = None
     ) -> None:
         self.video = video
         self.timings = timings

@@ -85,9 +85,11 @@ class _VideoLabeller:
             if parts.config.prefetch > 0
             else None
         )
-        self.frames = VideoFrames(video, timings, max((abs(o) for o in offsets), default=0), self._pool)
+        reach = max((abs(o) for o in offsets), default=0)
+        self.frames = VideoFrames(video, timings, reach=reach, pool=self._pool)
         self._found: dict[int, np.ndarray] = {}  # detections by position, made once
-        self._diffs: dict[int, tuple[np.ndarray, float]] = {}  # the segmenter's motion cue, from the scan
+        # the segmenter's motion cue from the scan, by position, until the labelling is past it
+        self._diffs: dict[int, tuple[np.ndarray, float]] = {}
         self.reacquired: dict[int, bool] = {}
         self.runaway: dict[int, bool] = {}
         self.anchor: anchors.Anchor | None = None
@@ -225,10 +227,18 @@ class _VideoLabeller:
             return rle.encode_batch(masks)
 
     def _pass(
-        self, order: range, encoded: list[tuple[range, Any]], scores: dict[int, float], bar: Any
+        self,
+        order: range,
+        encoded: list[tuple[range, Any]],
+        scores: dict[int, float],
+        bar: Any,
+        *,
+        again: int | None = None,
     ) -> None:
         """Label the positions of ``order`` in turn, ``batch_size`` frames at a time; each batch's
-        masks go to RLE encoding (``encoded``: positions and the pending result)."""
+        masks go to RLE encoding (``encoded``: positions and the pending result). A batch's motion
+        cues from the scan are dropped once it is done, except at ``again`` (a later pass starts
+        there)."""
         batch = self.parts.config.batch_size
         depth = self.parts.config.prefetch
         chunks = [order[c : c + batch] for c in range(0, len(order), batch)]
@@ -242,6 +252,9 @@ class _VideoLabeller:
                     scores.setdefault(p, score)
                 masks = np.stack([m for objs in chunk for m in objs])  # a copy: plug-ins may reuse theirs
                 encoded.append((positions, self._behind.submit(self._encode, masks)))
+                for p in positions:
+                    if p != again:
+                        self._diffs.pop(p, None)
                 near = [p for c in chunks[i : i + depth + 1] for p in c]  # this batch and those ahead
                 self.frames.forget(min(near), max(near))
                 new = [p for p in positions if p not in done]
@@ -258,7 +271,7 @@ class _VideoLabeller:
         scores: dict[int, float] = {}
         try:
             start = self._start_position()
-            self._pass(range(start, n), encoded, scores, frame_bar)
+            self._pass(range(start, n), encoded, scores, frame_bar, again=start if start > 0 else None)
             if start > 0:
                 self.targets.reset()
                 self._pass(range(start, -1, -1), encoded, scores, frame_bar)

@@ -100,25 +100,45 @@ class Behind:
 class Once(Generic[K, R]):
     """Values by key, each made once however many threads ask for it at the same time: the first
     to ask makes it (on its own thread, holding no lock), the others wait for that result (or its
-    exception). Values must depend on the key alone, so who makes one changes nothing."""
+    exception). Values must depend on the key alone, so who makes one changes nothing.
+
+    A value being made is a ``Future`` those asking wait on; once made it is kept plain (a finished
+    ``Future`` costs far more than a small value). An ``Exception`` is kept as the key's result; any
+    other ``BaseException`` (KeyboardInterrupt, SystemExit) is handed to those waiting and the key
+    forgotten, so a later ask makes it again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._made: dict[K, Future] = {}
+        self._made: dict[K, R | Future[R]] = {}
 
     def get(self, key: K, make: Callable[[], R]) -> R:
         with self._lock:
-            future = self._made.get(key)
-            mine = future is None
-            if mine:
-                future = self._made[key] = Future()
-        if mine:
-            try:
-                future.set_result(make())
-            except BaseException as exc:  # handed to the threads waiting for this key too
-                future.set_exception(exc)
-                raise
-        return future.result()
+            if key in self._made:
+                entry = self._made[key]
+                if not isinstance(entry, Future):
+                    return entry
+                future, mine = entry, False
+            else:
+                future, mine = Future(), True
+                self._made[key] = future
+        if not mine:
+            return future.result()
+        try:
+            value = make()
+        except Exception as exc:  # kept: whoever asks again gets it too
+            future.set_exception(exc)
+            raise
+        except BaseException as exc:  # an interrupt is no result of the key's
+            with self._lock:
+                if self._made.get(key) is future:
+                    del self._made[key]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            if self._made.get(key) is future:  # not forgotten meanwhile
+                self._made[key] = value
+        future.set_result(value)
+        return value
 
     def keys(self) -> list[K]:
         with self._lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,30 @@ def moving_prior(
     return out if out.sum() >= rules.min_moving * max(w * h, 1) else None
 
 
+class Accepted:
+    """The last ``limit`` masks a target accepted: each one's pixel area and its box's area."""
+
+    def __init__(self, limit: int = 10, masks: Iterable[tuple[int, float]] = ()) -> None:
+        self._recent: deque[tuple[int, float]] = deque(masks, maxlen=limit)
+
+    def add(self, area: int, size: float) -> None:
+        self._recent.append((area, size))
+
+    def clear(self) -> None:
+        self._recent.clear()
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    @property
+    def areas(self) -> list[int]:
+        return [area for area, _ in self._recent]
+
+    @property
+    def sizes(self) -> list[float]:
+        return [size for _, size in self._recent]
+
+
 @dataclass
 class Target:
     """One athlete being followed through a video."""
@@ -75,8 +99,7 @@ class Target:
     tracker: Tracker | None = None
     box: np.ndarray | None = None  # box of the last accepted mask
     mask: np.ndarray | None = None  # last accepted mask
-    areas: deque = field(default_factory=lambda: deque(maxlen=10))
-    sizes: deque = field(default_factory=lambda: deque(maxlen=10))  # box areas of the accepted masks
+    accepted: Accepted = field(default_factory=Accepted)
     colours: np.ndarray | None = None  # appearance of the athlete, from prompts and accepted masks
     model: np.ndarray | None = None  # fine colour histogram of the athlete, for the segmenter
     seen: int | None = None  # position of the last accepted mask
@@ -105,8 +128,9 @@ def assign(
         # difference); a target found only just now may have been found in part. The size is
         # the median box of the recent masks: the last ones before a loss are often partial
         # (the mask shrank as the tracker slid off), and would refuse the athlete found whole
-        size = max(statistics.median(target.sizes) if target.sizes else boxes.area(target.box), 1.0)
-        established = len(target.areas) >= rules.established
+        sizes = target.accepted.sizes
+        size = max(statistics.median(sizes) if sizes else boxes.area(target.box), 1.0)
+        established = len(target.accepted) >= rules.established
         since = abs(position - target.seen) if target.seen is not None else float("inf")
         low, high = 1 / rules.max_size_change, rules.max_size_change
         fits = [
@@ -147,8 +171,7 @@ class Targets:
     def reset(self) -> None:
         """Start every target afresh (a new labelling pass)."""
         self.all = [
-            Target(i, areas=deque(maxlen=self.loss.history), sizes=deque(maxlen=self.loss.history))
-            for i in self.ids
+            Target(i, accepted=Accepted(self.loss.history)) for i in self.ids
         ]
 
     def __iter__(self) -> Iterator[Target]:
@@ -227,10 +250,10 @@ class Targets:
         for t in lost:
             if t.object_id in found:
                 box, prior = boxes.clip(found[t.object_id], h, w), None
-                if len(t.areas) < self.rules.established:  # what was found before was not followed for long
+                # what was found before was not followed for long
+                if len(t.accepted) < self.rules.established:
                     t.colours, t.model = None, None
-                    t.areas.clear()
-                    t.sizes.clear()
+                    t.accepted.clear()
             elif t.object_id in guesses:
                 out[t.object_id], priors[t.object_id] = guesses[t.object_id]
                 continue
@@ -256,8 +279,8 @@ class Targets:
             return False
         colours = appearance(frame, mask)
         if not prompted:
-            recent = statistics.median(target.areas) if len(target.areas) >= 3 else 0
-            known = target.colours is not None and len(target.areas) >= self.rules.established
+            recent = statistics.median(target.accepted.areas) if len(target.accepted) >= 3 else 0
+            known = target.colours is not None and len(target.accepted) >= self.rules.established
             if area < self.loss.area_collapse * recent or (
                 known and similarity(colours, target.colours) < self.loss.min_similarity
             ):
@@ -272,8 +295,7 @@ class Targets:
             target.model = palette.blend(target.model, palette.of_mask(frame, mask), palette.RATE)
         target.mask, target.box = mask, boxes.of_mask(mask)
         target.seen = position
-        target.areas.append(area)
-        target.sizes.append(boxes.area(target.box))
+        target.accepted.add(area, boxes.area(target.box))
         target.lost = False
         with self.timings.stage("tracking"):
             target.tracker.correct(frame, mask)

@@ -57,7 +57,9 @@ def test_video_background_reduces_and_aligns_each_frame_once_and_matches_the_one
     offsets = (-9, -6, -3, 3, 6, 9)
     calls = []
     real_align = frames.align
-    monkeypatch.setattr(frames, "align", lambda a, b, found=None: calls.append(1) or real_align(a, b, found))
+    monkeypatch.setattr(
+        frames, "align", lambda a, b, *, found=None: calls.append(1) or real_align(a, b, found=found)
+    )
     read = lambda p: video.read_frame(video.frame_numbers[p])  # noqa: E731
     forward = frames.VideoBackground(read)
     diffs = {i: forward.difference(i, [i + o for o in offsets]) for i in range(9, 31)}
@@ -140,7 +142,7 @@ def test_median_is_the_lower_median_of_the_values_present():
         seen = covered > 0
         np.testing.assert_array_equal(got[seen], expected[seen])
         everything = np.sort(stack.astype(np.float32), axis=0)[(n - 1) // 2]
-        np.testing.assert_array_equal(_median(stack, n), everything)  # all present
+        np.testing.assert_array_equal(_median(stack), everything)  # all present
 
 
 def test_largest_difference_is_the_float_one():

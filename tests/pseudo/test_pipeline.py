@@ -209,3 +209,32 @@ def test_the_pipelines_target_rules_reach_the_labeller_and_the_provenance():
     assert data.provenance[0]["parameters"]["targets"] == {
         "moving": 25.0, "min_moving": 0.05, "max_jump": 2.0, "max_size_change": 3.0, "established": 3,
     }  # fmt: skip
+
+
+def test_the_scans_motion_cues_are_dropped_once_labelled_even_if_never_used():
+    """A segmenter may want the motion cue on few frames (pose: only on its fallback's): the cues
+    the detector scan kept for it must still go as the labelling passes them, not pile up."""
+    import dataclasses
+
+    from hm_annotate.pseudo.pipeline import _VideoLabeller
+    from hm_annotate.pseudo.segmenters.grabcut import GrabCutSegmenter
+
+    class SeldomMotion(GrabCutSegmenter):
+        def needs_motion(self, image, boxes) -> bool:
+            return False
+
+    video, _ = scene(frames=24)
+    base = parts(detector=Stage("motion"), scan_step=3, batch_size=2)
+    labeller = _VideoLabeller(video, dataclasses.replace(base, segmenter=SeldomMotion()), Timings())
+    kept: list[list[int]] = []
+    scan = labeller._scan
+
+    def scan_and_look():  # what the scan left for the segmenter
+        anchor = scan()
+        kept.append(sorted(labeller._diffs))
+        return anchor
+
+    labeller._scan = scan_and_look
+    labeller.run(Reporter().bar(total=0, desc=video.id, unit="frame"))
+    assert kept == [list(range(0, 24, 3))] and labeller.anchor.position > 0  # both passes ran
+    assert labeller._diffs == {}

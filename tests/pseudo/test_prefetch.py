@@ -65,13 +65,38 @@ def test_behind_runs_jobs_in_order_and_hands_back_results_and_errors(depth):
         futures[3].result()
 
 
+class Looked:
+    """Keys that tell which threads looked them up in a ``Once`` (the lookup, under its lock,
+    decides whether a thread makes the value or waits for it): ``until(key, n)`` blocks until ``n``
+    threads have, so a value can be held back until everyone asking for it is waiting."""
+
+    def __init__(self) -> None:
+        self._threads: dict[int, set[int]] = {}
+        self._changed = threading.Condition()
+        looked = self
+
+        class Key(int):
+            def __hash__(self) -> int:
+                with looked._changed:
+                    looked._threads.setdefault(int(self), set()).add(threading.get_ident())
+                    looked._changed.notify_all()
+                return int.__hash__(self)
+
+        self.key = Key
+
+    def until(self, key: int, n: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self._threads.get(key, ())) >= n, timeout=5)
+
+
 def test_once_makes_each_value_once_for_threads_asking_together_and_hands_errors_to_all():
     once: Once[int, int] = Once()
     made: list[int] = []
-    gate = threading.Event()
+    looked = Looked()
+    asks = (1, 1, 1, 2, 3, 3)
 
     def make(key: int) -> int:
-        gate.wait(5)
+        looked.until(key, asks.count(key))  # every thread asking for it waits for this one
         made.append(key)
         if key == 3:
             raise OSError("unreadable 3")
@@ -79,16 +104,44 @@ def test_once_makes_each_value_once_for_threads_asking_together_and_hands_errors
 
     def ask(key: int):
         try:
-            return once.get(key, lambda: make(key))
+            return once.get(looked.key(key), lambda: make(key))
         except OSError as exc:
             return str(exc)
 
-    with ThreadPoolExecutor(6) as pool:
-        futures = [pool.submit(ask, k) for k in (1, 1, 1, 2, 3, 3)]
-        time.sleep(0.2)  # every thread is asking before the first value is made
-        gate.set()
-        got = [f.result() for f in futures]
+    with ThreadPoolExecutor(len(asks)) as pool:
+        got = [f.result() for f in [pool.submit(ask, k) for k in asks]]
     assert got == [10, 10, 10, 20, "unreadable 3", "unreadable 3"]
     assert sorted(made) == [1, 2, 3]
+    with pytest.raises(OSError, match="unreadable 3"):  # an error is the key's result, kept
+        once.get(3, lambda: 30)
     once.forget(lambda k: k != 1)
     assert sorted(once.keys()) == [2, 3] and once.get(1, lambda: 11) == 11 and once.get(2, lambda: 0) == 20
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_once_hands_an_interrupt_to_those_waiting_and_forgets_the_key(interrupt):
+    once: Once[int, int] = Once()
+    looked = Looked()
+    raised: dict[str, type[BaseException]] = {}
+    making = threading.Event()
+
+    def interrupted() -> int:
+        making.set()
+        looked.until(1, 2)  # the other thread is waiting for this value
+        raise interrupt
+
+    def ask(who: str, make) -> None:
+        try:
+            once.get(looked.key(1), make)
+        except BaseException as exc:  # noqa: BLE001 - what each thread got is the point
+            raised[who] = type(exc)
+
+    maker = threading.Thread(target=ask, args=("maker", interrupted))
+    maker.start()
+    assert making.wait(5)
+    waiter = threading.Thread(target=ask, args=("waiter", lambda: pytest.fail("made twice")))
+    waiter.start()
+    for t in (maker, waiter):
+        t.join(10)
+    assert raised == {"maker": interrupt, "waiter": interrupt}
+    assert once.keys() == [] and once.get(1, lambda: 10) == 10  # made afresh when asked again

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from hm_annotate.pseudo import boxes
@@ -9,7 +7,7 @@ from hm_annotate.pseudo.config import LossRules, Stage, TargetRules
 from hm_annotate.pseudo.frames import VideoFrames
 from hm_annotate.pseudo.segmenters import SEGMENTERS, Segmenter
 from hm_annotate.pseudo.segmenters.grabcut import GrabCutSegmenter
-from hm_annotate.pseudo.targets import Target, Targets, assign, moving_prior
+from hm_annotate.pseudo.targets import Accepted, Target, Targets, assign, moving_prior
 from hm_annotate.pseudo.timings import Timings
 from hm_annotate.pseudo.trackers import TRACKERS
 from tests.pseudo.scenes import first_box, scene
@@ -46,7 +44,8 @@ def test_the_athletes_colour_model_is_kept_only_for_a_segmenter_that_uses_it(tmp
 
 def test_a_lost_athlete_is_not_given_a_detection_of_a_very_different_size():
     def target(accepted: int) -> Target:
-        t = Target(1, box=np.array([100, 50, 120, 100.0]), areas=deque([1000] * accepted, maxlen=10))
+        box = np.array([100, 50, 120, 100.0])
+        t = Target(1, box=box, accepted=Accepted(masks=[(1000, boxes.area(box))] * accepted))
         t.lost = True
         return t
 
