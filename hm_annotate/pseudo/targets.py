@@ -170,9 +170,7 @@ class Targets:
 
     def reset(self) -> None:
         """Start every target afresh (a new labelling pass)."""
-        self.all = [
-            Target(i, accepted=Accepted(self.loss.history)) for i in self.ids
-        ]
+        self.all = [Target(i, accepted=Accepted(self.loss.history)) for i in self.ids]
 
     def __iter__(self) -> Iterator[Target]:
         return iter(self.all)

@@ -96,7 +96,8 @@ class PriorPrompter:
         if unknown:
             known = sorted(["min_iou", "points", *POSE_DEFAULTS])
             raise HMError(f"sam: unknown prior parameters {unknown} (known: {known})")
-        params = {"min_iou": min_iou, **POSE_DEFAULTS, **pose}
+        self.pose_params = {**POSE_DEFAULTS, **pose}
+        params = {"min_iou": min_iou, **self.pose_params}
         for name in UNIT_RANGE:
             if not 0 <= params[name] <= 1:
                 raise HMError(f"sam: prior {name} must be within 0-1, got {params[name]}")
@@ -105,7 +106,6 @@ class PriorPrompter:
                 raise HMError(f"sam: prior {name} must be at least {least}, got {params[name]}")
         self.min_iou = min_iou
         self.points = points
-        self.pose_params = {**POSE_DEFAULTS, **pose}
         self.pose = PoseSegmenter(fallback=None, **self.pose_params)
 
     def load(self) -> None:
