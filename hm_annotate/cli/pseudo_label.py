@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from hm_annotate.cli.options import checked_by, dataset_options, excludes, videos_option
+from hm_annotate.cli.options import checked_by, dataset_options, dataset_videos, excludes, videos_option
 
 
 @click.command("pseudo-label")
@@ -77,7 +77,6 @@ def command(
     so an interrupted run continues with --resume. Exits 1 if any video failed (the others are
     still labelled).
     """
-    from hm_annotate.datasets import DatasetWarning, load_videos
     from hm_annotate.pseudo import config as cfg
     from hm_annotate.pseudo import prompts as prompt_files
     from hm_annotate.pseudo import shards
@@ -102,10 +101,7 @@ def command(
         raise click.UsageError(f"pipeline {config.name!r} names no dataset format: pass --dataset-format")
     part, out = shards.resolve(shard, out)
     reporter = Reporter(progress=None if not quiet else False, echo=True)
-    with reporter.capture(DatasetWarning):
-        videos = load_videos(
-            config.dataset_format, data_root, split=config.split, videos=list(video_ids) or None
-        )
+    videos = dataset_videos(config.dataset_format, data_root, list(video_ids) or None, split=config.split)
     chosen = shards.select(videos, part) if part is not None else videos
     prompt_set = None
     if config.prompts:

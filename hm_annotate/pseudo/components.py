@@ -48,6 +48,7 @@ class Components:
         """The record stored with every video's masks (time is filled in per video)."""
         seg = self.segmenter.describe()
         tracker = self.new_tracker()
+        config = self.config.as_dict()
         return {
             "tool": "hm-annotate pseudo-label",
             "tool_version": __version__,
@@ -66,7 +67,7 @@ class Components:
                 "seed": self.config.seed,
                 "objects": self.config.objects,
                 "scan_step": self.config.scan_step,
-                "loss": self.config.as_dict()["loss"],
-                "targets": self.config.as_dict()["targets"],
+                "loss": config["loss"],
+                "targets": config["targets"],
             },
         }

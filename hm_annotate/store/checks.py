@@ -125,7 +125,9 @@ def _size_and_datasets(g: h5py.Group, keys) -> tuple[list[str], tuple[int, int],
         d = _dataset(g, key)
         if d is None:
             out.append(f"missing dataset {key!r}")
-        elif _kind(d)[0] != kind or d.rank != ndim or (key == "counts" and _kind(d)[1] != 1):
+            continue
+        found, item_size = _kind(d)
+        if found != kind or d.rank != ndim or (key == "counts" and item_size != 1):
             out.append(f"dataset {key!r} has dtype {d.dtype} and {d.rank} dims")
         else:
             ds[key] = d
